@@ -1,0 +1,231 @@
+//! An OpenAI-compatible simulator on loopback, with fault injection: the upstream that
+//! turnout's tests, demo and benchmarks run against.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use turnout_sim::{Faults, Sim, SimConfig};
+//!
+//! let sim = Sim::start(SimConfig::named("canary").with_api_key("sk-test")).await?;
+//! println!("base URL: {}", sim.url()); // http://127.0.0.1:PORT/v1
+//! sim.set_faults(Faults { error_rate: 0.2, error_status: 503, ..Faults::default() });
+//! # sim.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Endpoints
+//!
+//! | Endpoint | Answer |
+//! |---|---|
+//! | `POST /v1/chat/completions` | OpenAI's `chat.completion`: the content echoes the last user message (`"Echo: <first 50 chars>"`), usage estimates a token per 4 characters (at least 1). With `"stream": true`, `text/event-stream` chunks: the role, one per word, the finish reason, a usage chunk when `stream_options.include_usage` is set, then `data: [DONE]`. `max_tokens` / `max_completion_tokens` cap the pieces (`finish_reason: "length"`). |
+//! | `POST /v1/embeddings` | `input` as a string, strings, tokens or token arrays; each gets a deterministic unit vector of 8 floats (`dimensions` to change, `encoding_format: "base64"` supported). |
+//! | `GET /v1/models`, `GET /v1/models/{id}` | The configured models, or `gpt-4.1`, `gpt-4.1-mini`, `gpt-4o`, `gpt-4o-mini`, `text-embedding-3-small`. |
+//! | other `/v1/*` | 404 in OpenAI's error shape (`unknown_url`). |
+//! | `GET /_sim/faults`, `POST /_sim/faults` | The current [`Faults`]; POST replaces them with the JSON body (unknown fields rejected) and answers the new ones. |
+//! | `GET /_sim/stats`, `POST /_sim/reset` | The [`SimStats`] counters; reset zeroes them. |
+//!
+//! Every answer carries `x-sim-name: <name>`, and chat answers `system_fingerprint: "fp_<name>"`,
+//! so a test can tell which simulator served a request. Errors use OpenAI's shape
+//! `{"error":{"message","type","param","code"}}`. With an `api_key` configured, a missing or
+//! wrong `Authorization: Bearer` key gets 401 `invalid_api_key` (the key is never echoed). A chat
+//! body that is not JSON, or lacks `model` or a non-empty `messages` array, gets 400 with `param`
+//! naming the field; so does an embeddings body without `model` or `input`. A model outside the
+//! configured list gets 404 `model_not_found`. `/_sim/*` needs no key, sees no faults and is not
+//! counted.
+//!
+//! ## Faults
+//!
+//! Faults apply to the `/v1` endpoints, health probes (`GET /v1/models`) included, in this order:
+//!
+//! | Field | Effect |
+//! |---|---|
+//! | `drop_connection` | Close the TCP connection without any HTTP answer. |
+//! | `latency_ms`, `jitter_ms` | Wait `latency_ms + U(0, jitter_ms)` before answering. |
+//! | *(auth)* | 401 when the key is wrong. |
+//! | `fail_next` | The next N requests answer `error_status`; counts down. |
+//! | `error_rate` | That share of requests answers `error_status` [500]. |
+//! | *(validation)* | 400 for an invalid body. |
+//! | `missing_models` | These models answer 404 `model_not_found`. |
+//! | `malformed_json` | 200 with a body that is not JSON (streams: a malformed `data:` line). |
+//! | `first_byte_delay_ms` | Streams: headers at once, the first event after this delay. |
+//! | `truncate_after` | Streams: after N content chunks the connection is cut: no finish chunk, no `[DONE]`. |
+//! | `retry_after` | Injected errors (`fail_next`, `error_rate`, `missing_models`) carry `Retry-After` (whole seconds, or the decimal value plus `retry-after-ms`). |
+//! | `should_retry` | Injected errors carry `x-should-retry: true|false`. |
+//!
+//! Injected errors use the status' usual OpenAI type and code: 429 `rate_limit_exceeded`,
+//! 500 `server_error`, 502 `bad_gateway`, 503 `service_unavailable`, 504 `timeout`.
+
+mod control;
+mod faults;
+mod handler;
+mod openai;
+mod server;
+mod state;
+mod stats;
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use faults::{Faults, SimError};
+pub use stats::SimStats;
+
+use state::Shared;
+
+/// How a simulator is set up.
+#[derive(Clone)]
+pub struct SimConfig {
+    /// The bearer key required on `/v1`; `None` accepts any request.
+    pub api_key: Option<String>,
+    /// The faults injected from the start.
+    pub faults: Faults,
+    /// The models served; `None` accepts any model.
+    pub models: Option<Vec<String>>,
+    /// A name shown in `x-sim-name` and `system_fingerprint` (`fp_<name>`).
+    pub name: String,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            api_key: None,
+            faults: Faults::default(),
+            models: None,
+            name: "sim".to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("faults", &self.faults)
+            .field("models", &self.models)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl SimConfig {
+    /// A default configuration with this name.
+    pub fn named(name: impl Into<String>) -> Self {
+        SimConfig {
+            name: name.into(),
+            ..SimConfig::default()
+        }
+    }
+
+    /// Requires this bearer key.
+    pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Starts with these faults.
+    pub fn with_faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Serves only these models.
+    pub fn with_models<I, S>(mut self, models: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.models = Some(models.into_iter().map(Into::into).collect());
+        self
+    }
+}
+
+/// A running simulator; stops on [`Sim::shutdown`] or when dropped.
+pub struct Sim {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for Sim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sim")
+            .field("addr", &self.addr)
+            .field("fingerprint", &self.shared.fingerprint)
+            .finish()
+    }
+}
+
+impl Sim {
+    /// Starts a simulator on `127.0.0.1` at a free port.
+    pub async fn start(config: SimConfig) -> std::io::Result<Sim> {
+        Sim::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), config).await
+    }
+
+    /// Starts a simulator on `addr` (port 0 picks a free port).
+    pub async fn start_on(addr: SocketAddr, config: SimConfig) -> std::io::Result<Sim> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(config));
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(server::serve(listener, shared.clone(), stopped));
+        Ok(Sim {
+            addr,
+            shared,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The address the simulator listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, `/v1` included: `http://127.0.0.1:PORT/v1`.
+    pub fn url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Replaces the faults; requests already past a fault check are not affected.
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.set_faults(faults);
+    }
+
+    /// The current faults, `fail_next` showing the failures left.
+    pub fn faults(&self) -> Faults {
+        self.shared.faults_view()
+    }
+
+    /// The counters since the start or the last reset.
+    pub fn stats(&self) -> SimStats {
+        self.shared.stats.snapshot()
+    }
+
+    /// Zeroes the counters.
+    pub fn reset_stats(&self) {
+        self.shared.stats.reset();
+    }
+
+    /// Stops accepting, lets answers in flight finish (up to 5 s), then closes every connection.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

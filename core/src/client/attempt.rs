@@ -1,0 +1,339 @@
+//! The attempt loop: select a side, send, classify, then retry with backoff, fail over, or walk
+//! the model fallback chain (SEMANTICS.md, *Attempts, retries, failover* and *Model fallbacks*).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::engine::Engine;
+use super::options::RequestOptions;
+use super::route::{RouteInfo, Routed};
+use super::stream::{self, RoutedStream};
+use crate::environment::Side;
+use crate::error::{Error, Result};
+use crate::resilience::backoff;
+use crate::routing::{RequestAttrs, select};
+use crate::transport::{Exchange, Transport};
+
+/// One logical request, before routing.
+pub(crate) struct Call {
+    pub method: Method,
+    pub path: String,
+    pub body: Option<Value>,
+    pub options: RequestOptions,
+}
+
+impl Call {
+    pub fn new(method: Method, path: &str, body: Option<Value>, options: RequestOptions) -> Self {
+        let path = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/{path}")
+        };
+        Self {
+            method,
+            path,
+            body,
+            options,
+        }
+    }
+
+    fn field(&self, name: &str) -> Option<&str> {
+        self.body.as_ref()?.get(name)?.as_str()
+    }
+}
+
+/// Where the loop stands: which side and model, and what it has spent.
+struct Cursor {
+    side: Side,
+    pinned: bool,
+    models: Vec<Option<String>>,
+    model_index: usize,
+    attempts: u32,
+    model_attempts: u32,
+    retries: u32,
+    failed_over: bool,
+    body: Option<Bytes>,
+}
+
+/// What to do after a failed attempt.
+enum Next {
+    /// Try again now (failover, or the next model).
+    Now,
+    /// Try again after this delay on the same side.
+    After(Duration),
+    /// Give up with this error.
+    Fail(Error),
+}
+
+impl Engine {
+    /// Runs a non-streaming call to completion.
+    pub(crate) async fn execute<T: DeserializeOwned>(&self, call: Call) -> Result<Routed<T>> {
+        let started = Instant::now();
+        let mut cur = self.begin(&call)?;
+        loop {
+            let (side, timeout) = self.attempt_target(&call, &cur);
+            let body = self.body_for(&call, &mut cur)?;
+            self.side(side).circuit.begin(self.now());
+            let sent = Instant::now();
+            let result = self.exchange::<T>(&call, side, body, timeout).await;
+            self.record(side, result.as_ref().map(|_| ()), sent.elapsed(), None);
+            match result {
+                Ok(data) => {
+                    let route = self.route_info(&cur, started);
+                    return Ok(Routed { data, route });
+                }
+                Err(e) => match self.after_failure(&mut cur, e) {
+                    Next::Now => {}
+                    Next::After(delay) => tokio::time::sleep(delay).await,
+                    Next::Fail(e) => return Err(e),
+                },
+            }
+        }
+    }
+
+    /// Runs a streaming call until its first event has arrived (nothing is retried after
+    /// that), then hands the rest of the stream to the caller.
+    pub(crate) async fn execute_stream<T: DeserializeOwned + Send + 'static>(
+        self: Arc<Self>,
+        mut call: Call,
+    ) -> Result<RoutedStream<T>> {
+        if call.path == "/chat/completions" {
+            ask_for_usage(&mut call.body);
+        }
+        let started = Instant::now();
+        let mut cur = self.begin(&call)?;
+        loop {
+            let (side, timeout) = self.attempt_target(&call, &cur);
+            let body = self.body_for(&call, &mut cur)?;
+            self.side(side).circuit.begin(self.now());
+            let sent = Instant::now();
+            let exchange = Exchange {
+                method: call.method.clone(),
+                path: &call.path,
+                body,
+                timeout,
+            };
+            let opened = match self
+                .transport
+                .send(&self.side(side).endpoint, exchange)
+                .await
+            {
+                Ok(resp) => stream::open::<T>(side, resp, timeout).await,
+                Err(e) => Err(e),
+            };
+            match opened {
+                Ok(first) => {
+                    let route = self.route_info(&cur, started);
+                    let ttft = sent.elapsed();
+                    return Ok(stream::committed(
+                        Arc::clone(&self),
+                        first,
+                        route,
+                        sent,
+                        ttft,
+                    ));
+                }
+                Err(e) => {
+                    self.record(side, Err(&e), sent.elapsed(), None);
+                    match self.after_failure(&mut cur, e) {
+                        Next::Now => {}
+                        Next::After(delay) => tokio::time::sleep(delay).await,
+                        Next::Fail(e) => return Err(e),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Selects the first side and prepares the cursor.
+    fn begin(&self, call: &Call) -> Result<Cursor> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        let state = self.traffic.peek();
+        let attrs = RequestAttrs {
+            pinned: call.options.environment,
+            metadata: call.options.metadata.as_ref(),
+            routing_key: call.options.routing_key.as_deref().or(call.field("user")),
+        };
+        let draw = if attrs.routing_key.is_some() && self.config.sticky {
+            0
+        } else {
+            rand::random_range(0..10_000)
+        };
+        let now = self.now();
+        let sel = select(
+            &state,
+            &self.config.rules,
+            self.config.sticky,
+            &attrs,
+            draw,
+            self.availability(now),
+        )?;
+        if let Some(from) = sel.failed_over_from {
+            self.note_failover(from, "is unavailable");
+        }
+        self.side(sel.side).budget.deposit(now);
+        let requested = call.field("model").map(str::to_string);
+        let mut models = vec![requested.clone()];
+        if let Some(chain) = requested
+            .as_ref()
+            .and_then(|m| self.config.model_fallbacks.get(m))
+        {
+            models.extend(chain.iter().cloned().map(Some));
+        }
+        Ok(Cursor {
+            side: sel.side,
+            pinned: sel.pinned,
+            models,
+            model_index: 0,
+            attempts: 0,
+            model_attempts: 0,
+            retries: 0,
+            failed_over: false,
+            body: None,
+        })
+    }
+
+    /// The side of the next attempt and its timeout.
+    fn attempt_target(&self, call: &Call, cur: &Cursor) -> (Side, Duration) {
+        let timeout = call
+            .options
+            .timeout
+            .or(self.side(cur.side).endpoint.timeout)
+            .unwrap_or(self.config.timeout);
+        (cur.side, timeout)
+    }
+
+    /// Counts an attempt and returns the serialised body for the cursor's model, built once
+    /// per model.
+    fn body_for(&self, call: &Call, cur: &mut Cursor) -> Result<Option<Bytes>> {
+        cur.attempts += 1;
+        cur.model_attempts += 1;
+        if cur.body.is_none() {
+            if let Some(body) = &call.body {
+                let encoded = match (&cur.models[cur.model_index], cur.model_index) {
+                    (Some(model), i) if i > 0 => {
+                        let mut body = body.clone();
+                        body["model"] = Value::String(model.clone());
+                        serde_json::to_vec(&body)
+                    }
+                    _ => serde_json::to_vec(body),
+                };
+                let encoded = encoded.map_err(|e| {
+                    Error::Config(format!("the request body cannot be encoded: {e}"))
+                })?;
+                cur.body = Some(Bytes::from(encoded));
+            }
+        }
+        Ok(cur.body.clone())
+    }
+
+    /// One HTTP exchange of a non-streaming call, decoded.
+    async fn exchange<T: DeserializeOwned>(
+        &self,
+        call: &Call,
+        side: Side,
+        body: Option<Bytes>,
+        timeout: Duration,
+    ) -> Result<T> {
+        let exchange = Exchange {
+            method: call.method.clone(),
+            path: &call.path,
+            body,
+            timeout,
+        };
+        let resp = self
+            .transport
+            .send(&self.side(side).endpoint, exchange)
+            .await?;
+        let bytes = Transport::read_body(side, resp, timeout).await?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
+            environment: side,
+            message: e.to_string(),
+            excerpt: crate::error::excerpt(&bytes),
+        })
+    }
+
+    /// Decides what follows a failed attempt.
+    fn after_failure(&self, cur: &mut Cursor, error: Error) -> Next {
+        let has_next_model = cur.model_index + 1 < cur.models.len();
+        if error.is_model_unavailable() && has_next_model {
+            self.next_model(cur);
+            return Next::Now;
+        }
+        if !error.is_retryable() {
+            return Next::Fail(error);
+        }
+        if cur.model_attempts >= self.config.retry.max_attempts {
+            if has_next_model {
+                self.next_model(cur);
+                return Next::Now;
+            }
+            return Next::Fail(error);
+        }
+        let now = self.now();
+        let other = cur.side.other();
+        if !cur.pinned && !cur.failed_over && self.is_available(other, now) {
+            self.note_failover(cur.side, &format!("failed ({})", error.kind().as_str()));
+            cur.side = other;
+            cur.failed_over = true;
+            return Next::Now;
+        }
+        let delay = match error.retry_after() {
+            Some(d) if d > self.config.retry.max_retry_after => return Next::Fail(error),
+            Some(d) => d,
+            None => backoff::delay(&self.config.retry, cur.retries, rand::random::<f64>()),
+        };
+        if !self.side(cur.side).budget.withdraw(now) {
+            tracing::debug!(side = %cur.side, "retry budget empty; not retrying");
+            return Next::Fail(error);
+        }
+        cur.retries += 1;
+        Next::After(delay)
+    }
+
+    fn next_model(&self, cur: &mut Cursor) {
+        cur.model_index += 1;
+        cur.model_attempts = 0;
+        cur.body = None;
+    }
+
+    fn route_info(&self, cur: &Cursor, started: Instant) -> RouteInfo {
+        let model = cur.models[cur.model_index].clone();
+        RouteInfo {
+            environment: cur.side,
+            label: self
+                .config
+                .environments
+                .get(cur.side)
+                .label_str()
+                .map(str::to_string),
+            fallback_from: (cur.model_index > 0)
+                .then(|| cur.models[0].clone())
+                .flatten(),
+            model,
+            attempts: cur.attempts,
+            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+            cost_usd: None,
+            cached: false,
+        }
+    }
+}
+
+/// Sets `stream_options.include_usage` unless the caller set `stream_options` themselves.
+fn ask_for_usage(body: &mut Option<Value>) {
+    if let Some(Value::Object(map)) = body {
+        if !map.contains_key("stream_options") {
+            map.insert(
+                "stream_options".to_string(),
+                serde_json::json!({ "include_usage": true }),
+            );
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The public entry point: [`Client`], its builder, requests and operations.
+
+mod attempt;
+mod builder;
+mod chat;
+mod engine;
+mod operations;
+mod options;
+mod route;
+mod stream;
+
+pub use builder::ClientBuilder;
+pub use chat::{Chat, ChatCreate, ChatStreamCreate, Embeddings, Models};
+pub use operations::{EnvironmentStatus, Status};
+pub use options::RequestOptions;
+pub use route::{RouteInfo, Routed};
+pub use stream::{ChatStream, RoutedStream};
+
+use std::sync::Arc;
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::error::Result;
+use engine::Engine;
+
+/// A routed client for an OpenAI-compatible API with two environments, blue and green.
+///
+/// Cheap to clone: clones share one engine (traffic state, pool, circuits, statistics).
+///
+/// ```no_run
+/// # async fn run() -> turnout::Result<()> {
+/// use turnout::{ApiKey, Client, Environment};
+/// use turnout::protocol::{ChatCompletionRequest, ChatMessage};
+/// let client = Client::builder()
+///     .blue(Environment::new("https://a.example/v1", ApiKey::from_env("BLUE_KEY")?))
+///     .green(Environment::new("https://b.example/v1", ApiKey::from_env("GREEN_KEY")?))
+///     .canary_weight(10.0)
+///     .model_fallback("gpt-4.1", ["gpt-4o"])
+///     .build()?;
+/// let request = ChatCompletionRequest::new("gpt-4.1", vec![ChatMessage::user("hi")]);
+/// let resp = client.chat().create(request).routing_key("user-42").await?;
+/// println!("{} via {}", resp.choices[0].message.text().unwrap_or(""), resp.route.environment);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    engine: Arc<Engine>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.engine.traffic.peek();
+        f.debug_struct("Client")
+            .field("blue", &self.engine.config.environments.blue)
+            .field("green", &self.engine.config.environments.green)
+            .field("active", &state.active)
+            .field("weight_bp", &state.weight_bp)
+            .finish()
+    }
+}
+
+impl Client {
+    /// A builder with every default.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client from a loaded [`crate::Config`]. Must run inside a tokio runtime when health
+    /// checks are enabled (they run as background tasks).
+    pub fn from_config(config: crate::Config) -> Result<Self> {
+        Ok(Self {
+            engine: Engine::start(config)?,
+        })
+    }
+
+    /// Chat completions.
+    pub fn chat(&self) -> Chat {
+        Chat::new(self.clone())
+    }
+
+    /// Embeddings.
+    pub fn embeddings(&self) -> Embeddings {
+        Embeddings::new(self.clone())
+    }
+
+    /// The models list.
+    pub fn models(&self) -> Models {
+        Models::new(self.clone())
+    }
+
+    /// Sends any request (`path` under the base URL, e.g. `/responses`), routed like the
+    /// others, and returns the JSON answer. This is what the bindings build on.
+    pub async fn request_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        options: RequestOptions,
+    ) -> Result<Routed<Value>> {
+        self.engine
+            .execute(attempt::Call::new(method, path, body, options))
+            .await
+    }
+
+    /// Sends any streaming request and returns its server-sent events decoded as JSON. For
+    /// `/chat/completions`, `stream_options.include_usage` is asked for unless the caller set
+    /// `stream_options`.
+    pub async fn stream_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        options: RequestOptions,
+    ) -> Result<RoutedStream<Value>> {
+        Arc::clone(&self.engine)
+            .execute_stream(attempt::Call::new(method, path, body, options))
+            .await
+    }
+}

@@ -1,0 +1,186 @@
+//! Operations on the traffic state and views of it: switch, weight, promote, rollback, status,
+//! health checks, history.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::Client;
+use crate::environment::Side;
+use crate::error::{Error, Result};
+use crate::events::{Event, EventKind, Subscription};
+use crate::health::ProbeResult;
+use crate::resilience::CircuitState;
+use crate::routing::TrafficState;
+use crate::stats::WindowStats;
+
+/// What `status()` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// The stable side.
+    pub active: Side,
+    /// The candidate's share in percent.
+    pub canary_weight: f64,
+    /// The traffic state's version.
+    pub version: u64,
+    /// The bucketing salt.
+    pub salt: String,
+    /// Each side's health, circuit and window.
+    pub environments: BTreeMap<Side, EnvironmentStatus>,
+}
+
+/// One side in `status()`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvironmentStatus {
+    /// Its label.
+    pub label: Option<String>,
+    /// Its base URL.
+    pub base_url: String,
+    /// A fingerprint of its key (never the key).
+    pub key: String,
+    /// The thresholded health of its probes.
+    pub healthy: bool,
+    /// Its circuit.
+    pub circuit: CircuitState,
+    /// Its sliding window.
+    pub window: WindowStats,
+}
+
+impl Client {
+    /// The current traffic state.
+    pub fn traffic(&self) -> TrafficState {
+        (*self.engine.traffic.load()).clone()
+    }
+
+    /// A view of the traffic state, per-side health, circuits and window statistics.
+    pub fn status(&self) -> Status {
+        let e = &self.engine;
+        let state = e.traffic.load();
+        let now = e.now();
+        let environments = Side::BOTH
+            .into_iter()
+            .map(|side| {
+                let s = e.side(side);
+                let env = e.config.environments.get(side);
+                let status = EnvironmentStatus {
+                    label: env.label_str().map(str::to_string),
+                    base_url: env.base_url().to_string(),
+                    key: env.api_key().fingerprint(),
+                    healthy: s.health.is_healthy(),
+                    circuit: s.circuit.state(now),
+                    window: s.stats.snapshot(now),
+                };
+                (side, status)
+            })
+            .collect();
+        Status {
+            active: state.active,
+            canary_weight: state.canary_weight(),
+            version: state.version,
+            salt: state.salt.clone(),
+            environments,
+        }
+    }
+
+    /// Makes `side` active with no canary: an instant, reversible blue/green switch.
+    pub fn switch_to(&self, side: Side) -> TrafficState {
+        self.change(EventKind::Switch, format!("switched to {side}"), |s| {
+            TrafficState {
+                active: side,
+                weight_bp: 0,
+                ..s.clone()
+            }
+        })
+    }
+
+    /// Sends `percent` (0..=100) of traffic to the candidate.
+    pub fn set_canary_weight(&self, percent: f64) -> Result<TrafficState> {
+        if !(0.0..=100.0).contains(&percent) {
+            return Err(Error::Config(format!(
+                "canary_weight must be within 0..=100, got {percent}"
+            )));
+        }
+        let bp = crate::routing::percent_to_bp(percent);
+        Ok(self.change(
+            EventKind::WeightChanged,
+            format!("canary weight set to {percent}%"),
+            |s| TrafficState {
+                weight_bp: bp,
+                ..s.clone()
+            },
+        ))
+    }
+
+    /// Makes the candidate active, weight back to 0.
+    pub fn promote(&self) -> TrafficState {
+        let candidate = self.engine.traffic.peek().candidate();
+        self.change(EventKind::Promote, format!("promoted {candidate}"), |s| {
+            TrafficState {
+                active: s.candidate(),
+                weight_bp: 0,
+                ..s.clone()
+            }
+        })
+    }
+
+    /// Returns to the last known-good state: weight 0 when a canary is running, else the
+    /// previous active side.
+    pub fn rollback(&self, reason: &str) -> TrafficState {
+        self.change(EventKind::Rollback, reason.to_string(), |s| {
+            if s.weight_bp > 0 {
+                TrafficState {
+                    weight_bp: 0,
+                    ..s.clone()
+                }
+            } else {
+                TrafficState {
+                    active: s.candidate(),
+                    ..s.clone()
+                }
+            }
+        })
+    }
+
+    /// Probes `side` now and returns this probe's result (it also counts toward the
+    /// thresholds).
+    pub async fn health_check(&self, side: Side) -> ProbeResult {
+        self.engine.probe(side).await
+    }
+
+    /// The events kept in memory (the last 1000), oldest first.
+    pub fn history(&self) -> Vec<Event> {
+        self.engine.events.history()
+    }
+
+    /// Calls `callback` for every future event until the subscription is dropped. A panic in
+    /// the callback is caught and logged.
+    pub fn subscribe(&self, callback: impl Fn(&Event) + Send + Sync + 'static) -> Subscription {
+        self.engine.events.subscribe(callback)
+    }
+
+    /// Stops background tasks; later requests fail with [`Error::Closed`].
+    pub fn close(&self) {
+        self.engine.close();
+    }
+
+    fn change(
+        &self,
+        kind: EventKind,
+        reason: String,
+        f: impl FnOnce(&TrafficState) -> TrafficState,
+    ) -> TrafficState {
+        let e = &self.engine;
+        match e.traffic.update(f) {
+            Some((old, new)) => {
+                let event = Event::new(kind, e.clock.wall(), reason)
+                    .detail("from_active", old.active.as_str())
+                    .detail("active", new.active.as_str())
+                    .detail("from_weight", old.canary_weight())
+                    .detail("canary_weight", new.canary_weight());
+                e.publish(event);
+                (*new).clone()
+            }
+            None => (*e.traffic.load()).clone(),
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Per-request routing options.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::environment::Side;
+
+/// What a caller can say about one request besides its body.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestOptions {
+    /// The sticky routing key; defaults to the body's `user` field.
+    pub routing_key: Option<String>,
+    /// Pin the request to this side (no failover; model fallbacks still apply).
+    pub environment: Option<crate::environment::Side>,
+    /// Metadata matched against rules, and used as the cost tag.
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// Overrides the request timeout.
+    pub timeout: Option<Duration>,
+}
+
+impl RequestOptions {
+    /// Sets the routing key.
+    pub fn routing_key(mut self, key: impl Into<String>) -> Self {
+        self.routing_key = Some(key.into());
+        self
+    }
+
+    /// Pins the request to `side`.
+    pub fn environment(mut self, side: Side) -> Self {
+        self.environment = Some(side);
+        self
+    }
+
+    /// Adds a metadata pair.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata
+            .get_or_insert_with(BTreeMap::new)
+            .insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}

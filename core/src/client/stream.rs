@@ -1,0 +1,256 @@
+//! Streams: reading server-sent events up to the first one (still retryable), then handing the
+//! rest to the caller, where any failure is [`Error::StreamInterrupted`].
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use serde::de::DeserializeOwned;
+
+use super::engine::Engine;
+use super::route::RouteInfo;
+use crate::environment::Side;
+use crate::error::{Error, Result};
+use crate::protocol::{ChatCompletionChunk, ErrorBody, SseDecoder};
+use crate::transport::transport_error;
+
+/// A stream of decoded events plus the [`RouteInfo`] of the attempt that serves it. Dropping it
+/// early cancels the upstream request.
+pub struct RoutedStream<T> {
+    route: RouteInfo,
+    inner: Pin<Box<dyn Stream<Item = Result<T>> + Send>>,
+}
+
+/// The stream of chat completion chunks.
+pub type ChatStream = RoutedStream<ChatCompletionChunk>;
+
+impl<T> RoutedStream<T> {
+    /// How the stream was routed.
+    pub fn route(&self) -> &RouteInfo {
+        &self.route
+    }
+}
+
+impl<T> std::fmt::Debug for RoutedStream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoutedStream")
+            .field("route", &self.route)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Stream for RoutedStream<T> {
+    type Item = Result<T>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// Reads events off one response body.
+pub(crate) struct Reader<T> {
+    side: Side,
+    body: Body,
+    decoder: SseDecoder,
+    idle_timeout: Duration,
+    _item: std::marker::PhantomData<fn() -> T>,
+}
+
+/// A stream whose first item has arrived (or that ended cleanly at once).
+pub(crate) struct Opened<T> {
+    reader: Reader<T>,
+    first: Option<T>,
+}
+
+impl<T: DeserializeOwned> Reader<T> {
+    /// The next item; `None` after `[DONE]`. Errors are raw (connect, timeout, decode, status).
+    async fn next(&mut self) -> Option<Result<T>> {
+        loop {
+            if let Some(event) = self.decoder.next_event() {
+                return self.item(event);
+            }
+            let read = tokio::time::timeout(self.idle_timeout, self.body.next()).await;
+            match read {
+                Err(_) => {
+                    return Some(Err(Error::Timeout {
+                        environment: self.side,
+                        after: self.idle_timeout,
+                    }));
+                }
+                Ok(Some(Ok(bytes))) => self.decoder.push(&bytes),
+                Ok(Some(Err(e))) => {
+                    return Some(Err(transport_error(self.side, &e, self.idle_timeout)));
+                }
+                Ok(None) => {
+                    if let Some(event) = self.decoder.finish() {
+                        return self.item(event);
+                    }
+                    return Some(Err(Error::Connect {
+                        environment: self.side,
+                        message: "the stream ended before [DONE]".to_string(),
+                    }));
+                }
+            }
+        }
+    }
+
+    fn item(
+        &mut self,
+        event: std::result::Result<crate::protocol::SseEvent, crate::protocol::SseError>,
+    ) -> Option<Result<T>> {
+        let event = match event {
+            Ok(e) => e,
+            Err(e) => {
+                return Some(Err(Error::Decode {
+                    environment: self.side,
+                    message: e.to_string(),
+                    excerpt: String::new(),
+                }));
+            }
+        };
+        if event.is_done() {
+            return None;
+        }
+        if event.event.as_deref() == Some("error") || event.data.starts_with("{\"error\"") {
+            if let Some(err) = ErrorBody::parse(&event.data) {
+                return Some(Err(Error::Status {
+                    status: error_status(&err),
+                    body: event.data,
+                    environment: self.side,
+                    retry_after: None,
+                    should_retry: None,
+                }));
+            }
+        }
+        Some(
+            serde_json::from_str(&event.data).map_err(|e| Error::Decode {
+                environment: self.side,
+                message: e.to_string(),
+                excerpt: crate::error::excerpt(event.data.as_bytes()),
+            }),
+        )
+    }
+}
+
+/// The HTTP status an error sent inside a stream stands for (its numeric `code`, else 500).
+fn error_status(body: &ErrorBody) -> u16 {
+    body.error
+        .code
+        .as_ref()
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|c| u16::try_from(c).ok())
+        .filter(|c| (400..600).contains(c))
+        .unwrap_or(500)
+}
+
+/// Reads a 2xx streaming response up to its first item.
+pub(crate) async fn open<T: DeserializeOwned>(
+    side: Side,
+    resp: reqwest::Response,
+    timeout: Duration,
+) -> Result<Opened<T>> {
+    let mut reader = Reader {
+        side,
+        body: Box::pin(resp.bytes_stream()),
+        decoder: SseDecoder::new(),
+        idle_timeout: timeout,
+        _item: std::marker::PhantomData,
+    };
+    let first = reader.next().await.transpose()?;
+    Ok(Opened { reader, first })
+}
+
+/// Records the stream's outcome once: at its end, at its interruption, or when dropped.
+struct Finish {
+    engine: Arc<Engine>,
+    side: Side,
+    sent: Instant,
+    ttft: Duration,
+    done: bool,
+}
+
+impl Finish {
+    fn record(&mut self, error: Option<&Error>) {
+        if !self.done {
+            self.done = true;
+            let result = error.map_or(Ok(()), Err);
+            self.engine
+                .record(self.side, result, self.sent.elapsed(), Some(self.ttft));
+        }
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        self.record(None);
+    }
+}
+
+struct Live<T> {
+    reader: Reader<T>,
+    first: Option<T>,
+    finish: Finish,
+    ended: bool,
+}
+
+/// Hands a committed stream to the caller: from here on nothing is retried.
+pub(crate) fn committed<T: DeserializeOwned + Send + 'static>(
+    engine: Arc<Engine>,
+    opened: Opened<T>,
+    route: RouteInfo,
+    sent: Instant,
+    ttft: Duration,
+) -> RoutedStream<T> {
+    let side = route.environment;
+    let ended = opened.first.is_none();
+    let mut finish = Finish {
+        engine,
+        side,
+        sent,
+        ttft,
+        done: false,
+    };
+    if ended {
+        finish.record(None);
+    }
+    let live = Live {
+        reader: opened.reader,
+        first: opened.first,
+        finish,
+        ended,
+    };
+    let inner = futures_util::stream::unfold(live, |mut live| async move {
+        if let Some(first) = live.first.take() {
+            return Some((Ok(first), live));
+        }
+        if live.ended {
+            return None;
+        }
+        match live.reader.next().await {
+            None => {
+                live.ended = true;
+                live.finish.record(None);
+                None
+            }
+            Some(Ok(item)) => Some((Ok(item), live)),
+            Some(Err(e)) => {
+                live.ended = true;
+                live.finish.record(Some(&e));
+                let err = Error::StreamInterrupted {
+                    environment: live.finish.side,
+                    message: e.to_string(),
+                };
+                Some((Err(err), live))
+            }
+        }
+    });
+    RoutedStream {
+        route,
+        inner: Box::pin(inner),
+    }
+}

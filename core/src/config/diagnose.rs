@@ -1,0 +1,215 @@
+//! Turns serde's errors into messages a user can act on: the config path, a "did you mean" hint
+//! for misspelt keys and values, and no secrets.
+
+use serde_json::Value;
+use serde_path_to_error::Segment;
+
+use super::keypath::{KeyPath, Seg};
+
+/// The config path of a deserialization error.
+pub(crate) fn key_path(path: &serde_path_to_error::Path) -> KeyPath {
+    KeyPath::from_segs(
+        path.iter()
+            .map(|seg| match seg {
+                Segment::Map { key } => Seg::Key(key.clone()),
+                Segment::Seq { index } => Seg::Index(*index),
+                Segment::Enum { variant } => Seg::Key(variant.clone()),
+                Segment::Unknown => Seg::Key("?".to_string()),
+            })
+            .collect(),
+    )
+}
+
+/// The message of a deserialization error at `path`.
+pub(crate) fn describe(path: &KeyPath, inner: &str) -> String {
+    let quoted = backticked(inner);
+    if inner.starts_with("unknown field `") && !quoted.is_empty() {
+        let key = quoted[0];
+        let mut parent = path.clone();
+        if parent.last() == Some(&Seg::Key(key.to_string())) {
+            parent.pop();
+        }
+        let hint = match suggest(key, &quoted[1..]) {
+            Some(s) => format!("; did you mean \"{s}\"?"),
+            None if quoted.len() > 1 => format!("; expected one of: {}", quoted[1..].join(", ")),
+            None => String::new(),
+        };
+        return format!("unknown key \"{key}\" {}{hint}", parent.location());
+    }
+    if inner.starts_with("unknown variant `") && !quoted.is_empty() {
+        let value = quoted[0];
+        let hint = match suggest(value, &quoted[1..]) {
+            Some(s) => format!("; did you mean \"{s}\"?"),
+            None => format!(
+                "; expected one of: {}",
+                quoted[1..]
+                    .iter()
+                    .map(|q| format!("\"{q}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        return path.prefix(&format!("unknown value \"{value}\"{hint}"));
+    }
+    if inner.starts_with("missing field `") && !quoted.is_empty() {
+        return format!("missing required key \"{}\" {}", quoted[0], path.location());
+    }
+    if is_secret_path(path) && inner.starts_with("invalid ") {
+        // serde quotes the offending value (`invalid type: integer `1234`, ...`): it may be a key.
+        return path.prefix("must be a string");
+    }
+    path.prefix(inner)
+}
+
+/// The pieces of `s` between backticks, in order.
+fn backticked(s: &str) -> Vec<&str> {
+    s.split('`').skip(1).step_by(2).collect()
+}
+
+/// The candidate `unknown` most likely meant, if one is close enough.
+pub(crate) fn suggest<'a>(unknown: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    // `canaryWeight`, `Canary-Weight`: the same key in another case convention.
+    let squash = |s: &str| {
+        s.chars()
+            .filter(|c| *c != '_' && *c != '-')
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    let wanted = squash(unknown);
+    if let Some(c) = candidates.iter().find(|c| squash(c) == wanted) {
+        return Some(c);
+    }
+    let limit = (unknown.chars().count() / 3).max(2);
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(unknown, c), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Whether values at `path` may be secrets: an `api_key`, or anything under `headers`.
+fn is_secret_path(path: &KeyPath) -> bool {
+    path.segs()
+        .iter()
+        .any(|s| matches!(s, Seg::Key(k) if k == "api_key" || k == "headers"))
+}
+
+/// Every string of `value` that may be a secret (see [`is_secret_path`]), for [`redact`].
+pub(crate) fn secrets(value: &Value) -> Vec<String> {
+    fn walk(value: &Value, secret: bool, out: &mut Vec<String>) {
+        match value {
+            Value::String(s) if secret => out.push(s.clone()),
+            Value::Array(items) => items.iter().for_each(|v| walk(v, secret, out)),
+            Value::Object(map) => {
+                for (k, v) in map {
+                    walk(v, secret || k == "api_key" || k == "headers", out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, false, &mut out);
+    out
+}
+
+/// `message` with every secret long enough to be one replaced by `[redacted]`.
+pub(crate) fn redact(message: String, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| s.chars().count() >= 6)
+        .fold(message, |m, s| m.replace(s.as_str(), "[redacted]"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn path(keys: &[&str]) -> KeyPath {
+        KeyPath::from_segs(keys.iter().map(|k| Seg::Key(k.to_string())).collect())
+    }
+
+    #[test]
+    fn unknown_key_gets_a_hint() {
+        assert_eq!(
+            describe(
+                &path(&["canary_weigth"]),
+                "unknown field `canary_weigth`, expected one of `environments`, `canary_weight`"
+            ),
+            "unknown key \"canary_weigth\" at top level; did you mean \"canary_weight\"?"
+        );
+        assert_eq!(
+            describe(
+                &path(&["environments", "blue", "base_ur"]),
+                "unknown field `base_ur`, expected `base_url` or `api_key`"
+            ),
+            "unknown key \"base_ur\" in environments.blue; did you mean \"base_url\"?"
+        );
+        assert_eq!(
+            describe(
+                &path(&["retry", "zzz"]),
+                "unknown field `zzz`, expected `max_attempts` or `jitter`"
+            ),
+            "unknown key \"zzz\" in retry; expected one of: max_attempts, jitter"
+        );
+    }
+
+    #[test]
+    fn suggestions() {
+        let keys = ["canary_weight", "sticky", "salt", "state", "timeout"];
+        assert_eq!(suggest("canaryWeight", &keys), Some("canary_weight"));
+        assert_eq!(suggest("stiky", &keys), Some("sticky"));
+        assert_eq!(suggest("timeot", &keys), Some("timeout"));
+        assert_eq!(suggest("weight", &keys), None);
+        assert_eq!(suggest("x", &keys), None);
+    }
+
+    #[test]
+    fn unknown_value_and_missing_key() {
+        assert_eq!(
+            describe(
+                &path(&["active"]),
+                "unknown variant `gren`, expected `blue` or `green`"
+            ),
+            "active: unknown value \"gren\"; did you mean \"green\"?"
+        );
+        assert_eq!(
+            describe(
+                &path(&["active"]),
+                "unknown variant `purple`, expected `blue` or `green`"
+            ),
+            "active: unknown value \"purple\"; expected one of: \"blue\", \"green\""
+        );
+        assert_eq!(
+            describe(&path(&["environments"]), "missing field `green`"),
+            "missing required key \"green\" in environments"
+        );
+        assert_eq!(
+            describe(&KeyPath::root(), "missing field `environments`"),
+            "missing required key \"environments\" at top level"
+        );
+    }
+
+    #[test]
+    fn secret_values_are_not_quoted() {
+        assert_eq!(
+            describe(
+                &path(&["environments", "blue", "api_key"]),
+                "invalid type: integer `1234567`, expected a string"
+            ),
+            "environments.blue.api_key: must be a string"
+        );
+        let secrets = secrets(&json!({
+            "environments": {"blue": {"api_key": "sk-abcdef", "headers": {"X-Token": "tok-123456"}}},
+            "other": "sk-not-secret",
+        }));
+        assert_eq!(secrets, vec!["sk-abcdef", "tok-123456"]);
+        assert_eq!(
+            redact("a sk-abcdef b tok-123456".to_string(), &secrets),
+            "a [redacted] b [redacted]"
+        );
+    }
+}

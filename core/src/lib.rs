@@ -1,0 +1,34 @@
+//! # turnout
+//!
+//! In-process blue/green, canary and fallback routing for OpenAI-compatible LLM APIs.
+//!
+//! An application talks to two *environments*, blue and green, each with its own base URL and
+//! key; turnout decides per request which one serves it — no proxy hop. See the crate README
+//! for the routing semantics.
+
+#![warn(missing_docs)]
+
+mod client;
+mod clock;
+pub mod config;
+mod environment;
+mod error;
+pub mod events;
+pub mod health;
+pub mod protocol;
+pub mod resilience;
+pub mod routing;
+mod secret;
+pub mod stats;
+mod transport;
+
+pub use client::{
+    Chat, ChatCreate, ChatStream, ChatStreamCreate, Client, ClientBuilder, Embeddings,
+    EnvironmentStatus, Models, RequestOptions, RouteInfo, Routed, RoutedStream, Status,
+};
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use config::Config;
+pub use environment::{Environment, Side};
+pub use error::{Error, ErrorKind, Result};
+pub use reqwest::Method;
+pub use secret::ApiKey;

@@ -1,0 +1,206 @@
+//! Chat completions: request, answer and stream chunk.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::Extra;
+
+/// A `POST /chat/completions` body. Only the fields the engine reads are typed; every other
+/// parameter (temperature, tools, response_format, …) lives in `extra` and is sent as given.
+///
+/// ```
+/// use turnout::protocol::{ChatCompletionRequest, ChatMessage};
+/// let req = ChatCompletionRequest::new("gpt-4.1", vec![ChatMessage::user("hi")])
+///     .param("temperature", 0.2);
+/// assert_eq!(serde_json::to_value(&req).unwrap()["temperature"], 0.2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatCompletionRequest {
+    /// The model asked for.
+    pub model: String,
+    /// The conversation.
+    pub messages: Vec<ChatMessage>,
+    /// Whether to stream the answer as server-sent events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    /// Stream options (`include_usage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<Value>,
+    /// The end-user id; the default routing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Every other parameter, passed through.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl ChatCompletionRequest {
+    /// A request for `model` with `messages`.
+    pub fn new(model: impl Into<String>, messages: Vec<ChatMessage>) -> Self {
+        Self {
+            model: model.into(),
+            messages,
+            stream: None,
+            stream_options: None,
+            user: None,
+            extra: Extra::new(),
+        }
+    }
+
+    /// Sets any other OpenAI parameter.
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.extra.insert(name.into(), value.into());
+        self
+    }
+}
+
+/// One message of a conversation; `content` may be a string or an array of parts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// `system`, `user`, `assistant`, `tool`, `developer`.
+    pub role: String,
+    /// The content: a string, an array of content parts, or null (tool calls).
+    #[serde(default)]
+    pub content: Option<Value>,
+    /// Every other field (name, tool_calls, tool_call_id, refusal, …).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl ChatMessage {
+    /// A message with `role` and text `content`.
+    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
+        Self {
+            role: role.into(),
+            content: Some(Value::String(content.into())),
+            extra: Extra::new(),
+        }
+    }
+
+    /// A user message.
+    pub fn user(content: impl Into<String>) -> Self {
+        Self::new("user", content)
+    }
+
+    /// A system message.
+    pub fn system(content: impl Into<String>) -> Self {
+        Self::new("system", content)
+    }
+
+    /// The content as text, when it is a plain string.
+    pub fn text(&self) -> Option<&str> {
+        self.content.as_ref().and_then(Value::as_str)
+    }
+}
+
+/// Token counts of an answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens in the prompt.
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    /// Tokens generated.
+    #[serde(default)]
+    pub completion_tokens: u64,
+    /// Their sum.
+    #[serde(default)]
+    pub total_tokens: u64,
+}
+
+/// A `chat.completion` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatCompletion {
+    /// The upstream's id.
+    #[serde(default)]
+    pub id: String,
+    /// `chat.completion`.
+    #[serde(default)]
+    pub object: String,
+    /// Unix seconds.
+    #[serde(default)]
+    pub created: u64,
+    /// The model that answered.
+    #[serde(default)]
+    pub model: String,
+    /// The choices.
+    pub choices: Vec<Choice>,
+    /// Token counts, when the upstream reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Every other field (system_fingerprint, service_tier, …).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One choice of a [`ChatCompletion`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    /// Its index.
+    #[serde(default)]
+    pub index: u32,
+    /// The generated message.
+    pub message: ChatMessage,
+    /// Why generation stopped.
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+    /// Every other field (logprobs, …).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A `chat.completion.chunk` of a stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatCompletionChunk {
+    /// The upstream's id.
+    #[serde(default)]
+    pub id: String,
+    /// `chat.completion.chunk`.
+    #[serde(default)]
+    pub object: String,
+    /// Unix seconds.
+    #[serde(default)]
+    pub created: u64,
+    /// The model that answered.
+    #[serde(default)]
+    pub model: String,
+    /// The choices; empty in the final usage chunk.
+    #[serde(default)]
+    pub choices: Vec<ChunkChoice>,
+    /// Token counts, in the final chunk when `stream_options.include_usage` was set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Every other field.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One choice of a [`ChatCompletionChunk`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkChoice {
+    /// Its index.
+    #[serde(default)]
+    pub index: u32,
+    /// The increment.
+    #[serde(default)]
+    pub delta: Delta,
+    /// Why generation stopped, in the last chunk of a choice.
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+    /// Every other field.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The increment carried by a chunk.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Delta {
+    /// The role, in the first chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// A piece of text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Every other field (tool_calls, refusal, …).
+    #[serde(flatten)]
+    pub extra: Extra,
+}

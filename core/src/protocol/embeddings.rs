@@ -1,0 +1,65 @@
+//! Embeddings: `POST /embeddings`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Extra, Usage};
+
+/// A `POST /embeddings` body; `input` is a string, an array of strings or of token arrays.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingRequest {
+    /// The model asked for.
+    pub model: String,
+    /// What to embed.
+    pub input: Value,
+    /// The end-user id; the default routing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Every other parameter (dimensions, encoding_format, …).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl EmbeddingRequest {
+    /// A request embedding `input` with `model`.
+    pub fn new(model: impl Into<String>, input: impl Into<Value>) -> Self {
+        Self {
+            model: model.into(),
+            input: input.into(),
+            user: None,
+            extra: Extra::new(),
+        }
+    }
+}
+
+/// The answer of `POST /embeddings`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingResponse {
+    /// `list`.
+    #[serde(default)]
+    pub object: String,
+    /// One embedding per input.
+    pub data: Vec<Embedding>,
+    /// The model that answered.
+    #[serde(default)]
+    pub model: String,
+    /// Token counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Every other field.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One embedding vector (or a base64 string when `encoding_format` asked for it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Embedding {
+    /// Its index among the inputs.
+    #[serde(default)]
+    pub index: u32,
+    /// The vector.
+    pub embedding: Value,
+    /// Every other field.
+    #[serde(flatten)]
+    pub extra: Extra,
+}

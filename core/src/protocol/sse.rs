@@ -1,0 +1,167 @@
+//! A server-sent-events decoder made for real streams: any split across reads, several events
+//! per read, `\n`, `\r\n` and `\r` line ends, comments, `event:` fields.
+
+use bytes::{Buf, BytesMut};
+
+/// One decoded event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SseEvent {
+    /// The `event:` field, if one was sent.
+    pub event: Option<String>,
+    /// The `data:` lines, joined by `\n`.
+    pub data: String,
+}
+
+impl SseEvent {
+    /// Whether this is OpenAI's end-of-stream marker, `data: [DONE]`.
+    pub fn is_done(&self) -> bool {
+        self.data == "[DONE]"
+    }
+}
+
+/// What can go wrong while decoding.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SseError {
+    /// A line was not valid UTF-8.
+    #[error("event stream line is not UTF-8")]
+    Utf8,
+    /// A single line grew beyond the limit without ending.
+    #[error("event stream line longer than {0} bytes")]
+    LineTooLong(usize),
+}
+
+/// An incremental decoder: feed it bytes as they arrive, take events as they complete.
+///
+/// ```
+/// use turnout::protocol::SseDecoder;
+/// let mut d = SseDecoder::new();
+/// d.push(b"data: {\"a\"");
+/// assert!(d.next_event().is_none());
+/// d.push(b":1}\n\ndata: [DONE]\n\n");
+/// assert_eq!(d.next_event().unwrap().unwrap().data, "{\"a\":1}");
+/// assert!(d.next_event().unwrap().unwrap().is_done());
+/// ```
+#[derive(Debug, Default)]
+pub struct SseDecoder {
+    buf: BytesMut,
+    event: Option<String>,
+    data: String,
+    has_data: bool,
+}
+
+/// Lines longer than this are refused rather than buffered forever.
+const MAX_LINE: usize = 16 * 1024 * 1024;
+
+impl SseDecoder {
+    /// An empty decoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends bytes read from the stream.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next complete event, if the bytes pushed so far hold one.
+    pub fn next_event(&mut self) -> Option<Result<SseEvent, SseError>> {
+        loop {
+            let line = match self.take_line() {
+                Ok(Some(line)) => line,
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
+            };
+            if line.is_empty() {
+                if self.has_data {
+                    return Some(Ok(self.dispatch()));
+                }
+                self.event = None;
+                continue;
+            }
+            self.field(&line);
+        }
+    }
+
+    /// Whether bytes of an unfinished event remain (used at end of stream).
+    pub fn has_partial(&self) -> bool {
+        !self.buf.is_empty() || self.has_data
+    }
+
+    fn dispatch(&mut self) -> SseEvent {
+        self.has_data = false;
+        SseEvent {
+            event: self.event.take(),
+            data: std::mem::take(&mut self.data),
+        }
+    }
+
+    fn field(&mut self, line: &str) {
+        if line.starts_with(':') {
+            return;
+        }
+        let (name, value) = match line.find(':') {
+            Some(i) => {
+                let v = &line[i + 1..];
+                (&line[..i], v.strip_prefix(' ').unwrap_or(v))
+            }
+            None => (line, ""),
+        };
+        match name {
+            "data" => {
+                if self.has_data {
+                    self.data.push('\n');
+                }
+                self.data.push_str(value);
+                self.has_data = true;
+            }
+            "event" => self.event = Some(value.to_string()),
+            // `id` and `retry` carry nothing a completion stream needs.
+            _ => {}
+        }
+    }
+
+    /// Takes one line off the buffer, without its terminator. A `\r` at the very end of the
+    /// buffer waits for the next read, since a `\n` may follow it.
+    fn take_line(&mut self) -> Result<Option<String>, SseError> {
+        let Some(pos) = self.buf.iter().position(|&b| b == b'\n' || b == b'\r') else {
+            if self.buf.len() > MAX_LINE {
+                return Err(SseError::LineTooLong(MAX_LINE));
+            }
+            return Ok(None);
+        };
+        let term_len = if self.buf[pos] == b'\r' {
+            match self.buf.get(pos + 1) {
+                Some(b'\n') => 2,
+                Some(_) => 1,
+                None => return Ok(None),
+            }
+        } else {
+            1
+        };
+        let line = self.buf.split_to(pos);
+        self.buf.advance(term_len);
+        String::from_utf8(line.to_vec())
+            .map(Some)
+            .map_err(|_| SseError::Utf8)
+    }
+
+    /// Ends the stream: a trailing `\r` counts as a line end, and an event whose blank line
+    /// never came is returned if it has data (servers that close right after the last data
+    /// line are common; whether the stream was complete is decided by `[DONE]`, not here).
+    pub fn finish(&mut self) -> Option<Result<SseEvent, SseError>> {
+        if self.buf.last() == Some(&b'\r') {
+            self.buf.extend_from_slice(b"\n");
+        }
+        if let Some(ev) = self.next_event() {
+            return Some(ev);
+        }
+        if !self.buf.is_empty() {
+            let rest = self.buf.split();
+            match String::from_utf8(rest.to_vec()) {
+                Ok(line) => self.field(&line),
+                Err(_) => return Some(Err(SseError::Utf8)),
+            }
+        }
+        self.has_data.then(|| Ok(self.dispatch()))
+    }
+}

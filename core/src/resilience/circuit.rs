@@ -1,0 +1,284 @@
+//! The circuit breaker of one side: closed → open (consecutive failures, or a failure rate over
+//! the last calls) → after a cooldown, half-open with one trial → closed or open again.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::config::CircuitBreaker;
+
+/// The state of a circuit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CircuitState {
+    /// Traffic flows.
+    Closed,
+    /// Traffic is refused until the cooldown ends.
+    Open,
+    /// One trial request decides.
+    HalfOpen,
+}
+
+impl CircuitState {
+    /// `"closed"`, `"open"` or `"half_open"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Open => "open",
+            Self::HalfOpen => "half_open",
+        }
+    }
+}
+
+/// How an outcome counts for the circuit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The side served.
+    Success,
+    /// The side failed (connect, timeout, 5xx, undecodable, 401/403).
+    Failure,
+    /// Neither (the caller's 4xx, a 429): only frees a half-open trial.
+    Neutral,
+}
+
+/// A change of state, to be reported as an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transition {
+    Opened,
+    Closed,
+}
+
+#[derive(Debug)]
+pub(crate) struct Circuit {
+    policy: CircuitBreaker,
+    /// Mirror of `inner.state` so that a closed circuit is checked without the lock.
+    fast: AtomicU8,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: CircuitState,
+    consecutive: u32,
+    recent: VecDeque<bool>,
+    recent_failures: u32,
+    opened_at: Duration,
+    trial_started: Option<Duration>,
+}
+
+const CLOSED: u8 = 0;
+const NOT_CLOSED: u8 = 1;
+
+impl Circuit {
+    pub fn new(policy: CircuitBreaker) -> Self {
+        Self {
+            fast: AtomicU8::new(CLOSED),
+            inner: Mutex::new(Inner {
+                state: CircuitState::Closed,
+                consecutive: 0,
+                recent: VecDeque::with_capacity(policy.window_size as usize),
+                recent_failures: 0,
+                opened_at: Duration::ZERO,
+                trial_started: None,
+            }),
+            policy,
+        }
+    }
+
+    /// The state as of `now` (an open circuit past its cooldown reads as half-open).
+    pub fn state(&self, now: Duration) -> CircuitState {
+        let inner = self.inner.lock();
+        match inner.state {
+            CircuitState::Open if now >= inner.opened_at + self.policy.cooldown => {
+                CircuitState::HalfOpen
+            }
+            s => s,
+        }
+    }
+
+    /// Whether a request may be sent now.
+    pub fn allows(&self, now: Duration) -> bool {
+        if self.fast.load(Ordering::Acquire) == CLOSED {
+            return true;
+        }
+        let inner = self.inner.lock();
+        match inner.state {
+            CircuitState::Closed => true,
+            CircuitState::Open => now >= inner.opened_at + self.policy.cooldown,
+            CircuitState::HalfOpen => !self.trial_busy(&inner, now),
+        }
+    }
+
+    /// Marks the start of an attempt; past the cooldown this is the half-open trial.
+    pub fn begin(&self, now: Duration) {
+        if self.fast.load(Ordering::Acquire) == CLOSED {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        match inner.state {
+            CircuitState::Open if now >= inner.opened_at + self.policy.cooldown => {
+                inner.state = CircuitState::HalfOpen;
+                inner.trial_started = Some(now);
+            }
+            CircuitState::HalfOpen if !self.trial_busy(&inner, now) => {
+                inner.trial_started = Some(now);
+            }
+            _ => {}
+        }
+    }
+
+    /// Records an outcome; returns the transition it caused, if any.
+    pub fn record(&self, verdict: Verdict, now: Duration) -> Option<Transition> {
+        let mut inner = self.inner.lock();
+        match (inner.state, verdict) {
+            (CircuitState::HalfOpen, Verdict::Failure) => Some(self.open(&mut inner, now)),
+            (CircuitState::HalfOpen, Verdict::Success) => {
+                self.reset(&mut inner);
+                Some(Transition::Closed)
+            }
+            (CircuitState::HalfOpen, Verdict::Neutral) => {
+                inner.trial_started = None;
+                None
+            }
+            (CircuitState::Open, _) | (CircuitState::Closed, Verdict::Neutral) => None,
+            (CircuitState::Closed, v) => {
+                let failed = v == Verdict::Failure;
+                inner.consecutive = if failed { inner.consecutive + 1 } else { 0 };
+                if inner.recent.len() == self.policy.window_size as usize {
+                    if inner.recent.pop_front() == Some(true) {
+                        inner.recent_failures -= 1;
+                    }
+                }
+                inner.recent.push_back(failed);
+                inner.recent_failures += u32::from(failed);
+                let calls = inner.recent.len() as u32;
+                let rate_trips = calls >= self.policy.min_calls
+                    && f64::from(inner.recent_failures)
+                        >= self.policy.failure_rate * f64::from(calls);
+                (failed && (inner.consecutive >= self.policy.failure_threshold || rate_trips))
+                    .then(|| self.open(&mut inner, now))
+            }
+        }
+    }
+
+    fn open(&self, inner: &mut Inner, now: Duration) -> Transition {
+        inner.state = CircuitState::Open;
+        inner.opened_at = now;
+        inner.trial_started = None;
+        self.fast.store(NOT_CLOSED, Ordering::Release);
+        Transition::Opened
+    }
+
+    fn reset(&self, inner: &mut Inner) {
+        inner.state = CircuitState::Closed;
+        inner.consecutive = 0;
+        inner.recent.clear();
+        inner.recent_failures = 0;
+        inner.trial_started = None;
+        self.fast.store(CLOSED, Ordering::Release);
+    }
+
+    /// A trial is busy while it runs, but one that never reported (its caller gave up) frees
+    /// the slot after a cooldown.
+    fn trial_busy(&self, inner: &Inner, now: Duration) -> bool {
+        inner
+            .trial_started
+            .is_some_and(|t| now < t + self.policy.cooldown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn circuit() -> Circuit {
+        Circuit::new(CircuitBreaker {
+            failure_threshold: 3,
+            failure_rate: 0.5,
+            window_size: 10,
+            min_calls: 6,
+            cooldown: Duration::from_secs(30),
+        })
+    }
+
+    const T0: Duration = Duration::from_secs(100);
+
+    #[test]
+    fn opens_after_consecutive_failures() {
+        let c = circuit();
+        assert_eq!(c.record(Verdict::Failure, T0), None);
+        assert_eq!(c.record(Verdict::Failure, T0), None);
+        assert_eq!(c.record(Verdict::Failure, T0), Some(Transition::Opened));
+        assert!(!c.allows(T0 + Duration::from_secs(29)));
+        assert_eq!(c.state(T0), CircuitState::Open);
+    }
+
+    #[test]
+    fn opens_on_failure_rate() {
+        let c = circuit();
+        let mut opened = None;
+        for i in 0..10 {
+            let v = if i % 2 == 0 {
+                Verdict::Failure
+            } else {
+                Verdict::Success
+            };
+            if let Some(t) = c.record(v, T0) {
+                opened = Some((i, t));
+                break;
+            }
+        }
+        assert_eq!(opened, Some((6, Transition::Opened)), "4 of 7 calls failed");
+    }
+
+    #[test]
+    fn half_open_trial_closes_or_reopens() {
+        let c = circuit();
+        for _ in 0..3 {
+            c.record(Verdict::Failure, T0);
+        }
+        let later = T0 + Duration::from_secs(30);
+        assert!(c.allows(later));
+        c.begin(later);
+        assert_eq!(c.state(later), CircuitState::HalfOpen);
+        assert!(!c.allows(later), "one trial at a time");
+        assert_eq!(c.record(Verdict::Failure, later), Some(Transition::Opened));
+        assert!(!c.allows(later + Duration::from_secs(1)));
+        let again = later + Duration::from_secs(30);
+        c.begin(again);
+        assert_eq!(c.record(Verdict::Success, again), Some(Transition::Closed));
+        assert!(c.allows(again));
+        assert_eq!(c.state(again), CircuitState::Closed);
+    }
+
+    #[test]
+    fn neutral_outcomes_do_not_count() {
+        let c = circuit();
+        for _ in 0..20 {
+            assert_eq!(c.record(Verdict::Neutral, T0), None);
+        }
+        c.record(Verdict::Failure, T0);
+        c.record(Verdict::Failure, T0);
+        assert_eq!(c.record(Verdict::Success, T0), None);
+        assert_eq!(
+            c.record(Verdict::Failure, T0),
+            None,
+            "the success reset the streak"
+        );
+    }
+
+    #[test]
+    fn an_abandoned_trial_frees_the_slot() {
+        let c = circuit();
+        for _ in 0..3 {
+            c.record(Verdict::Failure, T0);
+        }
+        let later = T0 + Duration::from_secs(30);
+        c.begin(later);
+        assert!(!c.allows(later + Duration::from_secs(29)));
+        assert!(c.allows(later + Duration::from_secs(30)));
+    }
+}

@@ -1,0 +1,8 @@
+//! Resilience: backoff, the retry budget, the circuit breaker and `Retry-After` parsing.
+
+pub(crate) mod backoff;
+pub(crate) mod budget;
+pub(crate) mod circuit;
+pub(crate) mod retry_after;
+
+pub use circuit::CircuitState;

@@ -1,0 +1,10 @@
+//! Routing: the traffic state, sticky bucketing, rules and the selection of a side.
+
+mod bucket;
+mod select;
+mod state;
+
+pub use bucket::{bucket, is_candidate};
+pub use select::{Availability, Reason, RequestAttrs, Selection, select};
+pub use state::TrafficState;
+pub(crate) use state::{TrafficCell, percent_to_bp};

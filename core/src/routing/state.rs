@@ -1,0 +1,116 @@
+//! The traffic state: which side is active and how much the candidate gets, swapped atomically.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::environment::Side;
+
+/// An immutable snapshot of who gets traffic. Every change makes a new one with `version + 1`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficState {
+    /// The stable side.
+    pub active: Side,
+    /// The candidate's share in basis points (0..=10000).
+    pub weight_bp: u32,
+    /// The bucketing salt; fixed for a rollout, shared by every instance.
+    pub salt: String,
+    /// Bumped by every change.
+    pub version: u64,
+}
+
+impl TrafficState {
+    /// The side that is not active.
+    pub fn candidate(&self) -> Side {
+        self.active.other()
+    }
+
+    /// The candidate's share in percent.
+    pub fn canary_weight(&self) -> f64 {
+        f64::from(self.weight_bp) / 100.0
+    }
+}
+
+/// Percent to basis points, rounded to the nearest.
+pub(crate) fn percent_to_bp(percent: f64) -> u32 {
+    (percent * 100.0).round().clamp(0.0, 10_000.0) as u32
+}
+
+/// The live traffic state: readers load a snapshot without blocking; writers serialise on a
+/// mutex so that read-modify-write changes never lose an update.
+#[derive(Debug)]
+pub(crate) struct TrafficCell {
+    current: ArcSwap<TrafficState>,
+    writer: Mutex<()>,
+}
+
+impl TrafficCell {
+    pub fn new(state: TrafficState) -> Self {
+        Self {
+            current: ArcSwap::from_pointee(state),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// The current snapshot.
+    pub fn load(&self) -> Arc<TrafficState> {
+        self.current.load_full()
+    }
+
+    /// A cheap guard for the hot path.
+    pub fn peek(&self) -> arc_swap::Guard<Arc<TrafficState>> {
+        self.current.load()
+    }
+
+    /// Applies `change` to the current state; when it returns a different state, stores it with
+    /// the version bumped and returns `(old, new)`. No change means no new version.
+    pub fn update(
+        &self,
+        change: impl FnOnce(&TrafficState) -> TrafficState,
+    ) -> Option<(Arc<TrafficState>, Arc<TrafficState>)> {
+        let _guard = self.writer.lock();
+        let old = self.current.load_full();
+        let mut new = change(&old);
+        new.version = old.version;
+        if new == *old {
+            return None;
+        }
+        new.version = old.version + 1;
+        let new = Arc::new(new);
+        self.current.store(Arc::clone(&new));
+        Some((old, new))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_rounds_to_basis_points() {
+        assert_eq!(percent_to_bp(12.5), 1250);
+        assert_eq!(percent_to_bp(0.004), 0);
+        assert_eq!(percent_to_bp(100.0), 10_000);
+    }
+
+    #[test]
+    fn update_bumps_version_only_on_change() {
+        let cell = TrafficCell::new(TrafficState {
+            active: Side::Blue,
+            weight_bp: 0,
+            salt: "s".into(),
+            version: 1,
+        });
+        assert!(cell.update(|s| s.clone()).is_none());
+        let (old, new) = cell
+            .update(|s| TrafficState {
+                weight_bp: 500,
+                ..s.clone()
+            })
+            .unwrap();
+        assert_eq!((old.version, new.version, new.weight_bp), (1, 2, 500));
+        assert_eq!(cell.load().version, 2);
+    }
+}
