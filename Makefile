@@ -1,0 +1,63 @@
+# turnout — two commands matter: `make demo` and `make test`. Both work on a fresh machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+VENV       ?= .venv
+PY         := $(VENV)/bin/python
+CARGO      ?= cargo
+PRISM      := tests/prism/node_modules/.bin/prism
+
+.PHONY: demo test setup setup-python setup-node setup-prism lint rust-test spec-test \
+        python-test node-test bench clean
+
+## The main job: a live progressive rollout on the embedded simulator (no keys needed).
+demo:
+	$(CARGO) run -q --release -p turnout-cli -- demo
+
+## Every test of every language, plus formatting and lints.
+test: setup lint rust-test spec-test python-test node-test
+	@echo "make test: all suites passed"
+
+setup: setup-python setup-node setup-prism
+
+setup-python: $(VENV)/.installed
+$(VENV)/.installed: bindings-python/requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r bindings-python/requirements-dev.txt
+	touch $@
+
+setup-node: bindings-node/node_modules/.package-lock.json
+bindings-node/node_modules/.package-lock.json: bindings-node/package-lock.json
+	cd bindings-node && npm ci --no-audit --no-fund
+
+setup-prism: tests/prism/node_modules/.package-lock.json
+tests/prism/node_modules/.package-lock.json: tests/prism/package-lock.json
+	cd tests/prism && npm ci --no-audit --no-fund
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+rust-test:
+	$(CARGO) build -q -p turnout-cli
+	$(CARGO) test --workspace --exclude turnout-node
+
+spec-test: setup-prism
+	TURNOUT_PRISM_BIN=$(CURDIR)/$(PRISM) $(CARGO) test -p turnout --test openai_spec -- --ignored
+
+python-test: setup-python
+	VENV=$(VENV) bash bindings-python/scripts/build.sh
+	VENV=$(VENV) bash bindings-python/scripts/test.sh
+
+node-test: setup-node
+	bash bindings-node/scripts/build.sh
+	bash bindings-node/scripts/test.sh
+
+## Benchmarks (not tests): writes BENCHMARKS.md.
+bench:
+	bash bench/run.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV) bindings-node/node_modules tests/prism/node_modules
