@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 pub struct Faults {
     /// Share (0..=1) of requests answered with `error_status`.
     pub error_rate: f64,
-    /// Status of injected error answers [500].
+    /// Status of injected error answers (default 500).
     pub error_status: u16,
     /// The next N requests fail with `error_status` (counts down as they are served).
     pub fail_next: u32,

@@ -43,14 +43,14 @@
 //! | `latency_ms`, `jitter_ms` | Wait `latency_ms + U(0, jitter_ms)` before answering. |
 //! | *(auth)* | 401 when the key is wrong. |
 //! | `fail_next` | The next N requests answer `error_status`; counts down. |
-//! | `error_rate` | That share of requests answers `error_status` [500]. |
+//! | `error_rate` | That share of requests answers `error_status` (default 500). |
 //! | *(validation)* | 400 for an invalid body. |
 //! | `missing_models` | These models answer 404 `model_not_found`. |
 //! | `malformed_json` | 200 with a body that is not JSON (streams: a malformed `data:` line). |
 //! | `first_byte_delay_ms` | Streams: headers at once, the first event after this delay. |
 //! | `truncate_after` | Streams: after N content chunks the connection is cut: no finish chunk, no `[DONE]`. |
 //! | `retry_after` | Injected errors (`fail_next`, `error_rate`, `missing_models`) carry `Retry-After` (whole seconds, or the decimal value plus `retry-after-ms`). |
-//! | `should_retry` | Injected errors carry `x-should-retry: true|false`. |
+//! | `should_retry` | Injected errors carry `x-should-retry: true` or `false`. |
 //!
 //! Injected errors use the status' usual OpenAI type and code: 429 `rate_limit_exceeded`,
 //! 500 `server_error`, 502 `bad_gateway`, 503 `service_unavailable`, 504 `timeout`.
@@ -147,8 +147,17 @@ impl SimConfig {
 pub struct Sim {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    /// `true` asks for a graceful stop; dropping it stops at once.
+    stop: Option<oneshot::Sender<bool>>,
+    runner: Option<Runner>,
+}
+
+/// Where the accept loop runs.
+enum Runner {
+    /// A task on the caller's runtime.
+    Task(JoinHandle<()>),
+    /// A thread of its own, which reports when it is done.
+    Thread(oneshot::Receiver<()>),
 }
 
 impl fmt::Debug for Sim {
@@ -177,7 +186,58 @@ impl Sim {
             addr,
             shared,
             stop: Some(stop),
-            task: Some(task),
+            runner: Some(Runner::Task(task)),
+        })
+    }
+
+    /// Starts a simulator on `addr` with a thread and runtime of its own, callable outside any
+    /// runtime: for tests of blocking clients, which would starve a simulator sharing their
+    /// (current-thread) runtime.
+    pub fn start_in_thread(addr: SocketAddr, config: SimConfig) -> std::io::Result<Sim> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(config));
+        let (stop, stopped) = oneshot::channel();
+        let (done, finished) = oneshot::channel();
+        let (ready, started) = std::sync::mpsc::channel();
+        let serving = shared.clone();
+        std::thread::Builder::new()
+            .name(format!("turnout-sim {addr}"))
+            .spawn(move || {
+                // Everything runtime-related happens on this thread, so that the caller may be
+                // inside or outside a runtime.
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match TcpListener::from_std(listener) {
+                        Ok(listener) => {
+                            let _ = ready.send(Ok(()));
+                            server::serve(listener, serving, stopped).await;
+                        }
+                        Err(e) => {
+                            let _ = ready.send(Err(e));
+                        }
+                    }
+                });
+                let _ = done.send(());
+            })?;
+        started
+            .recv()
+            .map_err(|_| std::io::Error::other("the simulator thread exited"))??;
+        Ok(Sim {
+            addr,
+            shared,
+            stop: Some(stop),
+            runner: Some(Runner::Thread(finished)),
         })
     }
 
@@ -214,18 +274,26 @@ impl Sim {
     /// Stops accepting, lets answers in flight finish (up to 5 s), then closes every connection.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(true);
         }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        match self.runner.take() {
+            Some(Runner::Task(task)) => {
+                let _ = task.await;
+            }
+            Some(Runner::Thread(finished)) => {
+                let _ = finished.await;
+            }
+            None => {}
         }
     }
 }
 
 impl Drop for Sim {
+    /// Stops at once: the listener closes and every connection is cut.
     fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
+        if let Some(Runner::Task(task)) = self.runner.take() {
             task.abort();
         }
+        // A thread runner sees `stop` dropped and closes everything itself.
     }
 }

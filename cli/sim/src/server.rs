@@ -17,19 +17,20 @@ use crate::state::Shared;
 /// How long a graceful shutdown waits for answers in flight before cutting connections.
 const GRACE: Duration = Duration::from_secs(5);
 
-/// Serves until `stop` fires (or its sender is dropped). Connection tasks live in a `JoinSet`,
+/// Serves until `stop` fires: `true` lets answers in flight finish (up to [`GRACE`]), `false`
+/// or a dropped sender closes every connection at once. Connection tasks live in a `JoinSet`,
 /// so aborting this task closes every connection too.
 pub(crate) async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
-    mut stop: oneshot::Receiver<()>,
+    mut stop: oneshot::Receiver<bool>,
 ) {
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
-    loop {
+    let graceful_stop = loop {
         tokio::select! {
-            _ = &mut stop => break,
+            stop = &mut stop => break stop.unwrap_or(false),
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
@@ -47,8 +48,11 @@ pub(crate) async fn serve(
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
-    }
+    };
     drop(listener);
+    if !graceful_stop {
+        return;
+    }
     tokio::select! {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(GRACE) => {}

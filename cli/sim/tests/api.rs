@@ -377,3 +377,38 @@ async fn shutdown_and_drop_stop_serving() {
             .is_err()
     );
 }
+
+#[test]
+fn start_in_thread_serves_without_a_caller_runtime() {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let sim = Sim::start_in_thread(addr, SimConfig::named("threaded")).unwrap();
+    // A blocking client on this thread: the simulator must not need it to make progress.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = format!("{}/models", sim.url());
+    let answer = runtime.block_on(async { Http::new().get(&url, None).await });
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("x-sim-name"), Some("threaded"));
+    runtime.block_on(sim.shutdown());
+    let after =
+        runtime.block_on(async { Http::new().send(hyper::Method::GET, &url, None, None).await });
+    assert!(after.is_err());
+}
+
+#[tokio::test]
+async fn start_in_thread_works_from_inside_a_runtime_and_stops_on_drop() {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let sim = Sim::start_in_thread(addr, SimConfig::default()).unwrap();
+    let url = format!("{}/models", sim.url());
+    assert_eq!(Http::new().get(&url, None).await.status, 200);
+    drop(sim);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(
+        Http::new()
+            .send(hyper::Method::GET, &url, None, None)
+            .await
+            .is_err()
+    );
+}

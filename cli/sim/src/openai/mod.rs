@@ -59,6 +59,9 @@ pub(crate) fn estimate_tokens(chars: usize) -> u64 {
     (chars.div_ceil(4)).max(1) as u64
 }
 
+/// A field, a test of its JSON type, and that type as named in error messages.
+pub(crate) type FieldType = (&'static str, fn(&serde_json::Value) -> bool, &'static str);
+
 /// A request field that is missing or malformed, reported as OpenAI does.
 #[derive(Debug)]
 pub(crate) struct Invalid {
@@ -88,7 +91,7 @@ impl Invalid {
     pub(crate) fn from_serde(
         body: &[u8],
         err: &serde_json::Error,
-        expected: &[(&'static str, fn(&serde_json::Value) -> bool, &str)],
+        expected: &[FieldType],
     ) -> Invalid {
         let value = match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(value) => value,
