@@ -1,10 +1,19 @@
 //! Turns serde's errors into messages a user can act on: the config path, a "did you mean" hint
 //! for misspelt keys and values, and no secrets.
 
+use std::cell::Cell;
+use std::sync::OnceLock;
+
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde_json::Value;
 use serde_path_to_error::Segment;
 
 use super::keypath::{KeyPath, Seg};
+use super::{
+    CacheConfig, CircuitBreaker, Config, HealthCheck, MetricsConfig, RateLimit, RetryPolicy,
+    RollbackPolicy, StateConfig,
+};
+use crate::environment::Environment;
 
 /// The config path of a deserialization error.
 pub(crate) fn key_path(path: &serde_path_to_error::Path) -> KeyPath {
@@ -29,10 +38,13 @@ pub(crate) fn describe(path: &KeyPath, inner: &str) -> String {
         if parent.last() == Some(&Seg::Key(key.to_string())) {
             parent.pop();
         }
-        let hint = match suggest(key, &quoted[1..]) {
-            Some(s) => format!("; did you mean \"{s}\"?"),
-            None if quoted.len() > 1 => format!("; expected one of: {}", quoted[1..].join(", ")),
-            None => String::new(),
+        let hint = match (suggest(key, &quoted[1..]), elsewhere(key, &parent)) {
+            (Some(s), _) => format!("; did you mean \"{s}\"?"),
+            (None, Some(section)) => format!("; did you mean \"{key}\" {section}?"),
+            (None, None) if quoted.len() > 1 => {
+                format!("; expected one of: {}", quoted[1..].join(", "))
+            }
+            (None, None) => String::new(),
         };
         return format!("unknown key \"{key}\" {}{hint}", parent.location());
     }
@@ -56,9 +68,92 @@ pub(crate) fn describe(path: &KeyPath, inner: &str) -> String {
     }
     if is_secret_path(path) && inner.starts_with("invalid ") {
         // serde quotes the offending value (`invalid type: integer `1234`, ...`): it may be a key.
-        return path.prefix("must be a string");
+        return match path.last() {
+            Some(Seg::Key(k)) if k == "headers" => {
+                path.prefix("must be a mapping of header names to strings")
+            }
+            _ => path.prefix("must be a string"),
+        };
     }
-    path.prefix(inner)
+    path.prefix(&plain_expectation(inner))
+}
+
+/// serde names Rust types in what it expected; a config file has mappings and strings.
+fn plain_expectation(inner: &str) -> String {
+    if let Some(at) = inner.find(", expected struct ") {
+        return format!("{}, expected a mapping", &inner[..at]);
+    }
+    match inner.strip_suffix(", expected string or map") {
+        Some(head) => format!("{head}, expected a string"),
+        None => inner.to_string(),
+    }
+}
+
+/// Where else `key` is a known key (`"in retry"`, `"at top level"`), for a key put in the
+/// wrong section.
+fn elsewhere(key: &str, parent: &KeyPath) -> Option<String> {
+    let here = parent.to_string();
+    sections()
+        .iter()
+        .find(|(section, fields)| *section != here && fields.contains(&key))
+        .map(|(section, _)| match *section {
+            "" => "at top level".to_string(),
+            "environments" => "in environments.blue or environments.green".to_string(),
+            section => format!("in {section}"),
+        })
+}
+
+/// The keys of each section of the file, read from the model itself so they cannot drift.
+fn sections() -> &'static [(&'static str, &'static [&'static str])] {
+    static SECTIONS: OnceLock<Vec<(&'static str, &'static [&'static str])>> = OnceLock::new();
+    SECTIONS.get_or_init(|| {
+        vec![
+            ("", fields_of::<Config>()),
+            ("retry", fields_of::<RetryPolicy>()),
+            ("health_check", fields_of::<HealthCheck>()),
+            ("circuit_breaker", fields_of::<CircuitBreaker>()),
+            ("rollback", fields_of::<RollbackPolicy>()),
+            ("rate_limit", fields_of::<RateLimit>()),
+            ("metrics", fields_of::<MetricsConfig>()),
+            ("cache", fields_of::<CacheConfig>()),
+            ("state", fields_of::<StateConfig>()),
+            ("environments", fields_of::<Environment>()),
+        ]
+    })
+}
+
+/// The field names serde knows for the struct `T`, or none.
+fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
+    /// A deserializer that only records the fields a struct asks for, then gives up.
+    struct Probe<'a>(&'a Cell<&'static [&'static str]>);
+
+    impl<'de> Deserializer<'de> for Probe<'_> {
+        type Error = serde::de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0.set(fields);
+            Err(de::Error::custom("probed"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+
+    let fields = Cell::new(&[][..]);
+    let _ = T::deserialize(Probe(&fields));
+    fields.get()
 }
 
 /// The pieces of `s` between backticks, in order.
@@ -154,6 +249,53 @@ mod tests {
                 "unknown field `zzz`, expected `max_attempts` or `jitter`"
             ),
             "unknown key \"zzz\" in retry; expected one of: max_attempts, jitter"
+        );
+    }
+
+    #[test]
+    fn keys_in_the_wrong_section_are_placed() {
+        assert_eq!(
+            describe(
+                &path(&["max_attempts"]),
+                "unknown field `max_attempts`, expected `environments` or `active`"
+            ),
+            "unknown key \"max_attempts\" at top level; did you mean \"max_attempts\" in retry?"
+        );
+        assert_eq!(
+            describe(
+                &path(&["environments", "blue", "canary_weight"]),
+                "unknown field `canary_weight`, expected `base_url` or `api_key`"
+            ),
+            "unknown key \"canary_weight\" in environments.blue; \
+             did you mean \"canary_weight\" at top level?"
+        );
+        assert_eq!(
+            describe(
+                &path(&["label"]),
+                "unknown field `label`, expected `environments` or `active`"
+            ),
+            "unknown key \"label\" at top level; \
+             did you mean \"label\" in environments.blue or environments.green?"
+        );
+        assert!(fields_of::<Config>().contains(&"canary_weight"));
+        assert!(fields_of::<Environment>().contains(&"base_url"));
+    }
+
+    #[test]
+    fn rust_type_names_are_not_shown() {
+        assert_eq!(
+            describe(
+                &path(&["retry"]),
+                "invalid type: null, expected struct RetryPolicy"
+            ),
+            "retry: invalid type: null, expected a mapping"
+        );
+        assert_eq!(
+            describe(
+                &path(&["active"]),
+                "invalid type: integer `3`, expected string or map"
+            ),
+            "active: invalid type: integer `3`, expected a string"
         );
     }
 

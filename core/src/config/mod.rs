@@ -41,8 +41,7 @@ pub mod secs_opt;
 mod validate;
 
 pub use load::Format;
-pub(crate) use model::default_salt;
 pub use model::{
-    CircuitBreaker, Config, Environments, HealthCheck, Jitter, Price, RateLimit, RetryPolicy,
-    RollbackAction, RollbackPolicy, Rule, StateBackend, StateConfig,
+    CacheConfig, CircuitBreaker, Config, Environments, HealthCheck, Jitter, MetricsConfig, Price,
+    RateLimit, RetryPolicy, RollbackAction, RollbackPolicy, Rule, StateBackend, StateConfig,
 };

@@ -63,6 +63,15 @@ pub struct Config {
     /// USD per million tokens, by model; merged over the built-in table.
     #[serde(default)]
     pub pricing: BTreeMap<String, Price>,
+    /// The request metadata key whose value `costs()` totals by [team].
+    #[serde(default = "default_cost_tag")]
+    pub cost_tag: String,
+    /// Prometheus metrics.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// The opt-in response cache.
+    #[serde(default)]
+    pub cache: CacheConfig,
     /// Where the traffic state lives.
     #[serde(default)]
     pub state: StateConfig,
@@ -305,6 +314,38 @@ pub struct Price {
     pub output: f64,
 }
 
+/// The `metrics` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve `GET /metrics` on this address (`"127.0.0.1:9464"`) for apps without their own
+    /// registry [off].
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+/// The `cache` section: an in-memory LRU of non-streaming answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Whether answers are cached [false].
+    pub enabled: bool,
+    /// Answers kept at most; the least recently used goes first [1000].
+    pub max_entries: usize,
+    /// How long an answer stays fresh [300 s].
+    #[serde(with = "secs")]
+    pub ttl: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            max_entries: 1000,
+            ttl: Duration::from_secs(300),
+        }
+    }
+}
+
 /// Where the traffic state is kept.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -345,6 +386,10 @@ pub(crate) fn default_salt() -> String {
     "turnout".to_string()
 }
 
+fn default_cost_tag() -> String {
+    "team".to_string()
+}
+
 fn default_timeout() -> Duration {
     Duration::from_secs(600)
 }
@@ -377,6 +422,9 @@ impl Config {
             stats_window: default_window(),
             rate_limit: None,
             pricing: BTreeMap::new(),
+            cost_tag: default_cost_tag(),
+            metrics: MetricsConfig::default(),
+            cache: CacheConfig::default(),
             state: StateConfig::default(),
             audit_log: None,
             webhook: None,

@@ -211,6 +211,11 @@ impl Config {
                 }
             }
         }
+        if self.cost_tag.is_empty() {
+            return Err("cost_tag must not be empty, got \"\"".into());
+        }
+        at_least_one("cache.max_entries", self.cache.max_entries as u64)?;
+        positive("cache.ttl", self.cache.ttl)?;
         for (model, price) in &self.pricing {
             let name = child("pricing", model);
             for (field, value) in [("input", price.input), ("output", price.output)] {
@@ -221,6 +226,14 @@ impl Config {
                 }
             }
         }
+        if self.cost_tag.is_empty() {
+            return Err("cost_tag must not be empty, got \"\"".into());
+        }
+        at_least_one(
+            "cache.max_entries",
+            u64::try_from(self.cache.max_entries).unwrap_or(u64::MAX),
+        )?;
+        positive("cache.ttl", self.cache.ttl)?;
         Ok(())
     }
 
