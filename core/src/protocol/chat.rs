@@ -94,7 +94,7 @@ impl ChatMessage {
 }
 
 /// Token counts of an answer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     /// Tokens in the prompt.
     #[serde(default)]
@@ -105,6 +105,9 @@ pub struct Usage {
     /// Their sum.
     #[serde(default)]
     pub total_tokens: u64,
+    /// Every other field (prompt_tokens_details, completion_tokens_details, …).
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// A `chat.completion` answer.

@@ -112,21 +112,26 @@ impl Circuit {
         }
     }
 
-    /// Marks the start of an attempt; past the cooldown this is the half-open trial.
-    pub fn begin(&self, now: Duration) {
+    /// Marks the start of an attempt; past the cooldown this is the half-open trial. Returns
+    /// whether the attempt may go: checking [`Self::allows`] first is not enough, since
+    /// concurrent requests may both see the trial free and only one may take it.
+    pub fn begin(&self, now: Duration) -> bool {
         if self.fast.load(Ordering::Acquire) == CLOSED {
-            return;
+            return true;
         }
         let mut inner = self.inner.lock();
         match inner.state {
+            CircuitState::Closed => true,
             CircuitState::Open if now >= inner.opened_at + self.policy.cooldown => {
                 inner.state = CircuitState::HalfOpen;
                 inner.trial_started = Some(now);
+                true
             }
             CircuitState::HalfOpen if !self.trial_busy(&inner, now) => {
                 inner.trial_started = Some(now);
+                true
             }
-            _ => {}
+            CircuitState::Open | CircuitState::HalfOpen => false,
         }
     }
 
@@ -147,10 +152,10 @@ impl Circuit {
             (CircuitState::Closed, v) => {
                 let failed = v == Verdict::Failure;
                 inner.consecutive = if failed { inner.consecutive + 1 } else { 0 };
-                if inner.recent.len() == self.policy.window_size as usize {
-                    if inner.recent.pop_front() == Some(true) {
-                        inner.recent_failures -= 1;
-                    }
+                if inner.recent.len() == self.policy.window_size as usize
+                    && inner.recent.pop_front() == Some(true)
+                {
+                    inner.recent_failures -= 1;
                 }
                 inner.recent.push_back(failed);
                 inner.recent_failures += u32::from(failed);
@@ -268,6 +273,25 @@ mod tests {
             None,
             "the success reset the streak"
         );
+    }
+
+    #[test]
+    fn only_one_attempt_takes_the_trial() {
+        let c = circuit();
+        assert!(c.begin(T0), "closed: every attempt goes");
+        for _ in 0..3 {
+            c.record(Verdict::Failure, T0);
+        }
+        assert!(!c.begin(T0), "open: refused");
+        let later = T0 + Duration::from_secs(30);
+        assert!(
+            c.allows(later) && c.allows(later),
+            "both callers see the trial free"
+        );
+        assert!(c.begin(later), "the first takes it");
+        assert!(!c.begin(later), "the second is refused");
+        assert_eq!(c.record(Verdict::Success, later), Some(Transition::Closed));
+        assert!(c.begin(later));
     }
 
     #[test]
