@@ -1,5 +1,7 @@
 //! `turnout`: the demo, the simulator, and operator commands.
 
+mod demo;
+mod ops;
 mod sim_cmd;
 
 use std::process::ExitCode;
@@ -16,13 +18,21 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// A live progressive rollout on two embedded simulators: an automatic rollback, then a
+    /// promotion. No keys needed.
+    Demo,
     /// Run an OpenAI-compatible simulator with fault injection on loopback.
     Sim(sim_cmd::SimArgs),
+    #[command(flatten)]
+    Op(ops::Op),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("turnout: cannot start the async runtime: {e}");
@@ -31,7 +41,9 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Demo => demo::run().await,
             Command::Sim(args) => sim_cmd::run(args).await,
+            Command::Op(op) => ops::run(op).await,
         }
     });
     match result {

@@ -8,17 +8,23 @@
 
 #![warn(missing_docs)]
 
+mod cache;
 mod client;
 mod clock;
 pub mod config;
+pub mod cost;
 mod environment;
 mod error;
 pub mod events;
 pub mod health;
+mod limits;
+mod metrics;
 pub mod protocol;
 pub mod resilience;
+pub mod rollout;
 pub mod routing;
 mod secret;
+pub mod state;
 pub mod stats;
 mod transport;
 
@@ -28,7 +34,9 @@ pub use client::{
 };
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use config::Config;
+pub use cost::{CostTotals, Costs};
 pub use environment::{Environment, Side};
 pub use error::{Error, ErrorKind, Result};
 pub use reqwest::Method;
+pub use rollout::{Checkpoint, RolloutPlan, RolloutState, RolloutStatus, Step};
 pub use secret::ApiKey;

@@ -29,7 +29,10 @@ impl Drop for Prism {
 fn start_prism() -> Prism {
     let bin = std::env::var("TURNOUT_PRISM_BIN")
         .expect("TURNOUT_PRISM_BIN must point at the prism binary (make test sets it)");
-    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/openai/openapi-chat.json");
+    let spec = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/openai/openapi-chat.json"
+    );
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -59,8 +62,14 @@ fn start_prism() -> Prism {
 
 async fn client(url: &str) -> Client {
     Client::builder()
-        .blue(Environment::new(url, ApiKey::new("sk-test-blue-0000000000")))
-        .green(Environment::new(url, ApiKey::new("sk-test-green-000000000")))
+        .blue(Environment::new(
+            url,
+            ApiKey::new("sk-test-blue-0000000000"),
+        ))
+        .green(Environment::new(
+            url,
+            ApiKey::new("sk-test-green-000000000"),
+        ))
         .configure(|c| {
             c.health_check.enabled = false;
             c.retry.max_attempts = 1;
@@ -164,7 +173,12 @@ async fn every_request_we_build_is_accepted_by_the_official_spec() {
     body["stream"] = json!(true);
     body["stream_options"] = json!({"include_usage": true});
     client
-        .request_json(Method::POST, "/chat/completions", Some(body), RequestOptions::default())
+        .request_json(
+            Method::POST,
+            "/chat/completions",
+            Some(body),
+            RequestOptions::default(),
+        )
         .await
         .expect("a stream request body is valid");
     let models = client.models().list(RequestOptions::default()).await;
@@ -176,8 +190,13 @@ async fn every_request_we_build_is_accepted_by_the_official_spec() {
 async fn prism_really_validates() {
     let prism = start_prism();
     let client = client(&prism.url).await;
-    let bad = ChatCompletionRequest::new("gpt-4.1", vec![ChatMessage::user("hi")]).param("temperature", 5);
-    let err = client.chat().create(bad).await.expect_err("temperature 5 is out of range");
+    let bad = ChatCompletionRequest::new("gpt-4.1", vec![ChatMessage::user("hi")])
+        .param("temperature", 5);
+    let err = client
+        .chat()
+        .create(bad)
+        .await
+        .expect_err("temperature 5 is out of range");
     assert_eq!(err.status(), Some(422), "{err}");
     let body: Value = serde_json::from_str(err.body().unwrap_or("{}")).unwrap_or_default();
     assert!(body.to_string().contains("temperature"), "{body}");

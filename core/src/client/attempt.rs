@@ -8,8 +8,10 @@ use bytes::Bytes;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tracing::Instrument;
 
 use super::engine::Engine;
+use super::observe::Admission;
 use super::options::RequestOptions;
 use super::route::{RouteInfo, Routed};
 use super::stream::{self, RoutedStream};
@@ -60,6 +62,13 @@ struct Cursor {
     body: Option<Bytes>,
 }
 
+impl Cursor {
+    /// The model of the current attempt.
+    fn model(&self) -> Option<&str> {
+        self.models[self.model_index].as_deref()
+    }
+}
+
 /// What to do after a failed attempt.
 enum Next {
     /// Try again now (failover, or the next model).
@@ -74,23 +83,40 @@ impl Engine {
     /// Runs a non-streaming call to completion.
     pub(crate) async fn execute<T: DeserializeOwned>(&self, call: Call) -> Result<Routed<T>> {
         let started = Instant::now();
-        let mut cur = self.begin(&call)?;
+        let mut ticket = match self.admit::<T>(&call, true).await? {
+            Admission::Go(ticket) => ticket,
+            Admission::Cached(hit) => return Ok(hit),
+        };
+        let mut cur = self
+            .begin(&call)
+            .map_err(|e| self.refused(&ticket, call.field("model"), e))?;
         loop {
+            if let Err(e) = self.permit(&mut cur) {
+                return Err(self.gave_up(&ticket, cur.side, cur.model(), cur.attempts, e));
+            }
             let (side, timeout) = self.attempt_target(&call, &cur);
             let body = self.body_for(&call, &mut cur)?;
-            self.side(side).circuit.begin(self.now());
             let sent = Instant::now();
-            let result = self.exchange::<T>(&call, side, body, timeout).await;
+            let span = ticket.attempt_span(side, cur.model(), cur.attempts);
+            let result = self
+                .exchange::<T>(&call, side, body, timeout)
+                .instrument(span)
+                .await;
             self.record(side, result.as_ref().map(|_| ()), sent.elapsed(), None);
+            let outcome = result.as_ref().map(|_| ());
+            self.observe_attempt(&ticket, side, cur.model(), outcome, sent.elapsed(), None);
             match result {
-                Ok(data) => {
-                    let route = self.route_info(&cur, started);
+                Ok((data, raw)) => {
+                    let mut route = self.route_info(&cur, started);
+                    self.settle(ticket, &mut route, &raw);
                     return Ok(Routed { data, route });
                 }
                 Err(e) => match self.after_failure(&mut cur, e) {
                     Next::Now => {}
                     Next::After(delay) => tokio::time::sleep(delay).await,
-                    Next::Fail(e) => return Err(e),
+                    Next::Fail(e) => {
+                        return Err(self.gave_up(&ticket, side, cur.model(), cur.attempts, e));
+                    }
                 },
             }
         }
@@ -106,26 +132,36 @@ impl Engine {
             ask_for_usage(&mut call.body);
         }
         let started = Instant::now();
-        let mut cur = self.begin(&call)?;
+        let mut ticket = self.admit_stream(&call).await?;
+        let mut cur = self
+            .begin(&call)
+            .map_err(|e| self.refused(&ticket, call.field("model"), e))?;
         loop {
+            if let Err(e) = self.permit(&mut cur) {
+                return Err(self.gave_up(&ticket, cur.side, cur.model(), cur.attempts, e));
+            }
             let (side, timeout) = self.attempt_target(&call, &cur);
             let body = self.body_for(&call, &mut cur)?;
-            self.side(side).circuit.begin(self.now());
             let sent = Instant::now();
+            let span = ticket.attempt_span(side, cur.model(), cur.attempts);
             let exchange = Exchange {
                 method: call.method.clone(),
                 path: &call.path,
                 body,
                 timeout,
             };
-            let opened = match self
-                .transport
-                .send(&self.side(side).endpoint, exchange)
-                .await
-            {
-                Ok(resp) => stream::open::<T>(side, resp, timeout).await,
-                Err(e) => Err(e),
-            };
+            let opened = async {
+                match self
+                    .transport
+                    .send(&self.side(side).endpoint, exchange)
+                    .await
+                {
+                    Ok(resp) => stream::open::<T>(side, resp, timeout).await,
+                    Err(e) => Err(e),
+                }
+            }
+            .instrument(span)
+            .await;
             match opened {
                 Ok(first) => {
                     let route = self.route_info(&cur, started);
@@ -136,14 +172,18 @@ impl Engine {
                         route,
                         sent,
                         ttft,
+                        ticket,
                     ));
                 }
                 Err(e) => {
                     self.record(side, Err(&e), sent.elapsed(), None);
+                    self.observe_attempt(&ticket, side, cur.model(), Err(&e), sent.elapsed(), None);
                     match self.after_failure(&mut cur, e) {
                         Next::Now => {}
                         Next::After(delay) => tokio::time::sleep(delay).await,
-                        Next::Fail(e) => return Err(e),
+                        Next::Fail(e) => {
+                            return Err(self.gave_up(&ticket, side, cur.model(), cur.attempts, e));
+                        }
                     }
                 }
             }
@@ -200,6 +240,31 @@ impl Engine {
         })
     }
 
+    /// Takes the circuit's permission for the next attempt. Selection saw the side available,
+    /// but a concurrent request may have taken its one half-open trial since: then the other
+    /// side serves, unless the request is pinned or has already failed over.
+    fn permit(&self, cur: &mut Cursor) -> Result<()> {
+        let now = self.now();
+        if self.side(cur.side).circuit.begin(now) {
+            return Ok(());
+        }
+        let other = cur.side.other();
+        if !cur.pinned
+            && !cur.failed_over
+            && self.is_available(other, now)
+            && self.side(other).circuit.begin(now)
+        {
+            self.note_failover(cur.side, "is unavailable");
+            cur.side = other;
+            cur.failed_over = true;
+            return Ok(());
+        }
+        Err(Error::NoHealthyEnvironment(format!(
+            "the circuit of {} is open",
+            cur.side
+        )))
+    }
+
     /// The side of the next attempt and its timeout.
     fn attempt_target(&self, call: &Call, cur: &Cursor) -> (Side, Duration) {
         let timeout = call
@@ -215,33 +280,33 @@ impl Engine {
     fn body_for(&self, call: &Call, cur: &mut Cursor) -> Result<Option<Bytes>> {
         cur.attempts += 1;
         cur.model_attempts += 1;
-        if cur.body.is_none() {
-            if let Some(body) = &call.body {
-                let encoded = match (&cur.models[cur.model_index], cur.model_index) {
-                    (Some(model), i) if i > 0 => {
-                        let mut body = body.clone();
-                        body["model"] = Value::String(model.clone());
-                        serde_json::to_vec(&body)
-                    }
-                    _ => serde_json::to_vec(body),
-                };
-                let encoded = encoded.map_err(|e| {
-                    Error::Config(format!("the request body cannot be encoded: {e}"))
-                })?;
-                cur.body = Some(Bytes::from(encoded));
-            }
+        if cur.body.is_none()
+            && let Some(body) = &call.body
+        {
+            let encoded = match (&cur.models[cur.model_index], cur.model_index) {
+                (Some(model), i) if i > 0 => {
+                    let mut body = body.clone();
+                    body["model"] = Value::String(model.clone());
+                    serde_json::to_vec(&body)
+                }
+                _ => serde_json::to_vec(body),
+            };
+            let encoded = encoded
+                .map_err(|e| Error::Config(format!("the request body cannot be encoded: {e}")))?;
+            cur.body = Some(Bytes::from(encoded));
         }
         Ok(cur.body.clone())
     }
 
-    /// One HTTP exchange of a non-streaming call, decoded.
+    /// One HTTP exchange of a non-streaming call, decoded, with the raw body (for its usage
+    /// and the response cache).
     async fn exchange<T: DeserializeOwned>(
         &self,
         call: &Call,
         side: Side,
         body: Option<Bytes>,
         timeout: Duration,
-    ) -> Result<T> {
+    ) -> Result<(T, Bytes)> {
         let exchange = Exchange {
             method: call.method.clone(),
             path: &call.path,
@@ -253,11 +318,12 @@ impl Engine {
             .send(&self.side(side).endpoint, exchange)
             .await?;
         let bytes = Transport::read_body(side, resp, timeout).await?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
+        let data = serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
             environment: side,
             message: e.to_string(),
             excerpt: crate::error::excerpt(&bytes),
-        })
+        })?;
+        Ok((data, bytes))
     }
 
     /// Decides what follows a failed attempt.
@@ -285,6 +351,11 @@ impl Engine {
             cur.failed_over = true;
             return Next::Now;
         }
+        // A retry is a request like any other: the failure just recorded may have opened the
+        // side's circuit, and an open circuit lets nothing through.
+        if !self.side(cur.side).circuit.allows(now) {
+            return Next::Fail(error);
+        }
         let delay = match error.retry_after() {
             Some(d) if d > self.config.retry.max_retry_after => return Next::Fail(error),
             Some(d) => d,
@@ -295,10 +366,12 @@ impl Engine {
             return Next::Fail(error);
         }
         cur.retries += 1;
+        self.obs.metrics.retry(cur.side);
         Next::After(delay)
     }
 
     fn next_model(&self, cur: &mut Cursor) {
+        self.obs.metrics.fallback(cur.model());
         cur.model_index += 1;
         cur.model_attempts = 0;
         cur.body = None;
@@ -328,12 +401,12 @@ impl Engine {
 
 /// Sets `stream_options.include_usage` unless the caller set `stream_options` themselves.
 fn ask_for_usage(body: &mut Option<Value>) {
-    if let Some(Value::Object(map)) = body {
-        if !map.contains_key("stream_options") {
-            map.insert(
-                "stream_options".to_string(),
-                serde_json::json!({ "include_usage": true }),
-            );
-        }
+    if let Some(Value::Object(map)) = body
+        && !map.contains_key("stream_options")
+    {
+        map.insert(
+            "stream_options".to_string(),
+            serde_json::json!({ "include_usage": true }),
+        );
     }
 }

@@ -41,6 +41,12 @@ pub(crate) struct Engine {
     pub sides: [SideState; 2],
     pub events: EventBus,
     pub clock: SharedClock,
+    /// Metrics, costs, limits and the response cache.
+    pub obs: super::observe::Observer,
+    /// The rollback guard, rollouts and checkpoints.
+    pub control: crate::rollout::control::Control,
+    /// The link to the shared state store.
+    pub shared: super::shared_state::SharedState,
     closed: AtomicBool,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -77,16 +83,26 @@ impl Engine {
             salt: config.salt.clone(),
             version: 1,
         });
+        let obs = super::observe::Observer::new(&config, &clock);
+        let (shared, shared_writes) = super::shared_state::SharedState::new(&config.state);
         let engine = Arc::new(Self {
             transport: Transport::new(config.connect_timeout)?,
             traffic,
             sides,
-            events: EventBus::default(),
+            events: EventBus::new(&config)?,
             clock,
+            obs,
+            control: crate::rollout::control::Control::new(&config),
+            shared,
             closed: AtomicBool::new(false),
             shutdown: tokio::sync::watch::Sender::new(false),
             config,
         });
+        engine.start_metrics_listener(engine.shutdown.subscribe())?;
+        crate::rollout::guard::spawn_guard_task(&engine);
+        if let Some(writes) = shared_writes {
+            engine.spawn_state_sync(writes)?;
+        }
         if engine.config.health_check.enabled {
             let handle = tokio::runtime::Handle::try_current().map_err(|_| {
                 Error::Config(
@@ -116,10 +132,17 @@ impl Engine {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// A receiver that changes when the engine closes.
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
     /// Stops background tasks and refuses new requests.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.shutdown.send_replace(true);
+        // Every event published so far reaches the audit log before close returns.
+        self.events.close();
     }
 
     /// Which sides may take traffic now.
@@ -165,10 +188,14 @@ impl Engine {
             };
             self.publish(Event::new(kind, self.clock.wall(), reason).environment(side));
         }
+        // The rollback guard judges the candidate after each of its outcomes.
+        self.guard_outcome(side, now, outcome, latency, ttft);
     }
 
     /// Publishes a failover event, at most one per side per second.
     pub fn note_failover(&self, from: Side, why: &str) {
+        // Every failover is counted; only the event is rate-limited.
+        self.obs.metrics.failover(from);
         let now = u64::try_from(self.now().as_nanos()).unwrap_or(u64::MAX);
         let last = &self.side(from).last_failover_event;
         let prev = last.load(Ordering::Relaxed);
@@ -192,6 +219,9 @@ impl Engine {
 
     /// Publishes an event stamped with the current traffic version.
     pub fn publish(&self, mut event: Event) {
+        if event.kind == EventKind::Rollback {
+            self.obs.metrics.rollback();
+        }
         event.version = self.traffic.peek().version;
         self.events.publish(event);
     }

@@ -3,10 +3,13 @@
 mod attempt;
 mod builder;
 mod chat;
-mod engine;
+pub(crate) mod engine;
+mod observe;
 mod operations;
 mod options;
+mod rollout;
 mod route;
+mod shared_state;
 mod stream;
 
 pub use builder::ClientBuilder;
@@ -71,6 +74,15 @@ impl Client {
     pub fn from_config(config: crate::Config) -> Result<Self> {
         Ok(Self {
             engine: Engine::start(config)?,
+        })
+    }
+
+    /// A client reading time from `clock` instead of the system's: with a
+    /// [`crate::ManualClock`], tests run hour-long holds and windows in milliseconds, driving
+    /// the rollout with [`Client::tick`].
+    pub fn with_clock(config: crate::Config, clock: crate::SharedClock) -> Result<Self> {
+        Ok(Self {
+            engine: Engine::start_with_clock(config, clock)?,
         })
     }
 

@@ -27,6 +27,8 @@ pub struct Status {
     pub salt: String,
     /// Each side's health, circuit and window.
     pub environments: BTreeMap<Side, EnvironmentStatus>,
+    /// The current or last rollout's progress.
+    pub rollout: Option<crate::rollout::RolloutStatus>,
 }
 
 /// One side in `status()`.
@@ -40,6 +42,8 @@ pub struct EnvironmentStatus {
     pub key: String,
     /// The thresholded health of its probes.
     pub healthy: bool,
+    /// The last probe's result, if a probe has run.
+    pub last_probe: Option<ProbeResult>,
     /// Its circuit.
     pub circuit: CircuitState,
     /// Its sliding window.
@@ -67,6 +71,7 @@ impl Client {
                     base_url: env.base_url().to_string(),
                     key: env.api_key().fingerprint(),
                     healthy: s.health.is_healthy(),
+                    last_probe: s.health.last(),
                     circuit: s.circuit.state(now),
                     window: s.stats.snapshot(now),
                 };
@@ -79,6 +84,7 @@ impl Client {
             version: state.version,
             salt: state.salt.clone(),
             environments,
+            rollout: e.rollout_status(),
         }
     }
 
@@ -124,20 +130,11 @@ impl Client {
     }
 
     /// Returns to the last known-good state: weight 0 when a canary is running, else the
-    /// previous active side.
+    /// previous active side (the newest checkpoint with the other side active, its salt
+    /// included). A live rollout is aborted.
     pub fn rollback(&self, reason: &str) -> TrafficState {
         self.change(EventKind::Rollback, reason.to_string(), |s| {
-            if s.weight_bp > 0 {
-                TrafficState {
-                    weight_bp: 0,
-                    ..s.clone()
-                }
-            } else {
-                TrafficState {
-                    active: s.candidate(),
-                    ..s.clone()
-                }
-            }
+            self.engine.last_known_good(s)
         })
     }
 
@@ -158,7 +155,8 @@ impl Client {
         self.engine.events.subscribe(callback)
     }
 
-    /// Stops background tasks; later requests fail with [`Error::Closed`].
+    /// Stops background tasks; later requests fail with [`Error::Closed`]. Returns once the
+    /// audit log has written every event published before (at most two seconds).
     pub fn close(&self) {
         self.engine.close();
     }
@@ -169,18 +167,7 @@ impl Client {
         reason: String,
         f: impl FnOnce(&TrafficState) -> TrafficState,
     ) -> TrafficState {
-        let e = &self.engine;
-        match e.traffic.update(f) {
-            Some((old, new)) => {
-                let event = Event::new(kind, e.clock.wall(), reason)
-                    .detail("from_active", old.active.as_str())
-                    .detail("active", new.active.as_str())
-                    .detail("from_weight", old.canary_weight())
-                    .detail("canary_weight", new.canary_weight());
-                e.publish(event);
-                (*new).clone()
-            }
-            None => (*e.traffic.load()).clone(),
-        }
+        // A checkpoint is taken first; a live rollout is superseded (rollout/control.rs).
+        self.engine.manual_change(kind, reason, f)
     }
 }

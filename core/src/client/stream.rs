@@ -11,7 +11,9 @@ use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 
 use super::engine::Engine;
+use super::observe::Ticket;
 use super::route::RouteInfo;
+use crate::cost::Tokens;
 use crate::environment::Side;
 use crate::error::{Error, Result};
 use crate::protocol::{ChatCompletionChunk, ErrorBody, SseDecoder};
@@ -58,6 +60,8 @@ pub(crate) struct Reader<T> {
     body: Body,
     decoder: SseDecoder,
     idle_timeout: Duration,
+    /// The usage reported by the last chunk that had one.
+    usage: Option<Tokens>,
     _item: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -116,16 +120,19 @@ impl<T: DeserializeOwned> Reader<T> {
         if event.is_done() {
             return None;
         }
-        if event.event.as_deref() == Some("error") || event.data.starts_with("{\"error\"") {
-            if let Some(err) = ErrorBody::parse(&event.data) {
-                return Some(Err(Error::Status {
-                    status: error_status(&err),
-                    body: event.data,
-                    environment: self.side,
-                    retry_after: None,
-                    should_retry: None,
-                }));
-            }
+        if let Some(usage) = crate::cost::usage_of_event(&event.data) {
+            self.usage = Some(usage);
+        }
+        if (event.event.as_deref() == Some("error") || event.data.starts_with("{\"error\""))
+            && let Some(err) = ErrorBody::parse(&event.data)
+        {
+            return Some(Err(Error::Status {
+                status: error_status(&err),
+                body: event.data,
+                environment: self.side,
+                retry_after: None,
+                should_retry: None,
+            }));
         }
         Some(
             serde_json::from_str(&event.data).map_err(|e| Error::Decode {
@@ -159,6 +166,7 @@ pub(crate) async fn open<T: DeserializeOwned>(
         body: Box::pin(resp.bytes_stream()),
         decoder: SseDecoder::new(),
         idle_timeout: timeout,
+        usage: None,
         _item: std::marker::PhantomData,
     };
     let first = reader.next().await.transpose()?;
@@ -172,6 +180,11 @@ struct Finish {
     sent: Instant,
     ttft: Duration,
     done: bool,
+    /// Metrics, cost and limits of the request, settled at the end.
+    ticket: Option<Ticket>,
+    model: Option<String>,
+    attempts: u32,
+    usage: Option<Tokens>,
 }
 
 impl Finish {
@@ -181,6 +194,18 @@ impl Finish {
             let result = error.map_or(Ok(()), Err);
             self.engine
                 .record(self.side, result, self.sent.elapsed(), Some(self.ttft));
+            if let Some(ticket) = self.ticket.take() {
+                self.engine.end_stream(
+                    ticket,
+                    self.side,
+                    self.model.as_deref(),
+                    self.attempts,
+                    result,
+                    self.sent.elapsed(),
+                    self.ttft,
+                    self.usage.take(),
+                );
+            }
         }
     }
 }
@@ -198,6 +223,16 @@ struct Live<T> {
     ended: bool,
 }
 
+impl<T> Live<T> {
+    /// Hands the usage the reader has seen to the finish guard, so that it is charged even if
+    /// the caller drops the stream before `[DONE]`.
+    fn keep_usage(&mut self) {
+        if let Some(usage) = self.reader.usage.take() {
+            self.finish.usage = Some(usage);
+        }
+    }
+}
+
 /// Hands a committed stream to the caller: from here on nothing is retried.
 pub(crate) fn committed<T: DeserializeOwned + Send + 'static>(
     engine: Arc<Engine>,
@@ -205,6 +240,7 @@ pub(crate) fn committed<T: DeserializeOwned + Send + 'static>(
     route: RouteInfo,
     sent: Instant,
     ttft: Duration,
+    ticket: Ticket,
 ) -> RoutedStream<T> {
     let side = route.environment;
     let ended = opened.first.is_none();
@@ -214,6 +250,10 @@ pub(crate) fn committed<T: DeserializeOwned + Send + 'static>(
         sent,
         ttft,
         done: false,
+        ticket: Some(ticket),
+        model: route.model.clone(),
+        attempts: route.attempts,
+        usage: None,
     };
     if ended {
         finish.record(None);
@@ -226,6 +266,7 @@ pub(crate) fn committed<T: DeserializeOwned + Send + 'static>(
     };
     let inner = futures_util::stream::unfold(live, |mut live| async move {
         if let Some(first) = live.first.take() {
+            live.keep_usage();
             return Some((Ok(first), live));
         }
         if live.ended {
@@ -237,7 +278,10 @@ pub(crate) fn committed<T: DeserializeOwned + Send + 'static>(
                 live.finish.record(None);
                 None
             }
-            Some(Ok(item)) => Some((Ok(item), live)),
+            Some(Ok(item)) => {
+                live.keep_usage();
+                Some((Ok(item), live))
+            }
             Some(Err(e)) => {
                 live.ended = true;
                 live.finish.record(Some(&e));

@@ -6,6 +6,10 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 
 use super::Event;
+use super::audit::AuditLog;
+use super::webhook::Webhook;
+use crate::config::Config;
+use crate::error::{Error, Result};
 
 /// How many events the in-memory history keeps.
 pub(crate) const HISTORY: usize = 1000;
@@ -38,6 +42,10 @@ struct BusInner {
     history: Mutex<VecDeque<Event>>,
     subscribers: RwLock<Vec<(u64, Callback)>>,
     next_id: Mutex<u64>,
+    /// `config.audit_log`: each event as a JSON line, written off the publishing thread.
+    audit: Option<AuditLog>,
+    /// `config.webhook`: each event POSTed from a background task.
+    webhook: Option<Webhook>,
 }
 
 /// Publishes events to the history and every subscriber.
@@ -53,6 +61,44 @@ impl std::fmt::Debug for EventBus {
 }
 
 impl EventBus {
+    /// A bus with the audit log and webhook of `config`, when set. The webhook's task runs on
+    /// the current tokio runtime, so a webhook needs one.
+    pub fn new(config: &Config) -> Result<Self> {
+        let audit = config
+            .audit_log
+            .as_deref()
+            .map(AuditLog::open)
+            .transpose()?;
+        let webhook = match &config.webhook {
+            None => None,
+            Some(url) => {
+                let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+                    Error::Config(
+                        "webhook delivery runs as a background task: build the client inside a tokio runtime".to_string(),
+                    )
+                })?;
+                Some(Webhook::start(url, &runtime)?)
+            }
+        };
+        Ok(Self {
+            inner: Arc::new(BusInner {
+                audit,
+                webhook,
+                ..BusInner::default()
+            }),
+        })
+    }
+
+    /// Waits (up to two seconds) until the audit log has written every event published so
+    /// far. The webhook keeps delivering its queue in the background.
+    pub fn close(&self) {
+        if let Some(audit) = &self.inner.audit
+            && !audit.flush(std::time::Duration::from_secs(2))
+        {
+            tracing::warn!(target: "turnout::audit", "the audit log did not finish writing within 2 s");
+        }
+    }
+
     /// Records `event` and calls every subscriber. A panicking subscriber is caught and
     /// logged, so that a bad callback never breaks the engine.
     pub fn publish(&self, event: Event) {
@@ -73,6 +119,17 @@ impl EventBus {
         let mut history = self.inner.history.lock();
         if history.len() == HISTORY {
             history.pop_front();
+        }
+        // Handed to the sinks under the history lock, so the audit log and the webhook see
+        // events in history order. Both only queue: no I/O here.
+        if self.inner.audit.is_some() || self.inner.webhook.is_some() {
+            let line = serde_json::to_string(&event).unwrap_or_default();
+            if let Some(webhook) = &self.inner.webhook {
+                webhook.send(line.clone());
+            }
+            if let Some(audit) = &self.inner.audit {
+                audit.append(line);
+            }
         }
         history.push_back(event);
     }

@@ -7,10 +7,10 @@ use reqwest::header::HeaderMap;
 
 /// The delay the headers ask for, if any. A date in the past is a zero delay.
 pub(crate) fn parse(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = header_str(headers, "retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
-        if let Ok(d) = Duration::try_from_secs_f64(ms / 1000.0) {
-            return Some(d);
-        }
+    if let Some(ms) = header_str(headers, "retry-after-ms").and_then(|v| v.parse::<f64>().ok())
+        && let Ok(d) = Duration::try_from_secs_f64(ms / 1000.0)
+    {
+        return Some(d);
     }
     let value = header_str(headers, "retry-after")?;
     if let Ok(secs) = value.parse::<f64>() {

@@ -6,5 +6,6 @@ mod state;
 
 pub use bucket::{bucket, is_candidate};
 pub use select::{Availability, Reason, RequestAttrs, Selection, select};
+pub(crate) use state::TrafficCell;
 pub use state::TrafficState;
-pub(crate) use state::{TrafficCell, percent_to_bp};
+pub use state::percent_to_bp;

@@ -139,14 +139,13 @@ fn prefer(
     attrs: &RequestAttrs<'_>,
     draw: u32,
 ) -> (Side, Reason) {
-    if let Some(meta) = attrs.metadata {
-        if let Some((i, rule)) = rules
+    if let Some(meta) = attrs.metadata
+        && let Some((i, rule)) = rules
             .iter()
             .enumerate()
             .find(|(_, r)| r.matches.iter().all(|(k, v)| meta.get(k) == Some(v)))
-        {
-            return (rule.environment, Reason::Rule(i));
-        }
+    {
+        return (rule.environment, Reason::Rule(i));
     }
     let (to_candidate, reason) = match attrs.routing_key {
         _ if state.weight_bp == 0 => (false, Reason::Sticky),

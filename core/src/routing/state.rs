@@ -31,10 +31,41 @@ impl TrafficState {
     pub fn canary_weight(&self) -> f64 {
         f64::from(self.weight_bp) / 100.0
     }
+
+    /// `side` active, no canary: a blue/green switch.
+    pub fn switched(&self, side: Side) -> Self {
+        Self {
+            active: side,
+            weight_bp: 0,
+            ..self.clone()
+        }
+    }
+
+    /// The candidate at `weight_bp` basis points.
+    pub fn weighted(&self, weight_bp: u32) -> Self {
+        Self {
+            weight_bp: weight_bp.min(10_000),
+            ..self.clone()
+        }
+    }
+
+    /// The candidate made active, weight 0.
+    pub fn promoted(&self) -> Self {
+        self.switched(self.candidate())
+    }
+
+    /// Back to safety without history: weight 0 when a canary runs, else the other side active.
+    pub fn reverted(&self) -> Self {
+        if self.weight_bp > 0 {
+            self.weighted(0)
+        } else {
+            self.switched(self.candidate())
+        }
+    }
 }
 
-/// Percent to basis points, rounded to the nearest.
-pub(crate) fn percent_to_bp(percent: f64) -> u32 {
+/// Percent to basis points, rounded to the nearest and clamped to 0..=10000.
+pub fn percent_to_bp(percent: f64) -> u32 {
     (percent * 100.0).round().clamp(0.0, 10_000.0) as u32
 }
 
@@ -62,6 +93,12 @@ impl TrafficCell {
     /// A cheap guard for the hot path.
     pub fn peek(&self) -> arc_swap::Guard<Arc<TrafficState>> {
         self.current.load()
+    }
+
+    /// Replaces the state exactly, version included (a state adopted from the shared store).
+    pub fn replace(&self, state: TrafficState) {
+        let _guard = self.writer.lock();
+        self.current.store(Arc::new(state));
     }
 
     /// Applies `change` to the current state; when it returns a different state, stores it with

@@ -1,0 +1,84 @@
+//! The live view: a few redrawn lines on a terminal, plain lines otherwise.
+
+use std::io::{IsTerminal, Write};
+
+use turnout::stats::WindowStats;
+use turnout::{Side, Status};
+
+/// Renders the demo's progress.
+pub struct View {
+    tty: bool,
+    drawn: usize,
+}
+
+impl View {
+    /// A view on stdout.
+    pub fn new() -> Self {
+        Self {
+            tty: std::io::stdout().is_terminal(),
+            drawn: 0,
+        }
+    }
+
+    /// A headline, printed once.
+    pub fn phase(&mut self, text: &str) {
+        self.clear();
+        println!("\n\x1b[1m{text}\x1b[0m");
+    }
+
+    /// An event line, kept on screen.
+    pub fn event(&mut self, elapsed_s: f64, kind: &str, reason: &str) {
+        self.clear();
+        println!("  [{elapsed_s:6.2}s] {kind:<18} {reason}");
+    }
+
+    /// The live panel: share, error rate and p99 per side, and the rollout step.
+    pub fn panel(&mut self, status: &Status, step: &str, served: [u64; 2], final_line: bool) {
+        let lines = panel_lines(status, step, served);
+        if self.tty {
+            self.clear();
+            for l in &lines {
+                println!("{l}");
+            }
+            self.drawn = lines.len();
+        } else if final_line {
+            for l in &lines {
+                println!("{l}");
+            }
+        }
+        let _ = std::io::stdout().flush();
+    }
+
+    fn clear(&mut self) {
+        if self.tty && self.drawn > 0 {
+            print!("\x1b[{}A\x1b[J", self.drawn);
+            self.drawn = 0;
+        }
+    }
+}
+
+fn panel_lines(status: &Status, step: &str, served: [u64; 2]) -> Vec<String> {
+    let total = (served[0] + served[1]).max(1) as f64;
+    let mut lines = vec![format!(
+        "  active {:<5}  canary {:>5.1}%  {step}",
+        status.active.as_str(),
+        status.canary_weight
+    )];
+    for side in Side::BOTH {
+        let env = &status.environments[&side];
+        let w: &WindowStats = &env.window;
+        let share = served[side.index()] as f64 / total * 100.0;
+        lines.push(format!(
+            "  {:<5} {:<4} share {:>5.1}%  win {:>5} req  err {:>5.1}%  p99 {:>7.1} ms  circuit {:<9} {}",
+            side.as_str(),
+            env.label.as_deref().unwrap_or(""),
+            share,
+            w.requests,
+            w.error_rate * 100.0,
+            w.p99_ms,
+            env.circuit.as_str(),
+            if env.healthy { "healthy" } else { "UNHEALTHY" },
+        ));
+    }
+    lines
+}

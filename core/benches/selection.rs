@@ -1,0 +1,77 @@
+//! The routing decision: selection over a snapshot, with and without a sticky key.
+//! Goal: ≤ 50 ns per decision.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use turnout::Side;
+use turnout::config::Rule;
+use turnout::routing::{Availability, RequestAttrs, TrafficState, select};
+
+fn bench(c: &mut Criterion) {
+    let state = TrafficState {
+        active: Side::Blue,
+        weight_bp: 1250,
+        salt: "rollout-7f3a".to_string(),
+        version: 9,
+    };
+    let rules = vec![Rule::new([("tier", "premium")], Side::Green)];
+    let keys: Vec<String> = (0..1024).map(|i| format!("user-{i}")).collect();
+    let mut g = c.benchmark_group("select");
+    let mut i = 0usize;
+    g.bench_function("sticky key", |b| {
+        b.iter(|| {
+            i = (i + 1) & 1023;
+            let attrs = RequestAttrs {
+                routing_key: Some(&keys[i]),
+                ..Default::default()
+            };
+            black_box(select(
+                black_box(&state),
+                &rules,
+                true,
+                &attrs,
+                0,
+                Availability::ALL,
+            ))
+        })
+    });
+    g.bench_function("random draw", |b| {
+        b.iter(|| {
+            i = (i + 1) & 1023;
+            let attrs = RequestAttrs::default();
+            black_box(select(
+                black_box(&state),
+                &rules,
+                true,
+                &attrs,
+                (i * 7) as u32,
+                Availability::ALL,
+            ))
+        })
+    });
+    let meta: BTreeMap<String, String> = [("tier".to_string(), "free".to_string())].into();
+    g.bench_function("rules miss + sticky key", |b| {
+        b.iter(|| {
+            i = (i + 1) & 1023;
+            let attrs = RequestAttrs {
+                routing_key: Some(&keys[i]),
+                metadata: Some(&meta),
+                ..Default::default()
+            };
+            black_box(select(
+                black_box(&state),
+                &rules,
+                true,
+                &attrs,
+                0,
+                Availability::ALL,
+            ))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

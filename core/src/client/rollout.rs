@@ -1,0 +1,70 @@
+//! Rollout control on [`Client`]: progressive rollouts, checkpoints, and the periodic tick.
+//! The behaviour lives in `crate::rollout`; these are its public doors.
+
+use super::Client;
+use crate::error::Result;
+use crate::rollout::{Checkpoint, RolloutPlan, RolloutStatus};
+use crate::routing::TrafficState;
+
+impl Client {
+    /// Starts a progressive rollout of the current candidate: a new bucketing salt, the
+    /// candidate's windows cleared (it is judged afresh), the weight set to the first step, a
+    /// `rollout_started` event. A background task on the client's runtime evaluates the plan's
+    /// gates every `plan.interval` (see `docs/rollout.md`); the rollback guard keeps running.
+    ///
+    /// Fails when the plan is invalid, when a rollout is already running or paused, or when
+    /// the client was built outside a tokio runtime.
+    pub fn start_rollout(&self, plan: RolloutPlan) -> Result<()> {
+        self.engine.start_rollout(plan)
+    }
+
+    /// Pauses the rollout at its step (`rollout_paused`); the weight stays and the guard keeps
+    /// watching. Fails when no rollout is running or paused.
+    pub fn pause_rollout(&self) -> Result<()> {
+        self.engine.pause_rollout("paused by request")
+    }
+
+    /// Resumes a paused rollout (`rollout_resumed`); its step deadline counts again from now.
+    /// Fails when no rollout is running or paused.
+    pub fn resume_rollout(&self) -> Result<()> {
+        self.engine.resume_rollout()
+    }
+
+    /// Aborts the rollout: the candidate's weight goes back to 0 (`rollback`), then
+    /// `rollout_aborted`. Fails when no rollout is running or paused.
+    pub fn abort_rollout(&self, reason: &str) -> Result<()> {
+        self.engine.abort_rollout(reason)
+    }
+
+    /// The current rollout's progress, or the last one's outcome; `None` before the first.
+    pub fn rollout(&self) -> Option<RolloutStatus> {
+        self.engine.rollout_status()
+    }
+
+    /// Takes a checkpoint of the current traffic state and routing config, named `name`
+    /// (`checkpoint_created`). The last ten checkpoints are kept, automatic ones included.
+    pub fn checkpoint(&self, name: &str) -> Checkpoint {
+        self.engine.take_checkpoint(name)
+    }
+
+    /// The checkpoints kept, oldest first.
+    pub fn checkpoints(&self) -> Vec<Checkpoint> {
+        self.engine.control.checkpoints.list()
+    }
+
+    /// Re-applies checkpoint `id`'s traffic state — active side, weight and salt, exactly
+    /// (`checkpoint_restored`); a live rollout is aborted. Fails when no checkpoint has this
+    /// id, or it was taken with another routing config.
+    pub fn restore_checkpoint(&self, id: &str) -> Result<TrafficState> {
+        self.engine.restore_checkpoint(id)
+    }
+
+    /// Runs the periodic checks now, at the client's clock: the guard judges every gate, and
+    /// a running rollout is evaluated once (as if its interval had come). Background tasks do
+    /// this on their own (the guard every second, a rollout every interval); tests driving a
+    /// [`crate::ManualClock`] call it after advancing the clock.
+    pub fn tick(&self) {
+        self.engine.guard_tick();
+        self.engine.rollout_tick();
+    }
+}

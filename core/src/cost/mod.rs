@@ -1,0 +1,11 @@
+//! Cost accounting: a pricing table (USD per million tokens), the usage of answers, and the
+//! running totals that `Client::costs()` returns.
+
+mod book;
+mod pricing;
+mod usage;
+
+pub(crate) use book::{Charge, CostBook};
+pub use book::{CostTotals, Costs};
+pub use pricing::{DEFAULT_PRICES, PriceTable, cost_of};
+pub(crate) use usage::{Tokens, usage_of, usage_of_event};

@@ -1,0 +1,9 @@
+//! Client-side limits: token buckets for requests and tokens per minute (tokens estimated
+//! before the call, corrected by the answer's `usage`) and a cap on requests in flight.
+
+mod bucket;
+mod estimate;
+mod limiter;
+
+pub(crate) use estimate::estimate_tokens;
+pub(crate) use limiter::{Limiter, Permit};

@@ -1,0 +1,14 @@
+//! Prometheus metrics: a `prometheus-client` registry per client, encoded as OpenMetrics text
+//! by `Client::metrics_text()` and, optionally, served on `metrics.listen`.
+//!
+//! Labels are only `environment`, `label`, `model`, `outcome` and `kind`: never a key, a
+//! prompt, a routing key or metadata.
+
+mod labels;
+mod listener;
+mod outcome;
+mod recorder;
+
+pub(crate) use listener::{CONTENT_TYPE, spawn};
+pub(crate) use outcome::Outcome;
+pub(crate) use recorder::Metrics;

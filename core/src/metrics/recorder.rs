@@ -1,0 +1,231 @@
+//! The registry of every turnout metric and the calls that update it. Encoding is
+//! `prometheus-client`'s OpenMetrics text, which Prometheus scrapes as is.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use super::labels::{KindLabels, ModelLabels, ModelNames, RequestLabels, SideLabels};
+use super::outcome::Outcome;
+use crate::cost::Tokens;
+use crate::environment::Side;
+use crate::resilience::CircuitState;
+
+/// Seconds: from a fast cached-prompt answer to a long generation.
+const DURATION_BUCKETS: [f64; 12] = [
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0,
+];
+/// Seconds to the first streamed chunk.
+const TTFT_BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
+
+type HistogramFamily = Family<SideLabels, Histogram, fn() -> Histogram>;
+
+/// Every metric of one client.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    registry: Registry,
+    /// The label of each side (`""` when it has none).
+    labels: [String; 2],
+    models: ModelNames,
+    requests: Family<RequestLabels, Counter>,
+    duration: HistogramFamily,
+    ttft: HistogramFamily,
+    retries: Family<SideLabels, Counter>,
+    failovers: Family<SideLabels, Counter>,
+    fallbacks: Family<ModelLabels, Counter>,
+    tokens: Family<KindLabels, Counter>,
+    cost: Counter<f64, AtomicU64>,
+    canary_weight: Gauge<f64, AtomicU64>,
+    active: Family<SideLabels, Gauge>,
+    circuit: Family<SideLabels, Gauge>,
+    rollbacks: Counter,
+}
+
+fn side(side: Side) -> SideLabels {
+    SideLabels {
+        environment: side.as_str(),
+    }
+}
+
+impl Metrics {
+    /// A registry for a client whose sides carry `labels` (blue, green).
+    pub fn new(labels: [Option<&str>; 2]) -> Self {
+        let mut m = Self {
+            registry: Registry::default(),
+            labels: labels.map(|l| l.unwrap_or_default().to_string()),
+            models: ModelNames::default(),
+            requests: Family::default(),
+            duration: Family::new_with_constructor(|| Histogram::new(DURATION_BUCKETS)),
+            ttft: Family::new_with_constructor(|| Histogram::new(TTFT_BUCKETS)),
+            retries: Family::default(),
+            failovers: Family::default(),
+            fallbacks: Family::default(),
+            tokens: Family::default(),
+            cost: Counter::default(),
+            canary_weight: Gauge::default(),
+            active: Family::default(),
+            circuit: Family::default(),
+            rollbacks: Counter::default(),
+        };
+        m.register();
+        // Series that exist from the start, at zero, so that rates and alerts work at once.
+        for s in Side::BOTH {
+            let _ = m.retries.get_or_create(&side(s));
+            let _ = m.failovers.get_or_create(&side(s));
+            let _ = m.active.get_or_create(&side(s));
+            let _ = m.circuit.get_or_create(&side(s));
+        }
+        for kind in ["prompt", "completion"] {
+            let _ = m.tokens.get_or_create(&KindLabels { kind });
+        }
+        m
+    }
+
+    fn register(&mut self) {
+        let r = &mut self.registry;
+        // prometheus-client appends `_total` to counters.
+        r.register(
+            "turnout_requests",
+            "Requests by environment, its label, model and outcome: every upstream attempt, plus requests answered from the cache or refused before any attempt",
+            self.requests.clone(),
+        );
+        r.register(
+            "turnout_request_duration_seconds",
+            "Duration of upstream attempts, streams until their end",
+            self.duration.clone(),
+        );
+        r.register(
+            "turnout_ttft_seconds",
+            "Time to the first chunk of streamed answers",
+            self.ttft.clone(),
+        );
+        r.register(
+            "turnout_retries",
+            "Retries on the same environment after a backoff",
+            self.retries.clone(),
+        );
+        r.register(
+            "turnout_failovers",
+            "Requests sent to the other environment, by the environment left",
+            self.failovers.clone(),
+        );
+        r.register(
+            "turnout_fallbacks",
+            "Model fallbacks taken, by the model fallen back from",
+            self.fallbacks.clone(),
+        );
+        r.register(
+            "turnout_tokens",
+            "Tokens reported by answers' usage, by kind (prompt, completion)",
+            self.tokens.clone(),
+        );
+        r.register(
+            "turnout_cost_usd",
+            "Cost of answers in USD, from the pricing table",
+            self.cost.clone(),
+        );
+        r.register(
+            "turnout_canary_weight",
+            "Percent of traffic sent to the candidate",
+            self.canary_weight.clone(),
+        );
+        r.register(
+            "turnout_active",
+            "1 for the active environment, 0 for the candidate",
+            self.active.clone(),
+        );
+        r.register(
+            "turnout_circuit_state",
+            "Circuit of each environment: 0 closed, 1 half-open, 2 open",
+            self.circuit.clone(),
+        );
+        r.register(
+            "turnout_rollbacks",
+            "Rollbacks, automatic and manual",
+            self.rollbacks.clone(),
+        );
+    }
+
+    /// Counts one request's outcome; `environment` is `None` when no side was tried.
+    pub fn request(&self, environment: Option<Side>, model: Option<&str>, outcome: Outcome) {
+        let labels = RequestLabels {
+            environment: environment.map_or("", Side::as_str),
+            label: environment.map_or_else(String::new, |s| self.labels[s.index()].clone()),
+            model: self.models.label(model),
+            outcome: outcome.as_str(),
+        };
+        self.requests.get_or_create(&labels).inc();
+    }
+
+    /// An upstream attempt's duration (streams: to their end) and time to first chunk.
+    pub fn latency(&self, environment: Side, duration: Duration, ttft: Option<Duration>) {
+        self.duration
+            .get_or_create(&side(environment))
+            .observe(duration.as_secs_f64());
+        if let Some(ttft) = ttft {
+            self.ttft
+                .get_or_create(&side(environment))
+                .observe(ttft.as_secs_f64());
+        }
+    }
+
+    pub fn retry(&self, environment: Side) {
+        self.retries.get_or_create(&side(environment)).inc();
+    }
+
+    pub fn failover(&self, from: Side) {
+        self.failovers.get_or_create(&side(from)).inc();
+    }
+
+    pub fn fallback(&self, from_model: Option<&str>) {
+        let model = self.models.label(from_model);
+        self.fallbacks.get_or_create(&ModelLabels { model }).inc();
+    }
+
+    pub fn rollback(&self) {
+        self.rollbacks.inc();
+    }
+
+    /// An answer's tokens and cost.
+    pub fn usage(&self, usage: Tokens, cost_usd: Option<f64>) {
+        self.tokens
+            .get_or_create(&KindLabels { kind: "prompt" })
+            .inc_by(usage.prompt);
+        self.tokens
+            .get_or_create(&KindLabels { kind: "completion" })
+            .inc_by(usage.completion);
+        if let Some(c) = cost_usd.filter(|c| c.is_finite() && *c > 0.0) {
+            self.cost.inc_by(c);
+        }
+    }
+
+    /// Sets the gauges read from the traffic state and the circuits (at scrape time).
+    pub fn set_state(&self, active: Side, canary_weight: f64, circuits: [CircuitState; 2]) {
+        self.canary_weight.set(canary_weight);
+        for s in Side::BOTH {
+            self.active
+                .get_or_create(&side(s))
+                .set(i64::from(s == active));
+            let state = match circuits[s.index()] {
+                CircuitState::Closed => 0,
+                CircuitState::HalfOpen => 1,
+                CircuitState::Open => 2,
+            };
+            self.circuit.get_or_create(&side(s)).set(state);
+        }
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}

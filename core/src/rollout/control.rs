@@ -1,0 +1,683 @@
+//! The engine's side of rollout control: the state it keeps (judged windows, checkpoints, the
+//! current rollout), every traffic change (each one checkpointed first), and the rollout
+//! operations and their background task.
+//!
+//! Lock order, everywhere: the rollout slot, then the traffic writer, then the checkpoints.
+//! Events are published only after every lock is released, so a subscriber may call back into
+//! the client.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwapOption;
+use parking_lot::Mutex;
+use serde_json::Value;
+
+use super::checkpoint::{Checkpoint, CheckpointStore};
+use super::controller::{Controller, Decision, RolloutState, RolloutStatus};
+use super::gates::{GateFailure, Scope, Verdict, evaluate};
+use super::guard::GuardState;
+use super::plan::RolloutPlan;
+use crate::client::engine::Engine;
+use crate::config::{Config, RollbackAction, RollbackPolicy};
+use crate::environment::Side;
+use crate::error::{Error, Result};
+use crate::events::{Event, EventKind};
+use crate::routing::TrafficState;
+use crate::stats::{StatsWindow, WindowStats};
+
+/// Rollout control state, one per engine.
+#[derive(Debug)]
+pub(crate) struct Control {
+    /// The windows the guard judges, one per side, of `config.rollback.window`; `None` when
+    /// that is the length of the sides' own statistics windows, which the guard then judges
+    /// (one histogram record per request instead of two).
+    pub guard_windows: Option<[StatsWindow; 2]>,
+    /// The windows of a running rollout's gates when their `window` differs from the guard's.
+    pub plan_windows: ArcSwapOption<[StatsWindow; 2]>,
+    /// Outcomes per side since the client started; a step's `min_requests` counts with these.
+    pub totals: [AtomicU64; 2],
+    pub checkpoints: CheckpointStore,
+    /// The current or last rollout.
+    pub rollout: Mutex<Option<Controller>>,
+    next_rollout: AtomicU64,
+    pub guard: GuardState,
+    /// The runtime the client was built on: background tasks run there.
+    pub runtime: Option<tokio::runtime::Handle>,
+}
+
+impl Control {
+    pub fn new(config: &Config) -> Self {
+        let window = config.rollback.window;
+        Self {
+            guard_windows: (window != config.stats_window)
+                .then(|| [StatsWindow::new(window), StatsWindow::new(window)]),
+            plan_windows: ArcSwapOption::empty(),
+            totals: [AtomicU64::new(0), AtomicU64::new(0)],
+            checkpoints: CheckpointStore::new(config),
+            rollout: Mutex::new(None),
+            next_rollout: AtomicU64::new(1),
+            guard: GuardState::default(),
+            runtime: tokio::runtime::Handle::try_current().ok(),
+        }
+    }
+
+    pub fn total(&self, side: Side) -> u64 {
+        self.totals[side.index()].load(Ordering::Relaxed)
+    }
+}
+
+/// A traffic change that was applied, with its (unpublished) event.
+pub(crate) struct Applied {
+    pub new: Arc<TrafficState>,
+    pub event: Event,
+}
+
+/// A fresh bucketing salt: 16 random hex digits.
+fn new_salt() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+fn same_routing(a: &TrafficState, b: &TrafficState) -> bool {
+    a.active == b.active && a.weight_bp == b.weight_bp && a.salt == b.salt
+}
+
+/// The figures of a failed gate, for a `rollback` or `alert` event.
+pub(crate) fn with_figures(
+    event: Event,
+    failure: &GateFailure,
+    window: &WindowStats,
+    baseline: &WindowStats,
+) -> Event {
+    event
+        .detail("gate", failure.gate.as_str())
+        .detail("observed", failure.observed)
+        .detail("limit", failure.limit)
+        .detail(
+            "window",
+            serde_json::to_value(window).unwrap_or(Value::Null),
+        )
+        .detail("baseline_error_rate", baseline.error_rate)
+        .detail("baseline_requests", baseline.requests)
+}
+
+impl Engine {
+    /// The window the guard judges for `side`.
+    pub(crate) fn guard_window(&self, side: Side) -> &StatsWindow {
+        match &self.control.guard_windows {
+            Some(own) => &own[side.index()],
+            None => &self.side(side).stats,
+        }
+    }
+
+    /// The window a rollout's gates judge for `side`: their own when `own` is set, else the
+    /// guard's.
+    fn plan_window<'a>(&'a self, own: Option<&'a [StatsWindow; 2]>, side: Side) -> &'a StatsWindow {
+        match own {
+            Some(own) => &own[side.index()],
+            None => self.guard_window(side),
+        }
+    }
+
+    /// Applies a traffic change. `change` returns the new state, or `None` when the change
+    /// no longer applies (the state moved on). A checkpoint of the state being replaced is
+    /// taken first, under the traffic writer lock, so it is exactly the state that was live.
+    /// The event is returned for the caller to publish once its locks are released.
+    pub(crate) fn apply_change(
+        &self,
+        kind: EventKind,
+        reason: String,
+        change: impl FnOnce(&TrafficState) -> Option<TrafficState>,
+    ) -> Option<Applied> {
+        let wall = self.clock.wall();
+        let mut checkpoint = None;
+        let (old, new) = self.traffic.update(|s| match change(s) {
+            Some(next) if !same_routing(s, &next) => {
+                let name = format!("auto: before {}", kind.as_str());
+                checkpoint = Some(self.control.checkpoints.take(s, &name, wall).id);
+                next
+            }
+            _ => s.clone(),
+        })?;
+        if kind == EventKind::Promote {
+            self.control
+                .guard
+                .start_post_promotion(self.now() + self.config.rollback.window);
+        } else {
+            self.control.guard.end_post_promotion();
+        }
+        let mut event = Event::new(kind, wall, reason)
+            .detail("from_active", old.active.as_str())
+            .detail("active", new.active.as_str())
+            .detail("from_weight", old.canary_weight())
+            .detail("canary_weight", new.canary_weight());
+        if old.salt != new.salt {
+            event = event.detail("salt", new.salt.as_str());
+        }
+        if let Some(id) = checkpoint {
+            event = event.detail("checkpoint", id);
+        }
+        self.share(&old, &new, &event);
+        Some(Applied { new, event })
+    }
+
+    /// Publishes events in order.
+    pub(crate) fn publish_all(&self, events: Vec<Event>) {
+        for e in events {
+            self.publish(e);
+        }
+    }
+
+    /// A manual traffic change (switch, weight, promote, rollback): applied with a checkpoint
+    /// first; a live rollout is superseded (aborted) by it.
+    pub(crate) fn manual_change(
+        &self,
+        kind: EventKind,
+        reason: String,
+        change: impl FnOnce(&TrafficState) -> TrafficState,
+    ) -> TrafficState {
+        let mut events = Vec::new();
+        let state = {
+            let mut slot = self.control.rollout.lock();
+            match self.apply_change(kind, reason.clone(), |s| Some(change(s))) {
+                Some(applied) => {
+                    events.push(applied.event);
+                    let why = format!("superseded by a manual {}: {reason}", kind.as_str());
+                    events.extend(self.finish_rollout(&mut slot, RolloutState::Aborted, why));
+                    (*applied.new).clone()
+                }
+                None => (*self.traffic.load()).clone(),
+            }
+        };
+        self.publish_all(events);
+        state
+    }
+
+    /// The last known-good state from `s`: weight 0 when a canary is running; otherwise the
+    /// newest checkpoint with the other side active (its salt too), weight 0; without one,
+    /// simply the other side.
+    pub(crate) fn last_known_good(&self, s: &TrafficState) -> TrafficState {
+        if s.weight_bp > 0 {
+            return TrafficState {
+                weight_bp: 0,
+                ..s.clone()
+            };
+        }
+        match self
+            .control
+            .checkpoints
+            .last_with_other_active(s.active)
+            .and_then(|cp| cp.traffic().ok())
+        {
+            Some((active, _, salt)) => TrafficState {
+                active,
+                weight_bp: 0,
+                salt,
+                version: s.version,
+            },
+            None => TrafficState {
+                active: s.candidate(),
+                ..s.clone()
+            },
+        }
+    }
+
+    /// Ends the rollout in `slot` if it is live; returns its event.
+    pub(crate) fn finish_rollout(
+        &self,
+        slot: &mut Option<Controller>,
+        state: RolloutState,
+        reason: String,
+    ) -> Option<Event> {
+        let c = slot.as_mut()?;
+        let wall = self.clock.wall();
+        if !c.finish(state, reason.clone(), wall) {
+            return None;
+        }
+        let kind = if state == RolloutState::Completed {
+            EventKind::RolloutCompleted
+        } else {
+            EventKind::RolloutAborted
+        };
+        Some(rollout_event(kind, c, reason, wall).detail("state", state.as_str()))
+    }
+
+    /// Starts a rollout of the current candidate: a new salt, its windows cleared, weight at
+    /// the first step; a background task evaluates it every `plan.interval`.
+    pub(crate) fn start_rollout(self: &Arc<Self>, plan: RolloutPlan) -> Result<()> {
+        plan.validate()?;
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        let runtime = self
+            .control
+            .runtime
+            .clone()
+            .or_else(|| tokio::runtime::Handle::try_current().ok())
+            .ok_or_else(|| {
+                Error::Config(
+                    "a rollout runs as a background task: build the client inside a tokio runtime"
+                        .to_string(),
+                )
+            })?;
+        let interval = plan.interval;
+        let now = self.now();
+        let wall = self.clock.wall();
+        let mut events = Vec::new();
+        let id = {
+            let mut slot = self.control.rollout.lock();
+            if let Some(c) = slot.as_ref().filter(|c| c.state.is_live()) {
+                return Err(Error::Config(format!(
+                    "rollout {} is {} at step {} of {}; abort it before starting another",
+                    c.id,
+                    c.state.as_str(),
+                    c.step + 1,
+                    c.plan.steps.len()
+                )));
+            }
+            let candidate = self.traffic.peek().candidate();
+            // The candidate is judged afresh: nothing from an earlier release counts.
+            self.guard_window(candidate).clear();
+            self.side(candidate).stats.clear();
+            let own_window = plan.gates.window != self.config.rollback.window;
+            self.control.plan_windows.store(own_window.then(|| {
+                Arc::new([
+                    StatsWindow::new(plan.gates.window),
+                    StatsWindow::new(plan.gates.window),
+                ])
+            }));
+            self.control.guard.reset_alert();
+            let id = self.control.next_rollout.fetch_add(1, Ordering::Relaxed);
+            let salt = new_salt();
+            let bp = plan.steps[0].weight_bp();
+            let weights: Vec<String> = plan
+                .steps
+                .iter()
+                .map(|s| format!("{}%", s.weight))
+                .collect();
+            let reason = format!(
+                "rollout {id} started: {candidate} through {}",
+                weights.join(", ")
+            );
+            let applied = self
+                .apply_change(EventKind::RolloutStarted, reason, |s| {
+                    (s.candidate() == candidate).then(|| TrafficState {
+                        weight_bp: bp,
+                        salt: salt.clone(),
+                        ..s.clone()
+                    })
+                })
+                .ok_or_else(|| {
+                    Error::Config(
+                        "the traffic state changed while the rollout was starting; start it again"
+                            .to_string(),
+                    )
+                })?;
+            let c = Controller::new(
+                id,
+                plan,
+                candidate,
+                now,
+                wall,
+                self.control.total(candidate),
+            );
+            let plan_json = serde_json::to_value(&c.plan).unwrap_or(Value::Null);
+            events.push(
+                step_details(applied.event, &c)
+                    .environment(candidate)
+                    .detail("plan", plan_json),
+            );
+            *slot = Some(c);
+            id
+        };
+        self.publish_all(events);
+        runtime.spawn(rollout_loop(Arc::downgrade(self), id, interval));
+        Ok(())
+    }
+
+    /// Pauses the running rollout (the guard keeps watching). Pausing a paused rollout does
+    /// nothing.
+    pub(crate) fn pause_rollout(&self, reason: &str) -> Result<()> {
+        let wall = self.clock.wall();
+        let event = {
+            let mut slot = self.control.rollout.lock();
+            let c = live(&mut slot)?;
+            if !c.pause(reason.to_string(), wall) {
+                return Ok(());
+            }
+            rollout_event(EventKind::RolloutPaused, c, reason.to_string(), wall)
+        };
+        self.publish(event);
+        Ok(())
+    }
+
+    /// Resumes a paused rollout; its step deadline counts again from now. Resuming a running
+    /// rollout does nothing.
+    pub(crate) fn resume_rollout(&self) -> Result<()> {
+        let (now, wall) = (self.now(), self.clock.wall());
+        let event = {
+            let mut slot = self.control.rollout.lock();
+            let c = live(&mut slot)?;
+            if !c.resume(now, wall) {
+                return Ok(());
+            }
+            rollout_event(EventKind::RolloutResumed, c, "resumed".to_string(), wall)
+        };
+        self.publish(event);
+        Ok(())
+    }
+
+    /// Aborts the live rollout: weight back to 0 (a `rollback` event), then `rollout_aborted`.
+    pub(crate) fn abort_rollout(&self, reason: &str) -> Result<()> {
+        let mut events = Vec::new();
+        {
+            let mut slot = self.control.rollout.lock();
+            let c = live(&mut slot)?;
+            let (id, candidate) = (c.id, c.candidate);
+            let why = format!("rollout {id} aborted: {reason}");
+            if let Some(applied) = self.apply_change(EventKind::Rollback, why, |s| {
+                (s.candidate() == candidate && s.weight_bp > 0).then(|| TrafficState {
+                    weight_bp: 0,
+                    ..s.clone()
+                })
+            }) {
+                events.push(applied.event.environment(candidate));
+            }
+            events.extend(self.finish_rollout(
+                &mut slot,
+                RolloutState::Aborted,
+                reason.to_string(),
+            ));
+        }
+        self.publish_all(events);
+        Ok(())
+    }
+
+    /// The current or last rollout.
+    pub(crate) fn rollout_status(&self) -> Option<RolloutStatus> {
+        let slot = self.control.rollout.lock();
+        slot.as_ref()
+            .map(|c| c.status(self.control.total(c.candidate)))
+    }
+
+    /// Judges the candidate with the rollout's gates over their windows.
+    fn judge_for_plan(&self, candidate: Side, gates: &RollbackPolicy) -> Verdict {
+        let now = self.now();
+        let own = self.control.plan_windows.load_full();
+        let judged = self.plan_window(own.as_deref(), candidate).snapshot(now);
+        let baseline = self
+            .plan_window(own.as_deref(), candidate.other())
+            .counts(now);
+        evaluate(
+            gates,
+            &judged,
+            &baseline,
+            self.guard_signals(candidate, now),
+            Scope::All,
+        )
+    }
+
+    /// One evaluation of the running rollout (the background task calls this every
+    /// `interval`; [`crate::Client::tick`] calls it at once).
+    pub(crate) fn rollout_tick(&self) {
+        let (now, wall) = (self.now(), self.clock.wall());
+        let mut events = Vec::new();
+        {
+            let mut slot = self.control.rollout.lock();
+            let Some(c) = slot.as_mut().filter(|c| c.state == RolloutState::Running) else {
+                return;
+            };
+            let (id, candidate, current_bp) = (c.id, c.candidate, c.weight_bp());
+            let t = self.traffic.load();
+            if t.candidate() != candidate || t.weight_bp != current_bp {
+                drop(t);
+                events.extend(self.finish_rollout(
+                    &mut slot,
+                    RolloutState::Aborted,
+                    "the traffic state was changed outside the rollout".to_string(),
+                ));
+            } else {
+                drop(t);
+                let verdict = self.judge_for_plan(candidate, &c.plan.gates);
+                let total = self.control.total(candidate);
+                let decision = c.decide(now, &verdict, c.step_requests(total));
+                // The traffic must still be the rollout's own for a step to apply.
+                let ours =
+                    move |s: &TrafficState| s.candidate() == candidate && s.weight_bp == current_bp;
+                match decision {
+                    Decision::Hold => {}
+                    Decision::Counted(f) => {
+                        tracing::warn!(
+                            target: "turnout::rollout",
+                            rollout = id, failures = c.failures, limit = c.plan.failure_limit,
+                            "a rollout gate failed: {f}"
+                        );
+                    }
+                    Decision::Pause(why) => {
+                        c.pause(why.clone(), wall);
+                        events.push(rollout_event(EventKind::RolloutPaused, c, why, wall));
+                    }
+                    Decision::LimitExceeded(f) => {
+                        let why = format!(
+                            "{candidate} failed the rollout's gates {} times, more than failure_limit {}; last: {f}",
+                            c.failures, c.plan.failure_limit
+                        );
+                        events.extend(self.limit_exceeded(&mut slot, &f, why, now));
+                    }
+                    Decision::Advance(next) => {
+                        let bp = c.plan.steps[next].weight_bp();
+                        let reason = format!(
+                            "rollout {id}: step {} of {}, {}% to {candidate}",
+                            next + 1,
+                            c.plan.steps.len(),
+                            c.plan.steps[next].weight
+                        );
+                        match self.apply_change(EventKind::RolloutStep, reason, |s| {
+                            ours(s).then(|| TrafficState {
+                                weight_bp: bp,
+                                ..s.clone()
+                            })
+                        }) {
+                            Some(applied) => {
+                                c.enter_step(next, now, wall, total);
+                                events.push(step_details(applied.event, c).environment(candidate));
+                            }
+                            None => events.extend(self.finish_rollout(
+                                &mut slot,
+                                RolloutState::Aborted,
+                                "the traffic state was changed outside the rollout".to_string(),
+                            )),
+                        }
+                    }
+                    Decision::Promote => {
+                        let reason = format!("rollout {id} promoted {candidate}");
+                        let applied = self.apply_change(EventKind::Promote, reason, |s| {
+                            ours(s).then(|| TrafficState {
+                                active: candidate,
+                                weight_bp: 0,
+                                ..s.clone()
+                            })
+                        });
+                        let (state, why) = match applied {
+                            Some(applied) => {
+                                events.push(applied.event.environment(candidate));
+                                (RolloutState::Completed, format!("promoted {candidate}"))
+                            }
+                            None => (
+                                RolloutState::Aborted,
+                                "the traffic state was changed outside the rollout".to_string(),
+                            ),
+                        };
+                        events.extend(self.finish_rollout(&mut slot, state, why));
+                    }
+                }
+            }
+        }
+        self.publish_all(events);
+    }
+
+    /// The rollout failed its gates once more than its limit: roll back, or with
+    /// `action: alert` only alert and pause.
+    fn limit_exceeded(
+        &self,
+        slot: &mut Option<Controller>,
+        failure: &GateFailure,
+        why: String,
+        now: Duration,
+    ) -> Vec<Event> {
+        let Some(c) = slot.as_mut() else {
+            return Vec::new();
+        };
+        let (candidate, action) = (c.candidate, c.plan.gates.action);
+        let own = self.control.plan_windows.load_full();
+        let window = self.plan_window(own.as_deref(), candidate).snapshot(now);
+        let baseline = self
+            .plan_window(own.as_deref(), candidate.other())
+            .counts(now);
+        let wall = self.clock.wall();
+        let mut events = Vec::new();
+        match action {
+            RollbackAction::Alert => {
+                let alert = Event::new(EventKind::Alert, wall, why.clone()).environment(candidate);
+                events.push(with_figures(alert, failure, &window, &baseline));
+                if c.pause(why.clone(), wall) {
+                    events.push(rollout_event(EventKind::RolloutPaused, c, why, wall));
+                }
+            }
+            RollbackAction::Rollback => {
+                if let Some(applied) = self.apply_change(
+                    EventKind::Rollback,
+                    format!("rollout {}: {why}", c.id),
+                    |s| {
+                        (s.candidate() == candidate && s.weight_bp > 0).then(|| TrafficState {
+                            weight_bp: 0,
+                            ..s.clone()
+                        })
+                    },
+                ) {
+                    let event = applied.event.environment(candidate);
+                    events.push(with_figures(event, failure, &window, &baseline));
+                }
+                events.extend(self.finish_rollout(slot, RolloutState::RolledBack, why));
+            }
+        }
+        events
+    }
+
+    /// Takes a named checkpoint of the current state (`checkpoint_created`).
+    pub(crate) fn take_checkpoint(&self, name: &str) -> Checkpoint {
+        let state = self.traffic.load();
+        let cp = self
+            .control
+            .checkpoints
+            .take(&state, name, self.clock.wall());
+        self.publish(
+            Event::new(
+                EventKind::CheckpointCreated,
+                self.clock.wall(),
+                format!("checkpoint {} ({name:?}) taken", cp.id),
+            )
+            .detail("checkpoint", cp.id.as_str())
+            .detail("name", name)
+            .detail("hash", cp.hash.as_str()),
+        );
+        cp
+    }
+
+    /// Re-applies checkpoint `id` (`checkpoint_restored`); a live rollout is superseded.
+    pub(crate) fn restore_checkpoint(&self, id: &str) -> Result<TrafficState> {
+        let cp = self.control.checkpoints.restorable(id)?;
+        let (active, weight_bp, salt) = cp.traffic()?;
+        let reason = format!("restored checkpoint {} ({:?})", cp.id, cp.name);
+        let mut events = Vec::new();
+        let state = {
+            let mut slot = self.control.rollout.lock();
+            let applied = self.apply_change(EventKind::CheckpointRestored, reason.clone(), |s| {
+                Some(TrafficState {
+                    active,
+                    weight_bp,
+                    salt: salt.clone(),
+                    version: s.version,
+                })
+            });
+            match applied {
+                Some(applied) => {
+                    events.push(
+                        applied
+                            .event
+                            .detail("restored", cp.id.as_str())
+                            .detail("hash", cp.hash.as_str()),
+                    );
+                    let why = format!("superseded by restoring checkpoint {}", cp.id);
+                    events.extend(self.finish_rollout(&mut slot, RolloutState::Aborted, why));
+                    (*applied.new).clone()
+                }
+                None => {
+                    // Nothing to change, but the restore is still on the record.
+                    let state = self.traffic.load();
+                    events.push(
+                        Event::new(EventKind::CheckpointRestored, self.clock.wall(), reason)
+                            .detail("restored", cp.id.as_str())
+                            .detail("hash", cp.hash.as_str())
+                            .detail("active", state.active.as_str())
+                            .detail("canary_weight", state.canary_weight())
+                            .detail("changed", false),
+                    );
+                    (*state).clone()
+                }
+            }
+        };
+        self.publish_all(events);
+        Ok(state)
+    }
+}
+
+/// The live rollout in `slot`, or an error saying there is none.
+fn live(slot: &mut Option<Controller>) -> Result<&mut Controller> {
+    match slot.as_mut() {
+        Some(c) if c.state.is_live() => Ok(c),
+        Some(c) => Err(Error::Config(format!(
+            "no rollout is running (rollout {} is {})",
+            c.id,
+            c.state.as_str()
+        ))),
+        None => Err(Error::Config("no rollout is running".to_string())),
+    }
+}
+
+/// A rollout event with the rollout's position.
+fn rollout_event(kind: EventKind, c: &Controller, reason: String, wall: SystemTime) -> Event {
+    step_details(Event::new(kind, wall, reason), c).environment(c.candidate)
+}
+
+fn step_details(event: Event, c: &Controller) -> Event {
+    event
+        .detail("rollout", c.id)
+        .detail("step", c.step as u64)
+        .detail("steps", c.plan.steps.len() as u64)
+        .detail("weight", c.plan.steps[c.step].weight)
+        .detail("failures", c.failures)
+}
+
+/// Evaluates rollout `id` every `interval` until it ends, the client closes or is dropped
+/// (the task holds no strong reference while it sleeps).
+async fn rollout_loop(engine: std::sync::Weak<Engine>, id: u64, interval: Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        let Some(e) = engine.upgrade() else { return };
+        if e.is_closed() {
+            return;
+        }
+        let current = e
+            .control
+            .rollout
+            .lock()
+            .as_ref()
+            .is_some_and(|c| c.id == id && c.state.is_live());
+        if !current {
+            return;
+        }
+        e.rollout_tick();
+    }
+}
