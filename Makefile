@@ -7,7 +7,7 @@ PY         := $(VENV)/bin/python
 CARGO      ?= cargo
 PRISM      := tests/prism/node_modules/.bin/prism
 
-.PHONY: demo test setup setup-python setup-node setup-prism lint rust-test spec-test \
+.PHONY: demo test setup setup-system setup-python setup-node setup-prism lint rust-test spec-test \
         python-test node-test bench clean
 
 ## The main job: a live progressive rollout on the embedded simulator (no keys needed).
@@ -18,7 +18,13 @@ demo:
 test: setup lint rust-test spec-test python-test node-test
 	@echo "make test: all suites passed"
 
-setup: setup-python setup-node setup-prism
+setup: setup-system setup-python setup-node setup-prism
+
+## Debian packages the tests use: redis-server (shared state tests).
+setup-system:
+	@command -v redis-server >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
 setup-python: $(VENV)/.installed
 $(VENV)/.installed: bindings-python/requirements-dev.txt

@@ -58,7 +58,12 @@ impl View {
 }
 
 fn panel_lines(status: &Status, step: &str, served: [u64; 2]) -> Vec<String> {
-    let total = (served[0] + served[1]).max(1) as f64;
+    // The live share is of the sliding window, so that it follows the rollout's steps.
+    let window_total = Side::BOTH
+        .iter()
+        .map(|s| status.environments[s].window.requests)
+        .sum::<u64>()
+        .max(1) as f64;
     let mut lines = vec![format!(
         "  active {:<5}  canary {:>5.1}%  {step}",
         status.active.as_str(),
@@ -67,13 +72,13 @@ fn panel_lines(status: &Status, step: &str, served: [u64; 2]) -> Vec<String> {
     for side in Side::BOTH {
         let env = &status.environments[&side];
         let w: &WindowStats = &env.window;
-        let share = served[side.index()] as f64 / total * 100.0;
+        let share = w.requests as f64 / window_total * 100.0;
         lines.push(format!(
-            "  {:<5} {:<4} share {:>5.1}%  win {:>5} req  err {:>5.1}%  p99 {:>7.1} ms  circuit {:<9} {}",
+            "  {:<5} {:<4} share {:>5.1}%  served {:>6}  err {:>5.1}%  p99 {:>7.1} ms  circuit {:<9} {}",
             side.as_str(),
             env.label.as_deref().unwrap_or(""),
             share,
-            w.requests,
+            served[side.index()],
             w.error_rate * 100.0,
             w.p99_ms,
             env.circuit.as_str(),
