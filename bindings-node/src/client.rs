@@ -1,0 +1,393 @@
+//! `NativeClient`: the engine behind the JS `Client` class of `lib/index.js`.
+//!
+//! Request and response bodies cross the boundary as JSON text: `JSON.stringify`/`JSON.parse`
+//! on the JS side are faster than building objects one napi call per field, and the
+//! `client.fetch` adapter hands the text to a `Response` untouched.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use napi::bindgen_prelude::{PromiseRaw, Unknown, within_runtime_if_available};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Status};
+use napi_derive::napi;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::convert;
+use crate::errors::{IntoNapi, config, to_napi};
+use crate::stream::NativeStream;
+
+/// Per-request routing options (`{ routingKey, environment, metadata, timeoutMs }`).
+#[napi(object)]
+#[derive(Default)]
+pub struct CallOptions {
+    /// The sticky routing key; defaults to the body's `user` field.
+    pub routing_key: Option<String>,
+    /// Pins the request to `"blue"` or `"green"` (no failover).
+    pub environment: Option<String>,
+    /// Metadata matched against rules and used as the cost tag.
+    pub metadata: Option<HashMap<String, String>>,
+    /// Overrides the request timeout, in milliseconds.
+    pub timeout_ms: Option<f64>,
+}
+
+impl CallOptions {
+    fn into_core(self) -> napi::Result<turnout::RequestOptions> {
+        let environment = match self.environment {
+            Some(side) => Some(side.parse::<turnout::Side>().napi()?),
+            None => None,
+        };
+        let timeout = match self.timeout_ms {
+            Some(ms) => Some(Duration::try_from_secs_f64(ms / 1000.0).map_err(|_| {
+                config(format!(
+                    "timeoutMs must be a finite, non-negative number, got {ms}"
+                ))
+            })?),
+            None => None,
+        };
+        Ok(turnout::RequestOptions {
+            routing_key: self.routing_key,
+            environment,
+            metadata: self.metadata.map(|m| m.into_iter().collect()),
+            timeout,
+        })
+    }
+}
+
+/// An answer: the upstream's JSON body as text, and how it was routed.
+#[napi(object)]
+pub struct Answer {
+    /// The JSON body.
+    pub body: String,
+    /// `{ environment, label, model, fallbackFrom, attempts, latencyMs, costUsd, cached }`.
+    pub route: Value,
+}
+
+/// Cancels the native work of one request: the JS side calls `cancel()` when its
+/// `AbortSignal` fires, and the request's future is dropped.
+#[napi]
+pub struct CancelToken {
+    tx: watch::Sender<bool>,
+}
+
+#[napi]
+impl CancelToken {
+    /// A token not yet cancelled.
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        Self {
+            tx: watch::Sender::new(false),
+        }
+    }
+
+    /// Cancels the request (idempotent).
+    #[napi]
+    pub fn cancel(&self) {
+        self.tx.send_replace(true);
+    }
+}
+
+impl Default for CancelToken {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Resolves when `rx` turns true; never when there is no token.
+pub(crate) async fn cancelled(rx: Option<watch::Receiver<bool>>) {
+    match rx {
+        Some(mut rx) => {
+            // An error means the token was dropped without a cancel: wait forever.
+            if rx.wait_for(|c| *c).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+fn aborted() -> napi::Error {
+    napi::Error::new(Status::Cancelled, "the request was aborted")
+}
+
+/// A subscription made by `onEvent`; `unsubscribe()` ends it.
+#[napi]
+pub struct EventSubscription {
+    inner: parking_lot::Mutex<Option<turnout::events::Subscription>>,
+}
+
+#[napi]
+impl EventSubscription {
+    /// Stops the callback (idempotent).
+    #[napi]
+    pub fn unsubscribe(&self) {
+        self.inner.lock().take();
+    }
+}
+
+/// The callback of `onEvent`: called with each event as JSON text; weak, so that it never
+/// keeps the process alive.
+type EventCallback = ThreadsafeFunction<String, Unknown<'static>, String, Status, false, true>;
+
+/// The native client. Use the `Client` class of the package instead.
+#[napi]
+pub struct NativeClient {
+    inner: turnout::Client,
+}
+
+fn parse_method(method: &str) -> napi::Result<turnout::Method> {
+    turnout::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| config(format!("invalid HTTP method {method:?}")))
+}
+
+fn parse_body(body: Option<String>) -> napi::Result<Option<Value>> {
+    body.map(|text| {
+        serde_json::from_str(&text)
+            .map_err(|e| config(format!("the request body is not valid JSON: {e}")))
+    })
+    .transpose()
+}
+
+#[napi]
+impl NativeClient {
+    /// A client from `new Client({...})` options (camelCase, milliseconds).
+    #[napi(constructor)]
+    pub fn new(options: Value) -> napi::Result<Self> {
+        let value = crate::options::client_options(options).map_err(config)?;
+        let config = turnout::Config::from_value(value).napi()?;
+        Self::start(config)
+    }
+
+    /// A client from a config file (YAML, TOML or JSON, by extension).
+    #[napi(factory)]
+    pub fn from_config_file(path: String) -> napi::Result<Self> {
+        Self::start(turnout::Config::from_file(path).napi()?)
+    }
+
+    /// A client from a config object in the file's shape (snake_case keys, seconds).
+    #[napi(factory)]
+    pub fn from_config_value(value: Value) -> napi::Result<Self> {
+        Self::start(turnout::Config::from_value(value).napi()?)
+    }
+
+    fn start(config: turnout::Config) -> napi::Result<Self> {
+        // Health checks are spawned on the runtime napi drives futures with.
+        let inner = within_runtime_if_available(|| turnout::Client::from_config(config)).napi()?;
+        Ok(Self { inner })
+    }
+
+    /// Sends a request routed by turnout; resolves to the JSON answer and its route.
+    #[napi(ts_return_type = "Promise<Answer>")]
+    pub fn request<'env>(
+        &self,
+        env: &'env Env,
+        method: String,
+        path: String,
+        body: Option<String>,
+        options: Option<CallOptions>,
+        cancel: Option<&CancelToken>,
+    ) -> napi::Result<PromiseRaw<'env, Answer>> {
+        let method = parse_method(&method)?;
+        let body = parse_body(body)?;
+        let options = options.unwrap_or_default().into_core()?;
+        let client = self.inner.clone();
+        let cancel = cancel.map(|c| c.tx.subscribe());
+        env.spawn_future(async move {
+            let call = client.request_json(method, &path, body, options);
+            tokio::select! {
+                result = call => {
+                    let routed = result.map_err(|e| to_napi(&e))?;
+                    Ok(Answer {
+                        body: routed.data.to_string(),
+                        route: convert::route(&routed.route),
+                    })
+                }
+                () = cancelled(cancel) => Err(aborted()),
+            }
+        })
+    }
+
+    /// Opens a streaming request; resolves once its first event has arrived.
+    #[napi(ts_return_type = "Promise<NativeStream>")]
+    pub fn stream<'env>(
+        &self,
+        env: &'env Env,
+        method: String,
+        path: String,
+        body: Option<String>,
+        options: Option<CallOptions>,
+        cancel: Option<&CancelToken>,
+    ) -> napi::Result<PromiseRaw<'env, NativeStream>> {
+        let method = parse_method(&method)?;
+        let body = parse_body(body)?;
+        let options = options.unwrap_or_default().into_core()?;
+        let client = self.inner.clone();
+        let cancel = cancel.map(|c| c.tx.subscribe());
+        env.spawn_future(async move {
+            let call = client.stream_json(method, &path, body, options);
+            tokio::select! {
+                result = call => {
+                    let stream = result.map_err(|e| to_napi(&e))?;
+                    Ok(NativeStream::new(stream))
+                }
+                () = cancelled(cancel) => Err(aborted()),
+            }
+        })
+    }
+
+    /// `{ active, canaryWeight, version, salt, environments: { blue, green } }`.
+    #[napi(ts_return_type = "Record<string, any>")]
+    pub fn status(&self) -> napi::Result<Value> {
+        convert::to_js(&self.inner.status())
+    }
+
+    /// Makes `side` active with no canary.
+    #[napi(ts_return_type = "Record<string, any>")]
+    pub fn switch_to(&self, side: String) -> napi::Result<Value> {
+        let side = side.parse::<turnout::Side>().napi()?;
+        convert::traffic(&self.inner.switch_to(side))
+    }
+
+    /// Sends `percent` (0..100) of traffic to the candidate.
+    #[napi(ts_return_type = "Record<string, any>")]
+    pub fn set_canary_weight(&self, percent: f64) -> napi::Result<Value> {
+        convert::traffic(&self.inner.set_canary_weight(percent).napi()?)
+    }
+
+    /// Makes the candidate active, weight back to 0.
+    #[napi(ts_return_type = "Record<string, any>")]
+    pub fn promote(&self) -> napi::Result<Value> {
+        convert::traffic(&self.inner.promote())
+    }
+
+    /// Returns to the last known-good traffic state.
+    #[napi(ts_return_type = "Record<string, any>")]
+    pub fn rollback(&self, reason: String) -> napi::Result<Value> {
+        convert::traffic(&self.inner.rollback(&reason))
+    }
+
+    /// Probes `side` now.
+    #[napi(ts_return_type = "Promise<Record<string, any>>")]
+    pub fn health_check<'env>(
+        &self,
+        env: &'env Env,
+        side: String,
+    ) -> napi::Result<PromiseRaw<'env, Value>> {
+        let side = side.parse::<turnout::Side>().napi()?;
+        let client = self.inner.clone();
+        env.spawn_future(async move { convert::to_js(&client.health_check(side).await) })
+    }
+
+    /// The events kept in memory, oldest first.
+    #[napi(ts_return_type = "Array<Record<string, any>>")]
+    pub fn history(&self) -> napi::Result<Value> {
+        convert::to_js(&self.inner.history())
+    }
+
+    /// Calls `callback` with each future event as JSON text.
+    #[napi(ts_args_type = "callback: (event: string) => void")]
+    pub fn on_event(&self, callback: EventCallback) -> EventSubscription {
+        let subscription = self.inner.subscribe(move |event| {
+            if let Ok(value) = convert::to_js(event) {
+                callback.call(value.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        });
+        EventSubscription {
+            inner: parking_lot::Mutex::new(Some(subscription)),
+        }
+    }
+
+    /// Starts a progressive rollout of the candidate (`{ steps, gates, intervalMs, ... }`).
+    #[napi(
+        ts_args_type = "plan: Record<string, any>",
+        ts_return_type = "Record<string, any> | null"
+    )]
+    pub fn start_rollout(&self, plan: Value) -> napi::Result<Value> {
+        let value = crate::options::rollout_plan(plan).map_err(config)?;
+        let plan = turnout::RolloutPlan::from_value(value).napi()?;
+        // The rollout's evaluations run as a task on the runtime napi drives futures with.
+        within_runtime_if_available(|| self.inner.start_rollout(plan)).napi()?;
+        self.rollout()
+    }
+
+    /// Pauses the rollout at its step.
+    #[napi(ts_return_type = "Record<string, any> | null")]
+    pub fn pause_rollout(&self) -> napi::Result<Value> {
+        self.inner.pause_rollout().napi()?;
+        self.rollout()
+    }
+
+    /// Resumes a paused rollout.
+    #[napi(ts_return_type = "Record<string, any> | null")]
+    pub fn resume_rollout(&self) -> napi::Result<Value> {
+        within_runtime_if_available(|| self.inner.resume_rollout()).napi()?;
+        self.rollout()
+    }
+
+    /// Aborts the rollout: the candidate's weight back to 0.
+    #[napi(ts_return_type = "Record<string, any> | null")]
+    pub fn abort_rollout(&self, reason: String) -> napi::Result<Value> {
+        self.inner.abort_rollout(&reason).napi()?;
+        self.rollout()
+    }
+
+    /// The current rollout's progress, or the last one's outcome; `null` before the first.
+    #[napi(ts_return_type = "Record<string, any> | null")]
+    pub fn rollout(&self) -> napi::Result<Value> {
+        match self.inner.rollout() {
+            Some(status) => convert::to_js(&status),
+            None => Ok(Value::Null),
+        }
+    }
+
+    /// Takes a checkpoint of the traffic state and routing config.
+    #[napi(ts_return_type = "Record<string, any>")]
+    pub fn checkpoint(&self, name: String) -> napi::Result<Value> {
+        convert::checkpoint(&self.inner.checkpoint(&name))
+    }
+
+    /// The checkpoints kept, oldest first.
+    #[napi(ts_return_type = "Array<Record<string, any>>")]
+    pub fn checkpoints(&self) -> napi::Result<Value> {
+        self.inner
+            .checkpoints()
+            .iter()
+            .map(convert::checkpoint)
+            .collect::<napi::Result<Vec<_>>>()
+            .map(Value::Array)
+    }
+
+    /// Re-applies checkpoint `id`'s traffic state.
+    #[napi(ts_return_type = "Record<string, any>")]
+    pub fn restore_checkpoint(&self, id: String) -> napi::Result<Value> {
+        convert::traffic(&self.inner.restore_checkpoint(&id).napi()?)
+    }
+
+    /// The Prometheus metrics of this client (OpenMetrics text).
+    #[napi]
+    pub fn metrics_text(&self) -> String {
+        self.inner.metrics_text()
+    }
+
+    /// The address the built-in metrics listener serves on (`metrics.listen`), if any.
+    #[napi]
+    pub fn metrics_addr(&self) -> Option<String> {
+        self.inner.metrics_addr().map(|a| a.to_string())
+    }
+
+    /// Token and cost totals: overall, by environment, by model and by tag.
+    #[napi(ts_return_type = "Record<string, any>")]
+    pub fn costs(&self) -> napi::Result<Value> {
+        convert::to_js_keeping(
+            &self.inner.costs(),
+            &["by_environment", "by_model", "by_tag"],
+        )
+    }
+
+    /// Stops background tasks; later requests fail with a `closed` error.
+    #[napi]
+    pub fn close(&self) {
+        self.inner.close();
+    }
+}
