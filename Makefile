@@ -34,8 +34,11 @@ $(VENV)/.installed: bindings-python/requirements-dev.txt
 	touch $@
 
 setup-node: bindings-node/node_modules/.package-lock.json
+# `npm install`, not `npm ci`: the lock was made where the registry lacks some of
+# @napi-rs/cli's optional per-platform packages, which `npm ci` counts as out of sync. With an
+# up-to-date lock, `npm install` installs exactly what it pins and leaves it unchanged.
 bindings-node/node_modules/.package-lock.json: bindings-node/package-lock.json
-	cd bindings-node && npm ci --no-audit --no-fund
+	cd bindings-node && npm install --no-audit --no-fund
 
 setup-prism: tests/prism/node_modules/.package-lock.json
 tests/prism/node_modules/.package-lock.json: tests/prism/package-lock.json

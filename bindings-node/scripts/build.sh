@@ -8,6 +8,6 @@
 # module drops it (70 MB → ~10 MB), keeping the symbols for backtraces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x node_modules/.bin/napi ] || npm ci --no-audit --no-fund
+[ -x node_modules/.bin/napi ] || npm install --no-audit --no-fund
 npx napi build --platform --release --output-dir native
 strip --strip-debug native/turnout.linux-x64-gnu.node

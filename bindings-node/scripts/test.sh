@@ -5,7 +5,7 @@
 # tarball, and every example in examples/node).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x node_modules/.bin/tsc ] || npm ci --no-audit --no-fund
+[ -x node_modules/.bin/tsc ] || npm install --no-audit --no-fund
 
 # The simulator binary the tests start (`turnout sim`); TURNOUT_BIN overrides it.
 if [ -z "${TURNOUT_BIN:-}" ]; then
@@ -15,5 +15,5 @@ fi
 
 cargo test -q -p turnout-node
 npx tsc -p tsconfig.json
-(cd ../examples/node && npm ci --no-audit --no-fund)
+(cd ../examples/node && npm install --no-audit --no-fund)
 node --test --test-concurrency=1 test/

@@ -1,5 +1,5 @@
 // Every example in examples/node/ type-checks and runs against two simulators, so the docs
-// cannot rot. examples/node is its own project (`npm ci` there first; scripts/test.sh does).
+// cannot rot. examples/node is its own project (`npm install` there first; scripts/test.sh does).
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
