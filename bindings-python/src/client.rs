@@ -1,0 +1,738 @@
+//! `BaseClient`: the native half of `turnout.Client` and `turnout.AsyncClient` (the Python
+//! classes subclass it and add the OpenAI-style resources).
+//!
+//! Fork safety: the core client holds a connection pool bound to the runtime of the process
+//! that built it. Each call checks the pid; a forked child rebuilds the core client from the
+//! stored config (carrying over the traffic state it inherited and the event callbacks) and
+//! leaks the parent's, whose sockets and tasks belong to the parent.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyTuple, PyType};
+use serde_json::Value;
+
+use crate::config::{ClientArgs, config_from_source};
+use crate::convert::{self, serde_to_py, to_py, to_value};
+use crate::errors::to_py_err;
+use crate::events::{EventSubscription, Listeners};
+use crate::route::{Deferred, Route};
+use crate::runtime;
+use crate::stream::{Stream, pump};
+
+/// The core client of one process.
+struct Slot {
+    pid: u32,
+    core: turnout::Client,
+    _events: turnout::events::Subscription,
+}
+
+/// The native client: configuration, the per-process core client, event callbacks.
+#[pyclass(subclass, frozen, module = "turnout._turnout")]
+pub struct BaseClient {
+    config: turnout::Config,
+    slot: AtomicPtr<Slot>,
+    listeners: Arc<Listeners>,
+    closed: AtomicBool,
+}
+
+impl Drop for BaseClient {
+    fn drop(&mut self) {
+        let slot = *self.slot.get_mut();
+        // SAFETY: the slot came from `Box::into_raw`; it is freed only here, and only in the
+        // process that built it (a child leaks its parent's, see the module doc).
+        unsafe {
+            if !slot.is_null() && (*slot).pid == std::process::id() {
+                drop(Box::from_raw(slot));
+            }
+        }
+    }
+}
+
+/// Starts a core client inside the runtime (its health probes are tasks).
+fn start(
+    py: Python<'_>,
+    config: turnout::Config,
+    listeners: &Arc<Listeners>,
+) -> PyResult<Box<Slot>> {
+    let runtime = runtime::get()?;
+    let _entered = runtime.enter();
+    let core = turnout::Client::from_config(config).map_err(|e| to_py_err(py, e))?;
+    let events = listeners.attach(&core);
+    Ok(Box::new(Slot {
+        pid: std::process::id(),
+        core,
+        _events: events,
+    }))
+}
+
+impl BaseClient {
+    fn with_config(py: Python<'_>, config: turnout::Config) -> PyResult<Self> {
+        let listeners = Listeners::new(py);
+        let slot = start(py, config.clone(), &listeners)?;
+        Ok(Self {
+            config,
+            slot: AtomicPtr::new(Box::into_raw(slot)),
+            listeners,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The core client of this process, rebuilt after a fork.
+    fn core(&self, py: Python<'_>) -> PyResult<&turnout::Client> {
+        let pid = std::process::id();
+        let current = self.slot.load(Ordering::Acquire);
+        // SAFETY: never null after construction; slots live as long as `self`.
+        let slot = unsafe { &*current };
+        if slot.pid == pid {
+            return Ok(&slot.core);
+        }
+        // A forked child: keep the traffic state it inherited.
+        let traffic = slot.core.traffic();
+        let mut config = self.config.clone();
+        config.active = traffic.active;
+        config.canary_weight = traffic.canary_weight();
+        config.salt = traffic.salt.clone();
+        let fresh = Box::into_raw(start(py, config, &self.listeners)?);
+        if self.closed.load(Ordering::Acquire) {
+            // SAFETY: just built, not yet shared.
+            unsafe { (*fresh).core.close() };
+        }
+        match self
+            .slot
+            .compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // The parent's slot is leaked on purpose.
+            // SAFETY: published; lives as long as `self`.
+            Ok(_) => Ok(unsafe { &(*fresh).core }),
+            Err(winner) => {
+                // SAFETY: ours was never published; the winner lives as long as `self`.
+                unsafe {
+                    drop(Box::from_raw(fresh));
+                    Ok(&(*winner).core)
+                }
+            }
+        }
+    }
+
+    /// What every request needs, converted while the GIL is held.
+    #[allow(clippy::too_many_arguments)]
+    fn prepare(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        path: &str,
+        body: Option<&Bound<'_, PyAny>>,
+        routing_key: Option<&Bound<'_, PyAny>>,
+        environment: Option<&str>,
+        metadata: Option<&Bound<'_, PyDict>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Call> {
+        Ok(Call {
+            core: self.core(py)?.clone(),
+            method: convert::method(method)?,
+            path: path.to_owned(),
+            body: body.map(to_value).transpose()?,
+            options: convert::options(py, routing_key, environment, metadata, timeout)?,
+        })
+    }
+}
+
+impl BaseClient {
+    /// Like `prepare`, with the body as raw JSON bytes (empty: no body).
+    #[allow(clippy::too_many_arguments)]
+    fn prepare_raw(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        routing_key: Option<&Bound<'_, PyAny>>,
+        environment: Option<&str>,
+        metadata: Option<&Bound<'_, PyDict>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Call> {
+        let body = match body {
+            None | Some([]) => None,
+            Some(bytes) => Some(serde_json::from_slice(bytes).map_err(|e| {
+                pyo3::exceptions::PyValueError::new_err(format!(
+                    "turnout routes JSON request bodies only: {e}"
+                ))
+            })?),
+        };
+        Ok(Call {
+            core: self.core(py)?.clone(),
+            method: convert::method(method)?,
+            path: path.to_owned(),
+            body,
+            options: convert::options(py, routing_key, environment, metadata, timeout)?,
+        })
+    }
+}
+
+impl BaseClient {
+    /// Runs an operation on the core client with the GIL released (an event callback it
+    /// triggers takes the GIL again) and inside the runtime (it may start tasks).
+    fn op<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&turnout::Client) -> T + Send,
+    ) -> PyResult<T> {
+        let core = self.core(py)?;
+        let runtime = runtime::get()?;
+        Ok(py.detach(|| {
+            let _entered = runtime.enter();
+            f(core)
+        }))
+    }
+}
+
+/// One request, ready to go to the runtime.
+struct Call {
+    core: turnout::Client,
+    method: turnout::Method,
+    path: String,
+    body: Option<Value>,
+    options: turnout::RequestOptions,
+}
+
+impl Call {
+    async fn send(self) -> turnout::Result<turnout::Routed<Value>> {
+        self.core
+            .request_json(self.method, &self.path, self.body, self.options)
+            .await
+    }
+
+    /// Whether the body asks for a stream.
+    fn is_stream(&self) -> bool {
+        self.body
+            .as_ref()
+            .and_then(|b| b.get("stream"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    /// Whether the core will add a usage chunk the caller did not ask for.
+    fn hides_usage(&self) -> bool {
+        self.path == "/chat/completions"
+            && self
+                .body
+                .as_ref()
+                .is_some_and(|b| b.get("stream_options").is_none())
+    }
+
+    async fn stream(self) -> turnout::Result<turnout::RoutedStream<Value>> {
+        self.core
+            .stream_json(self.method, &self.path, self.body, self.options)
+            .await
+    }
+}
+
+/// `(data, route)`.
+fn answer(py: Python<'_>, routed: turnout::Routed<Value>) -> PyResult<Py<PyAny>> {
+    let data = to_py(py, &routed.data)?;
+    let route = Py::new(py, Route::from(&routed.route))?;
+    Ok(PyTuple::new(py, [data, route.into_any()])?
+        .into_any()
+        .unbind())
+}
+
+/// `(json bytes, route)`.
+fn answer_bytes(py: Python<'_>, routed: turnout::Routed<Value>) -> PyResult<Py<PyAny>> {
+    let bytes = serde_json::to_vec(&routed.data).unwrap_or_default();
+    let data = PyBytes::new(py, &bytes).into_any().unbind();
+    let route = Py::new(py, Route::from(&routed.route))?;
+    Ok(PyTuple::new(py, [data, route.into_any()])?
+        .into_any()
+        .unbind())
+}
+
+#[pymethods]
+impl BaseClient {
+    #[new]
+    #[pyo3(signature = (
+        blue=None, green=None, *, active=None, canary_weight=None, sticky=None, rules=None,
+        retry=None, model_fallbacks=None, health_check=None, circuit_breaker=None,
+        rollback=None, timeout=None, connect_timeout=None, stats_window=None, rate_limit=None,
+        pricing=None, state=None, audit_log=None, webhook=None, cost_tag=None, metrics=None,
+        cache=None, _config=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new<'py>(
+        py: Python<'py>,
+        blue: Option<Bound<'py, PyAny>>,
+        green: Option<Bound<'py, PyAny>>,
+        active: Option<String>,
+        canary_weight: Option<f64>,
+        sticky: Option<bool>,
+        rules: Option<Bound<'py, PyAny>>,
+        retry: Option<Bound<'py, PyAny>>,
+        model_fallbacks: Option<Bound<'py, PyAny>>,
+        health_check: Option<Bound<'py, PyAny>>,
+        circuit_breaker: Option<Bound<'py, PyAny>>,
+        rollback: Option<Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+        connect_timeout: Option<f64>,
+        stats_window: Option<f64>,
+        rate_limit: Option<Bound<'py, PyAny>>,
+        pricing: Option<Bound<'py, PyAny>>,
+        state: Option<Bound<'py, PyAny>>,
+        audit_log: Option<Bound<'py, PyAny>>,
+        webhook: Option<String>,
+        cost_tag: Option<String>,
+        metrics: Option<Bound<'py, PyAny>>,
+        cache: Option<Bound<'py, PyAny>>,
+        _config: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Self> {
+        let config = match _config {
+            Some(source) => config_from_source(py, &source)?,
+            None => ClientArgs {
+                blue,
+                green,
+                active,
+                canary_weight,
+                sticky,
+                rules,
+                retry,
+                model_fallbacks,
+                health_check,
+                circuit_breaker,
+                rollback,
+                timeout,
+                connect_timeout,
+                stats_window,
+                rate_limit,
+                pricing,
+                state,
+                audit_log,
+                webhook,
+                cost_tag,
+                metrics,
+                cache,
+            }
+            .into_config(py)?,
+        };
+        Self::with_config(py, config)
+    }
+
+    /// A client from a config file (YAML, TOML or JSON) or a dict of the same shape;
+    /// `${VAR}` expands from the environment.
+    #[classmethod]
+    fn from_config<'py>(
+        cls: &Bound<'py, PyType>,
+        source: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let kwargs = PyDict::new(cls.py());
+        kwargs.set_item("_config", source)?;
+        cls.call((), Some(&kwargs))
+    }
+
+    /// Sends a request and returns `(data, route)`.
+    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn _request(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        path: &str,
+        body: Option<&Bound<'_, PyAny>>,
+        routing_key: Option<&Bound<'_, PyAny>>,
+        environment: Option<&str>,
+        metadata: Option<&Bound<'_, PyDict>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Py<PyAny>> {
+        let call = self.prepare(
+            py,
+            method,
+            path,
+            body,
+            routing_key,
+            environment,
+            metadata,
+            timeout,
+        )?;
+        let routed = runtime::block_on(py, call.send())?.map_err(|e| to_py_err(py, e))?;
+        answer(py, routed)
+    }
+
+    /// Opens a stream (returns once its first chunk has arrived).
+    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, sse=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn _stream(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        path: &str,
+        body: Option<&Bound<'_, PyAny>>,
+        routing_key: Option<&Bound<'_, PyAny>>,
+        environment: Option<&str>,
+        metadata: Option<&Bound<'_, PyDict>>,
+        timeout: Option<f64>,
+        sse: bool,
+    ) -> PyResult<Stream> {
+        let call = self.prepare(
+            py,
+            method,
+            path,
+            body,
+            routing_key,
+            environment,
+            metadata,
+            timeout,
+        )?;
+        let hide_usage = call.hides_usage();
+        let pumped = runtime::block_on(py, async move {
+            call.stream().await.map(|s| pump(s, hide_usage))
+        })?
+        .map_err(|e| to_py_err(py, e))?;
+        Stream::new(py, pumped, sse)
+    }
+
+    /// An awaitable of `(data, route)`.
+    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn _arequest<'py>(
+        &self,
+        py: Python<'py>,
+        method: &str,
+        path: &str,
+        body: Option<&Bound<'py, PyAny>>,
+        routing_key: Option<&Bound<'_, PyAny>>,
+        environment: Option<&str>,
+        metadata: Option<&Bound<'py, PyDict>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let call = self.prepare(
+            py,
+            method,
+            path,
+            body,
+            routing_key,
+            environment,
+            metadata,
+            timeout,
+        )?;
+        runtime::future_into_py(py, async move {
+            let result = call.send().await;
+            Ok(Deferred::new(move |py| match result {
+                Ok(routed) => answer(py, routed),
+                Err(e) => Err(to_py_err(py, e)),
+            }))
+        })
+    }
+
+    /// An awaitable of a `Stream` (resolved once its first chunk has arrived).
+    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, sse=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn _astream<'py>(
+        &self,
+        py: Python<'py>,
+        method: &str,
+        path: &str,
+        body: Option<&Bound<'py, PyAny>>,
+        routing_key: Option<&Bound<'_, PyAny>>,
+        environment: Option<&str>,
+        metadata: Option<&Bound<'py, PyDict>>,
+        timeout: Option<f64>,
+        sse: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let call = self.prepare(
+            py,
+            method,
+            path,
+            body,
+            routing_key,
+            environment,
+            metadata,
+            timeout,
+        )?;
+        let hide_usage = call.hides_usage();
+        runtime::future_into_py(py, async move {
+            let result = call.stream().await.map(|s| pump(s, hide_usage));
+            Ok(Deferred::new(move |py| match result {
+                Ok(pumped) => Ok(Py::new(py, Stream::new(py, pumped, sse)?)?.into_any()),
+                Err(e) => Err(to_py_err(py, e)),
+            }))
+        })
+    }
+
+    /// For the httpx transport: sends a raw JSON body and returns `(json bytes, route)`, or a
+    /// `Stream` of server-sent-event lines when the body asks for `"stream": true`.
+    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn _transport(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        routing_key: Option<&Bound<'_, PyAny>>,
+        environment: Option<&str>,
+        metadata: Option<&Bound<'_, PyDict>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Py<PyAny>> {
+        let call = self.prepare_raw(
+            py,
+            method,
+            path,
+            body,
+            routing_key,
+            environment,
+            metadata,
+            timeout,
+        )?;
+        if call.is_stream() {
+            let hide_usage = call.hides_usage();
+            let pumped = runtime::block_on(py, async move {
+                call.stream().await.map(|s| pump(s, hide_usage))
+            })?
+            .map_err(|e| to_py_err(py, e))?;
+            return Ok(Py::new(py, Stream::new(py, pumped, true)?)?.into_any());
+        }
+        let routed = runtime::block_on(py, call.send())?.map_err(|e| to_py_err(py, e))?;
+        answer_bytes(py, routed)
+    }
+
+    /// The awaitable form of `_transport`.
+    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn _atransport<'py>(
+        &self,
+        py: Python<'py>,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        routing_key: Option<&Bound<'_, PyAny>>,
+        environment: Option<&str>,
+        metadata: Option<&Bound<'py, PyDict>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let call = self.prepare_raw(
+            py,
+            method,
+            path,
+            body,
+            routing_key,
+            environment,
+            metadata,
+            timeout,
+        )?;
+        if call.is_stream() {
+            let hide_usage = call.hides_usage();
+            return runtime::future_into_py(py, async move {
+                let result = call.stream().await.map(|s| pump(s, hide_usage));
+                Ok(Deferred::new(move |py| match result {
+                    Ok(pumped) => Ok(Py::new(py, Stream::new(py, pumped, true)?)?.into_any()),
+                    Err(e) => Err(to_py_err(py, e)),
+                }))
+            });
+        }
+        runtime::future_into_py(py, async move {
+            let result = call.send().await;
+            Ok(Deferred::new(move |py| match result {
+                Ok(routed) => answer_bytes(py, routed),
+                Err(e) => Err(to_py_err(py, e)),
+            }))
+        })
+    }
+
+    /// The traffic state, per-side health, circuits and window statistics.
+    fn _status(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let status = self.op(py, |core| core.status())?;
+        serde_to_py(py, &status)
+    }
+
+    /// Makes `environment` active with no canary.
+    fn _switch_to(&self, py: Python<'_>, environment: &str) -> PyResult<Py<PyAny>> {
+        let side = convert::side(py, environment)?;
+        let state = self.op(py, |core| core.switch_to(side))?;
+        serde_to_py(py, &state)
+    }
+
+    /// Sends `percent` (0..=100) of traffic to the candidate.
+    fn _set_canary_weight(&self, py: Python<'_>, percent: f64) -> PyResult<Py<PyAny>> {
+        let state = self
+            .op(py, |core| core.set_canary_weight(percent))?
+            .map_err(|e| to_py_err(py, e))?;
+        serde_to_py(py, &state)
+    }
+
+    /// Makes the candidate active, weight back to 0.
+    fn _promote(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let state = self.op(py, |core| core.promote())?;
+        serde_to_py(py, &state)
+    }
+
+    /// Back to the last known-good traffic state.
+    fn _rollback(&self, py: Python<'_>, reason: &str) -> PyResult<Py<PyAny>> {
+        let state = self.op(py, |core| core.rollback(reason))?;
+        serde_to_py(py, &state)
+    }
+
+    /// Probes `environment` now (blocking).
+    fn _health_check(&self, py: Python<'_>, environment: &str) -> PyResult<Py<PyAny>> {
+        let side = convert::side(py, environment)?;
+        let core = self.core(py)?.clone();
+        let probe = runtime::block_on(py, async move { core.health_check(side).await })?;
+        serde_to_py(py, &probe)
+    }
+
+    /// An awaitable probe of `environment`.
+    fn _ahealth_check<'py>(
+        &self,
+        py: Python<'py>,
+        environment: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let side = convert::side(py, environment)?;
+        let core = self.core(py)?.clone();
+        runtime::future_into_py(py, async move {
+            let probe = core.health_check(side).await;
+            Ok(Deferred::new(move |py| serde_to_py(py, &probe)))
+        })
+    }
+
+    /// The events kept in memory, oldest first.
+    fn _history(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let events = self.op(py, |core| core.history())?;
+        let values: Vec<Value> = events.iter().map(|e| e.to_json()).collect();
+        to_py(py, &Value::Array(values))
+    }
+
+    /// Calls `callback(event)` for every future event.
+    fn _on_event(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<EventSubscription> {
+        if !callback.bind(py).is_callable() {
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "on_event takes a callable",
+            ));
+        }
+        self.core(py)?;
+        self.listeners.add(py, callback.clone_ref(py))?;
+        Ok(EventSubscription::new(
+            Arc::clone(&self.listeners),
+            callback,
+        ))
+    }
+
+    /// Stops background tasks; later requests raise ClientClosedError.
+    fn _close(&self, py: Python<'_>) -> PyResult<()> {
+        self.closed.store(true, Ordering::Release);
+        self.op(py, |core| core.close())
+    }
+
+    /// Starts a progressive rollout of the candidate.
+    fn _start_rollout(&self, py: Python<'_>, plan: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let plan = crate::config::rollout_plan(py, plan)?;
+        let status = self
+            .op(py, move |core| {
+                core.start_rollout(plan).map(|()| core.rollout())
+            })?
+            .map_err(|e| to_py_err(py, e))?;
+        serde_to_py(py, &status)
+    }
+
+    /// Pauses the rollout at its step.
+    fn _pause_rollout(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let status = self
+            .op(py, |core| core.pause_rollout().map(|()| core.rollout()))?
+            .map_err(|e| to_py_err(py, e))?;
+        serde_to_py(py, &status)
+    }
+
+    /// Resumes a paused rollout.
+    fn _resume_rollout(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let status = self
+            .op(py, |core| core.resume_rollout().map(|()| core.rollout()))?
+            .map_err(|e| to_py_err(py, e))?;
+        serde_to_py(py, &status)
+    }
+
+    /// Aborts the rollout: the candidate's weight goes back to 0.
+    fn _abort_rollout(&self, py: Python<'_>, reason: &str) -> PyResult<Py<PyAny>> {
+        let status = self
+            .op(py, |core| {
+                core.abort_rollout(reason).map(|()| core.rollout())
+            })?
+            .map_err(|e| to_py_err(py, e))?;
+        serde_to_py(py, &status)
+    }
+
+    /// The current (or last) rollout's progress, or None before the first.
+    fn _rollout(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let status = self.op(py, |core| core.rollout())?;
+        serde_to_py(py, &status)
+    }
+
+    /// Takes a checkpoint named `name`.
+    fn _checkpoint(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        let checkpoint = self.op(py, |core| core.checkpoint(name))?;
+        serde_to_py(py, &checkpoint)
+    }
+
+    /// The checkpoints kept, oldest first.
+    fn _checkpoints(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let list = self.op(py, |core| core.checkpoints())?;
+        serde_to_py(py, &list)
+    }
+
+    /// Re-applies checkpoint `id`'s traffic state.
+    fn _restore_checkpoint(&self, py: Python<'_>, id: &str) -> PyResult<Py<PyAny>> {
+        let state = self
+            .op(py, |core| core.restore_checkpoint(id))?
+            .map_err(|e| to_py_err(py, e))?;
+        serde_to_py(py, &state)
+    }
+
+    /// The Prometheus metrics, as OpenMetrics text.
+    fn _metrics_text(&self, py: Python<'_>) -> PyResult<String> {
+        self.op(py, |core| core.metrics_text())
+    }
+
+    /// The address the built-in metrics listener serves on (`metrics.listen`), if any.
+    fn _metrics_address(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        self.op(py, |core| core.metrics_addr().map(|a| a.to_string()))
+    }
+
+    /// Token and cost totals: overall, by environment, by model and by tag.
+    fn _costs(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let costs = self.op(py, |core| core.costs())?;
+        serde_to_py(py, &costs)
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        self.listeners.traverse(visit)
+    }
+
+    fn __clear__(&self) {
+        // A callback that refers to its client makes a cycle through the callback list.
+        Python::attach(|py| self.listeners.clear(py));
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let py = slf.py();
+        let me = slf.get();
+        let name = slf.get_type().name()?;
+        let core = me.core(py)?;
+        let state = core.traffic();
+        let env = |side: turnout::Side| {
+            let e = me.config.environments.get(side);
+            match e.label_str() {
+                Some(label) => format!("{side}={} ({label})", convert::quote(e.base_url())),
+                None => format!("{side}={}", convert::quote(e.base_url())),
+            }
+        };
+        Ok(format!(
+            "<turnout.{name} {}, {}, active={}, canary_weight={}>",
+            env(turnout::Side::Blue),
+            env(turnout::Side::Green),
+            state.active,
+            state.canary_weight()
+        ))
+    }
+}

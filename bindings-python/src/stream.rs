@@ -1,0 +1,231 @@
+//! `Stream`: a routed stream read from Python, synchronously (`__next__`) or from asyncio
+//! (`_anext`).
+//!
+//! A task on the runtime pumps the core's stream into a small channel, so that reading the
+//! network overlaps with the caller's work. Closing the stream, or dropping it, ends that task,
+//! which drops the core stream and so cancels the upstream request.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::StreamExt;
+use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use serde_json::Value;
+use tokio::sync::{Mutex, Notify, mpsc};
+
+use crate::convert::to_py;
+use crate::errors::to_py_err;
+use crate::route::{Deferred, Route};
+use crate::runtime;
+
+/// Chunks buffered ahead of the reader.
+const BUFFER: usize = 32;
+
+type Item = Result<Value, turnout::Error>;
+type Receiver = mpsc::Receiver<Item>;
+
+/// A started pump: its receiver, the route, and the signal that stops it.
+pub struct Pumped {
+    rx: Receiver,
+    route: turnout::RouteInfo,
+    stop: Arc<Notify>,
+}
+
+/// Starts pumping `stream`. With `hide_usage`, the usage-only chunk that the core asked for
+/// (to price the request) is not shown, since the caller did not ask for it: code written for
+/// the official client reads `chunk.choices[0]` on every chunk.
+pub fn pump(stream: turnout::RoutedStream<Value>, hide_usage: bool) -> Pumped {
+    let (tx, rx) = mpsc::channel(BUFFER);
+    let route = stream.route().clone();
+    let stop = Arc::new(Notify::new());
+    let task = run(stream, tx, hide_usage, Arc::clone(&stop));
+    runtime::handle().spawn(task);
+    Pumped { rx, route, stop }
+}
+
+async fn run(
+    mut stream: turnout::RoutedStream<Value>,
+    tx: mpsc::Sender<Item>,
+    hide_usage: bool,
+    stop: Arc<Notify>,
+) {
+    loop {
+        let item = tokio::select! {
+            biased;
+            _ = tx.closed() => return,
+            _ = stop.notified() => return,
+            item = stream.next() => item,
+        };
+        let Some(item) = item else { return };
+        if hide_usage && item.as_ref().is_ok_and(is_usage_only) {
+            continue;
+        }
+        let failed = item.is_err();
+        if tx.send(item).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// A chunk with no choices and a usage: the one `include_usage` adds at the end.
+fn is_usage_only(chunk: &Value) -> bool {
+    chunk
+        .get("choices")
+        .and_then(Value::as_array)
+        .is_some_and(Vec::is_empty)
+        && chunk.get("usage").is_some_and(|u| !u.is_null())
+}
+
+/// Where a stream is: reading, ended cleanly (`[DONE]` still to give in SSE mode), or over.
+#[derive(Default)]
+struct State {
+    failed: AtomicBool,
+    done_given: AtomicBool,
+}
+
+/// A stream of chunks (dicts), or of server-sent-event lines (bytes) for the httpx transport.
+#[pyclass(frozen, module = "turnout._turnout")]
+pub struct Stream {
+    rx: Arc<Mutex<Option<Receiver>>>,
+    stop: Arc<Notify>,
+    state: Arc<State>,
+    route: Py<Route>,
+    sse: bool,
+}
+
+impl Stream {
+    pub fn new(py: Python<'_>, pumped: Pumped, sse: bool) -> PyResult<Self> {
+        Ok(Self {
+            rx: Arc::new(Mutex::new(Some(pumped.rx))),
+            stop: pumped.stop,
+            state: Arc::new(State::default()),
+            route: Py::new(py, Route::from(&pumped.route))?,
+            sse,
+        })
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.stop.notify_one();
+    }
+}
+
+/// The Python value of one received item; `None` at the end.
+fn convert(
+    py: Python<'_>,
+    state: &State,
+    sse: bool,
+    item: Option<Item>,
+) -> PyResult<Option<Py<PyAny>>> {
+    match item {
+        Some(Ok(value)) if sse => {
+            let mut line = Vec::with_capacity(256);
+            line.extend_from_slice(b"data: ");
+            serde_json::to_writer(&mut line, &value)
+                .map_err(|e| PyRuntimeError::new_err(format!("cannot encode a chunk: {e}")))?;
+            line.extend_from_slice(b"\n\n");
+            Ok(Some(PyBytes::new(py, &line).into_any().unbind()))
+        }
+        Some(Ok(value)) => to_py(py, &value).map(Some),
+        Some(Err(e)) => {
+            state.failed.store(true, Ordering::Release);
+            Err(to_py_err(py, e))
+        }
+        None => {
+            if sse
+                && !state.failed.load(Ordering::Acquire)
+                && !state.done_given.swap(true, Ordering::AcqRel)
+            {
+                return Ok(Some(
+                    PyBytes::new(py, b"data: [DONE]\n\n").into_any().unbind(),
+                ));
+            }
+            Ok(None)
+        }
+    }
+}
+
+#[pymethods]
+impl Stream {
+    /// How the stream was routed.
+    #[getter]
+    fn route(&self, py: Python<'_>) -> Py<Route> {
+        self.route.clone_ref(py)
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    /// The next chunk, waiting with the GIL released.
+    fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let Ok(mut guard) = self.rx.try_lock() else {
+            return Err(PyRuntimeError::new_err(
+                "this stream is already being read elsewhere",
+            ));
+        };
+        let item = match guard.as_mut() {
+            None => None,
+            Some(rx) => match rx.try_recv() {
+                Ok(item) => Some(item),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) => runtime::wait(py, rx.recv())?,
+            },
+        };
+        match convert(py, &self.state, self.sse, item)? {
+            Some(value) => Ok(value),
+            None => {
+                *guard = None;
+                Err(PyStopIteration::new_err(()))
+            }
+        }
+    }
+
+    /// An awaitable of the next chunk, or of None at the end.
+    fn _anext<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let rx = Arc::clone(&self.rx);
+        let state = Arc::clone(&self.state);
+        let sse = self.sse;
+        runtime::future_into_py(py, async move {
+            let item = {
+                let mut guard = rx.lock().await;
+                match guard.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => None,
+                }
+            };
+            Ok(Deferred::new(move |py| {
+                Ok(convert(py, &state, sse, item)?.unwrap_or_else(|| py.None()))
+            }))
+        })
+    }
+
+    /// Stops reading and cancels the upstream request. Idempotent.
+    fn close(&self) {
+        self.stop.notify_one();
+        if let Ok(mut guard) = self.rx.try_lock() {
+            *guard = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_usage_only;
+    use serde_json::json;
+
+    #[test]
+    fn only_the_added_usage_chunk_is_hidden() {
+        assert!(is_usage_only(
+            &json!({"choices": [], "usage": {"total_tokens": 3}})
+        ));
+        assert!(!is_usage_only(
+            &json!({"choices": [{"delta": {}}], "usage": {"total_tokens": 3}})
+        ));
+        assert!(!is_usage_only(&json!({"choices": [], "usage": null})));
+        assert!(!is_usage_only(&json!({"choices": []})));
+    }
+}

@@ -1,0 +1,256 @@
+"""Every public method of the AsyncClient, and concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import turnout
+from conftest import MESSAGES, Sim, client_kwargs
+
+
+async def test_chat_embeddings_models_request(aclient: turnout.AsyncClient, blue: Sim) -> None:
+    resp = await aclient.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, routing_key="u1")
+    assert resp.choices[0].message.content.startswith("Echo: hello")
+    assert resp.usage.total_tokens > 0
+    assert resp.route.environment == "blue" and resp.route.attempts == 1
+    assert resp.to_dict()["object"] == "chat.completion"
+    emb = await aclient.embeddings.create(model="text-embedding-3-small", input="x")
+    assert len(emb.data[0].embedding) == 8
+    models = await aclient.models.list()
+    assert "gpt-4o" in [m.id for m in models]
+    one = await aclient.models.retrieve("gpt-4o")
+    assert one.id == "gpt-4o"
+    raw = await aclient.request("POST", "/embeddings", json={"model": "e", "input": "y"})
+    assert raw.data[0].object == "embedding"
+    stream = await aclient.request(
+        "POST", "/chat/completions", json={"model": "m", "messages": MESSAGES, "stream": True}, stream=True
+    )
+    assert [c async for c in stream]
+    pinned = await aclient.chat.completions.create(model="m", messages=MESSAGES, environment="green")
+    assert pinned.route.environment == "green"
+    assert blue.chat_count() == 2  # the plain call and the stream
+
+
+async def test_operations(aclient: turnout.AsyncClient, green: Sim) -> None:
+    seen: list[str] = []
+    sub = aclient.on_event(lambda e: seen.append(e["type"]))
+    assert (await aclient.status())["active"] == "blue"
+    await aclient.switch_to("green")
+    await aclient.set_canary_weight(10.0)
+    await aclient.rollback("because")
+    await aclient.set_canary_weight(50.0)
+    await aclient.promote()
+    st = await aclient.status()
+    assert st["active"] == "blue" and st["canary_weight"] == 0
+    probe = await aclient.health_check("green")
+    assert probe["healthy"] is True and probe["environment"] == "green"
+    history = await aclient.history()
+    assert (
+        [e["type"] for e in history]
+        == seen
+        == [
+            "switch",
+            "weight_changed",
+            "rollback",
+            "weight_changed",
+            "promote",
+        ]
+    )
+    sub.unsubscribe()
+    cp = await aclient.checkpoint("pre-v2")
+    assert cp["name"] == "pre-v2" and len(cp["hash"]) == 64
+    assert any(c["id"] == cp["id"] for c in await aclient.checkpoints())
+    await aclient.switch_to("green")
+    restored = await aclient.restore_checkpoint(cp["id"])
+    assert restored["active"] == "blue"
+    assert "turnout" in await aclient.metrics_text()
+    assert await aclient.metrics_address() is None
+    costs = await aclient.costs()
+    assert "total" in costs and "by_environment" in costs
+
+
+async def test_rollout_operations(aclient: turnout.AsyncClient) -> None:
+    plan = turnout.RolloutPlan(
+        steps=[turnout.Step(weight=5, hold=3600, min_requests=100), turnout.Step(weight=100)],
+        gates=turnout.RollbackPolicy(max_error_rate=0.05),
+        interval=10.0,
+    )
+    assert await aclient.rollout_status() is None
+    started = await aclient.start_rollout(plan)
+    assert started["state"] == "running" and started["candidate"] == "green"
+    assert (await aclient.status())["canary_weight"] == 5
+    assert (await aclient.pause_rollout())["state"] == "paused"
+    assert (await aclient.resume_rollout())["state"] == "running"
+    aborted = await aclient.abort_rollout("enough")
+    assert aborted["state"] == "aborted"
+    assert (await aclient.status())["canary_weight"] == 0
+    with pytest.raises(turnout.ConfigError):
+        await aclient.pause_rollout()
+
+
+async def test_async_close_and_context_manager(blue: Sim, green: Sim) -> None:
+    async with turnout.AsyncClient(**client_kwargs(blue, green)) as c:
+        await c.chat.completions.create(model="m", messages=MESSAGES)
+    assert c.is_closed
+    with pytest.raises(turnout.ClientClosedError):
+        await c.chat.completions.create(model="m", messages=MESSAGES)
+
+
+async def test_async_errors_are_typed(aclient: turnout.AsyncClient, blue: Sim) -> None:
+    blue.faults(error_rate=1.0, error_status=429, should_retry=False)
+    with pytest.raises(turnout.RateLimitError) as err:
+        await aclient.chat.completions.create(model="m", messages=MESSAGES, environment="blue")
+    assert err.value.status_code == 429 and err.value.environment == "blue"
+
+
+async def test_thousand_concurrent_requests(blue: Sim, green: Sim) -> None:
+    async with turnout.AsyncClient(**client_kwargs(blue, green, canary_weight=50.0)) as c:
+
+        async def one(i: int) -> str:
+            resp = await c.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": f"n{i}"}], routing_key=f"user-{i}"
+            )
+            assert resp.choices[0].message.content == f"Echo: n{i}"
+            return resp.route.environment
+
+        sides = await asyncio.gather(*(one(i) for i in range(1000)))
+    assert len(sides) == 1000
+    assert blue.chat_count() + green.chat_count() == 1000
+    # Sticky bucketing at 50 %: both sides serve a fair share.
+    assert 350 < sides.count("green") < 650
+
+
+async def test_cancelling_a_request(blue: Sim, aclient: turnout.AsyncClient) -> None:
+    blue.faults(latency_ms=2000)
+    task = asyncio.ensure_future(
+        aclient.chat.completions.create(model="m", messages=MESSAGES, environment="blue")
+    )
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    blue.faults()
+    # The client is still fine afterwards.
+    resp = await aclient.chat.completions.create(model="m", messages=MESSAGES, environment="blue")
+    assert resp.route.environment == "blue"
+
+
+async def test_event_loop_keeps_running_during_requests(blue: Sim, aclient: turnout.AsyncClient) -> None:
+    blue.faults(latency_ms=300)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    t = asyncio.ensure_future(ticker())
+    await aclient.chat.completions.create(model="m", messages=MESSAGES, environment="blue")
+    t.cancel()
+    assert ticks >= 10
+
+
+def test_gil_is_released_during_a_blocking_call(blue: Sim, client: turnout.Client) -> None:
+    blue.faults(latency_ms=400)
+    counter = 0
+    stop = threading.Event()
+
+    def spin() -> None:
+        nonlocal counter
+        while not stop.is_set():
+            counter += 1
+
+    t = threading.Thread(target=spin)
+    t.start()
+    time.sleep(0.05)
+    before = counter
+    client.chat.completions.create(model="m", messages=MESSAGES, environment="blue")
+    during = counter - before
+    stop.set()
+    t.join()
+    # With the GIL held for 400 ms the other thread could not have counted at all.
+    assert during > 10_000
+
+
+def test_sync_client_from_many_threads(client: turnout.Client, blue: Sim, green: Sim) -> None:
+    results: list[Any] = []
+
+    def work(i: int) -> None:
+        r = client.chat.completions.create(model="m", messages=[{"role": "user", "content": str(i)}])
+        results.append(r.choices[0].message.content)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == sorted(f"Echo: {i}" for i in range(32))
+
+
+def test_async_client_across_loops_and_threads(blue: Sim, green: Sim) -> None:
+    """Each event loop (several in a row, several threads at once) completes its own futures."""
+    client = turnout.AsyncClient(**client_kwargs(blue, green))
+
+    async def use(tag: str) -> list[str]:
+        answers = await asyncio.gather(
+            *(
+                client.chat.completions.create(model="m", messages=[{"role": "user", "content": f"{tag}{i}"}])
+                for i in range(50)
+            )
+        )
+        return [a.choices[0].message.content for a in answers]
+
+    assert asyncio.run(use("a")) == [f"Echo: a{i}" for i in range(50)]
+    assert asyncio.run(use("b")) == [f"Echo: b{i}" for i in range(50)]
+    results: dict[int, list[str]] = {}
+
+    def in_thread(n: int) -> None:
+        results[n] = asyncio.run(use(f"t{n}-"))
+
+    threads = [threading.Thread(target=in_thread, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for n in range(4):
+        assert results[n] == [f"Echo: t{n}-{i}" for i in range(50)]
+    client._close()
+
+
+async def test_exceptions_and_results_in_one_batch(blue: Sim, aclient: turnout.AsyncClient) -> None:
+    blue.faults(error_rate=0.5, error_status=400)
+    calls = [
+        aclient.chat.completions.create(model="m", messages=MESSAGES, environment="blue") for _ in range(200)
+    ]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    assert errors and all(isinstance(e, turnout.BadRequestError) for e in errors)
+    assert len(errors) < 200
+
+
+def test_a_signal_interrupts_a_blocking_call(blue: Sim, client: turnout.Client) -> None:
+    """Python signal handlers (Ctrl-C) run while a call waits, and the exception cancels it."""
+    import signal
+
+    blue.faults(latency_ms=3000)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    start = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            client.chat.completions.create(model="m", messages=MESSAGES, environment="blue")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    # Interrupted long before the 3 s answer.
+    assert time.monotonic() - start < 2.0
