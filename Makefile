@@ -48,20 +48,23 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# `cargo test --workspace` also builds target/debug/turnout (the CLI's tests run it), which the
+# Python and Node suites then use as their simulator: one build, one feature set.
+TURNOUT_BIN := $(CURDIR)/target/debug/turnout
+
 rust-test:
-	$(CARGO) build -q -p turnout-cli
 	$(CARGO) test --workspace --exclude turnout-node
 
 spec-test: setup-prism
 	TURNOUT_PRISM_BIN=$(CURDIR)/$(PRISM) $(CARGO) test -p turnout --test openai_spec -- --ignored
 
 python-test: setup-python
-	VENV=$(VENV) bash bindings-python/scripts/build.sh
-	VENV=$(VENV) bash bindings-python/scripts/test.sh
+	PROFILE=debug VENV=$(VENV) bash bindings-python/scripts/build.sh
+	TURNOUT_BIN=$(TURNOUT_BIN) VENV=$(VENV) bash bindings-python/scripts/test.sh
 
 node-test: setup-node
 	bash bindings-node/scripts/build.sh
-	bash bindings-node/scripts/test.sh
+	TURNOUT_BIN=$(TURNOUT_BIN) bash bindings-node/scripts/test.sh
 
 ## Benchmarks (not tests): writes BENCHMARKS.md.
 bench:

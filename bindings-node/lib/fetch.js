@@ -97,18 +97,7 @@ function errorResponse(err) {
   return new Response(err[RAW_BODY], { status: err.status, headers })
 }
 
-/** A chunk with no choices but usage: what turnout asked for, not the caller. */
-function isUsageOnly(text) {
-  if (!text.includes('"usage"')) return false
-  try {
-    const chunk = JSON.parse(text)
-    return Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null
-  } catch {
-    return false
-  }
-}
-
-function sseResponse(ns, stripUsage, signal) {
+function sseResponse(ns, signal) {
   let onAbort
   const body = new ReadableStream(
     {
@@ -142,7 +131,6 @@ function sseResponse(ns, stripUsage, signal) {
         }
         let out = ''
         for (const text of batch) {
-          if (stripUsage && isUsageOnly(text)) continue
           out += 'data: ' + text + '\n\n'
         }
         if (out) controller.enqueue(encoder.encode(out))
@@ -205,8 +193,7 @@ function createFetch(nativeClient) {
       } catch (err) {
         return errorResponse(fromNative(err))
       }
-      const stripUsage = json.stream_options == null && path.startsWith('/chat/completions')
-      return sseResponse(ns, stripUsage, signal)
+      return sseResponse(ns, signal)
     }
     let answer
     try {

@@ -238,7 +238,7 @@ export interface ChatCompletion extends Routed {
   [key: string]: unknown
 }
 
-/** One chunk of a streamed chat completion (the usage chunk has no choices). */
+/** One chunk of a streamed chat completion (a usage chunk, when you set `stream_options.include_usage`, has no choices). */
 export interface ChatCompletionChunk {
   id: string
   object: 'chat.completion.chunk'

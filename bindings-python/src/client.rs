@@ -213,15 +213,6 @@ impl Call {
             .unwrap_or(false)
     }
 
-    /// Whether the core will add a usage chunk the caller did not ask for.
-    fn hides_usage(&self) -> bool {
-        self.path == "/chat/completions"
-            && self
-                .body
-                .as_ref()
-                .is_some_and(|b| b.get("stream_options").is_none())
-    }
-
     async fn stream(self) -> turnout::Result<turnout::RoutedStream<Value>> {
         self.core
             .stream_json(self.method, &self.path, self.body, self.options)
@@ -381,11 +372,8 @@ impl BaseClient {
             metadata,
             timeout,
         )?;
-        let hide_usage = call.hides_usage();
-        let pumped = runtime::block_on(py, async move {
-            call.stream().await.map(|s| pump(s, hide_usage))
-        })?
-        .map_err(|e| to_py_err(py, e))?;
+        let pumped = runtime::block_on(py, async move { call.stream().await.map(|s| pump(s)) })?
+            .map_err(|e| to_py_err(py, e))?;
         Stream::new(py, pumped, sse)
     }
 
@@ -447,9 +435,8 @@ impl BaseClient {
             metadata,
             timeout,
         )?;
-        let hide_usage = call.hides_usage();
         runtime::future_into_py(py, async move {
-            let result = call.stream().await.map(|s| pump(s, hide_usage));
+            let result = call.stream().await.map(|s| pump(s));
             Ok(Deferred::new(move |py| match result {
                 Ok(pumped) => Ok(Py::new(py, Stream::new(py, pumped, sse)?)?.into_any()),
                 Err(e) => Err(to_py_err(py, e)),
@@ -483,11 +470,9 @@ impl BaseClient {
             timeout,
         )?;
         if call.is_stream() {
-            let hide_usage = call.hides_usage();
-            let pumped = runtime::block_on(py, async move {
-                call.stream().await.map(|s| pump(s, hide_usage))
-            })?
-            .map_err(|e| to_py_err(py, e))?;
+            let pumped =
+                runtime::block_on(py, async move { call.stream().await.map(|s| pump(s)) })?
+                    .map_err(|e| to_py_err(py, e))?;
             return Ok(Py::new(py, Stream::new(py, pumped, true)?)?.into_any());
         }
         let routed = runtime::block_on(py, call.send())?.map_err(|e| to_py_err(py, e))?;
@@ -519,9 +504,8 @@ impl BaseClient {
             timeout,
         )?;
         if call.is_stream() {
-            let hide_usage = call.hides_usage();
             return runtime::future_into_py(py, async move {
-                let result = call.stream().await.map(|s| pump(s, hide_usage));
+                let result = call.stream().await.map(|s| pump(s));
                 Ok(Deferred::new(move |py| match result {
                     Ok(pumped) => Ok(Py::new(py, Stream::new(py, pumped, true)?)?.into_any()),
                     Err(e) => Err(to_py_err(py, e)),

@@ -33,24 +33,17 @@ pub struct Pumped {
     stop: Arc<Notify>,
 }
 
-/// Starts pumping `stream`. With `hide_usage`, the usage-only chunk that the core asked for
-/// (to price the request) is not shown, since the caller did not ask for it: code written for
-/// the official client reads `chunk.choices[0]` on every chunk.
-pub fn pump(stream: turnout::RoutedStream<Value>, hide_usage: bool) -> Pumped {
+/// Starts pumping `stream` into a channel the Python iterators read.
+pub fn pump(stream: turnout::RoutedStream<Value>) -> Pumped {
     let (tx, rx) = mpsc::channel(BUFFER);
     let route = stream.route().clone();
     let stop = Arc::new(Notify::new());
-    let task = run(stream, tx, hide_usage, Arc::clone(&stop));
+    let task = run(stream, tx, Arc::clone(&stop));
     runtime::handle().spawn(task);
     Pumped { rx, route, stop }
 }
 
-async fn run(
-    mut stream: turnout::RoutedStream<Value>,
-    tx: mpsc::Sender<Item>,
-    hide_usage: bool,
-    stop: Arc<Notify>,
-) {
+async fn run(mut stream: turnout::RoutedStream<Value>, tx: mpsc::Sender<Item>, stop: Arc<Notify>) {
     loop {
         let item = tokio::select! {
             biased;
@@ -59,23 +52,11 @@ async fn run(
             item = stream.next() => item,
         };
         let Some(item) = item else { return };
-        if hide_usage && item.as_ref().is_ok_and(is_usage_only) {
-            continue;
-        }
         let failed = item.is_err();
         if tx.send(item).await.is_err() || failed {
             return;
         }
     }
-}
-
-/// A chunk with no choices and a usage: the one `include_usage` adds at the end.
-fn is_usage_only(chunk: &Value) -> bool {
-    chunk
-        .get("choices")
-        .and_then(Value::as_array)
-        .is_some_and(Vec::is_empty)
-        && chunk.get("usage").is_some_and(|u| !u.is_null())
 }
 
 /// Where a stream is: reading, ended cleanly (`[DONE]` still to give in SSE mode), or over.
@@ -209,23 +190,5 @@ impl Stream {
         if let Ok(mut guard) = self.rx.try_lock() {
             *guard = None;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_usage_only;
-    use serde_json::json;
-
-    #[test]
-    fn only_the_added_usage_chunk_is_hidden() {
-        assert!(is_usage_only(
-            &json!({"choices": [], "usage": {"total_tokens": 3}})
-        ));
-        assert!(!is_usage_only(
-            &json!({"choices": [{"delta": {}}], "usage": {"total_tokens": 3}})
-        ));
-        assert!(!is_usage_only(&json!({"choices": [], "usage": null})));
-        assert!(!is_usage_only(&json!({"choices": []})));
     }
 }

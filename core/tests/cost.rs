@@ -210,9 +210,11 @@ async fn costs_total_by_environment_model_and_tag() {
 async fn a_streamed_answer_is_charged_from_its_final_usage_chunk() {
     let sims = Sims::start().await;
     let client = sims.client();
+    let mut request = chat("gpt-4.1", "stream me a few words please");
+    request.stream_options = Some(serde_json::json!({"include_usage": true}));
     let chunks = client
         .chat()
-        .stream(chat("gpt-4.1", "stream me a few words please"))
+        .stream(request)
         .options(RequestOptions::default().metadata("team", "search"))
         .await
         .unwrap()

@@ -76,7 +76,7 @@ async fn the_exposition_parses_and_its_counts_match_the_requests_made() {
     for i in 0..5 {
         let chunks = client
             .chat()
-            .stream(chat(MODEL, &format!("a streamed question {i}")))
+            .stream(with_usage(chat(MODEL, &format!("a streamed question {i}"))))
             .routing_key(format!("streamer-{i}"))
             .await
             .unwrap()
@@ -375,7 +375,10 @@ async fn stream_usage_is_counted_when_the_stream_ends() {
         .unwrap();
     let mut stream = client
         .chat()
-        .stream(chat("my-model", "one two three four five six seven"))
+        .stream(with_usage(chat(
+            "my-model",
+            "one two three four five six seven",
+        )))
         .await
         .unwrap();
     // Nothing is counted while the stream is open.
@@ -424,7 +427,7 @@ async fn a_stream_dropped_after_its_usage_chunk_is_still_counted() {
     let client = sims.client();
     let mut stream = client
         .chat()
-        .stream(chat(MODEL, "one two three"))
+        .stream(with_usage(chat(MODEL, "one two three")))
         .await
         .unwrap();
     use futures_util::StreamExt;
@@ -613,4 +616,13 @@ async fn a_span_per_request_and_per_attempt_with_side_model_attempt_and_outcome(
     assert_eq!(field(attempts[1], "attempt"), "2");
     assert_no_key("the spans", &format!("{spans:?}"));
     sims.shutdown().await;
+}
+
+/// The request with `stream_options.include_usage` set by the caller, so that the usage chunk
+/// is handed over (turnout hides the one it asks for itself).
+fn with_usage(
+    mut request: turnout::protocol::ChatCompletionRequest,
+) -> turnout::protocol::ChatCompletionRequest {
+    request.stream_options = Some(serde_json::json!({"include_usage": true}));
+    request
 }

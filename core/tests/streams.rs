@@ -33,13 +33,31 @@ async fn a_stream_streams_with_usage() {
     assert_eq!(stream.route().attempts, 1);
     let chunks = stream.collect_all().await.unwrap();
     assert_eq!(text(&chunks), "Echo: one two three");
-    let last = chunks.last().expect("chunks");
-    assert_eq!(
-        last.usage.as_ref().map(|u| u.total_tokens > 0),
-        Some(true),
-        "include_usage was asked for"
-    );
+    // turnout asked for usage on the caller's behalf: it is accounted, and the usage-only
+    // chunk the caller did not ask for is not handed over.
+    assert!(chunks.iter().all(|c| !c.choices.is_empty()), "{chunks:?}");
+    assert!(client.costs().total.completion_tokens > 0, "usage was read");
     assert_eq!(sims.total(Side::Blue), 1);
+    sims.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_caller_who_asks_for_usage_gets_the_usage_chunk() {
+    let sims = Sims::start().await;
+    let client = sims.client();
+    let mut request = chat(MODEL, "one two three");
+    request.stream_options = Some(json!({"include_usage": true}));
+    let chunks = client
+        .chat()
+        .stream(request)
+        .await
+        .unwrap()
+        .collect_all()
+        .await
+        .unwrap();
+    let last = chunks.last().expect("chunks");
+    assert!(last.choices.is_empty());
+    assert_eq!(last.usage.as_ref().map(|u| u.total_tokens > 0), Some(true));
     sims.shutdown().await;
 }
 
@@ -271,8 +289,12 @@ async fn untyped_streams_are_routed_too() {
     );
     assert!(
         events
-            .last()
-            .is_some_and(|e| e["usage"]["total_tokens"].as_u64() > Some(0)),
+            .iter()
+            .all(|e| e["choices"].as_array().is_some_and(|c| !c.is_empty())),
+        "the usage-only chunk turnout asked for is not handed over"
+    );
+    assert!(
+        client.costs().total.completion_tokens > 0,
         "include_usage was added to the body"
     );
     sims.shutdown().await;

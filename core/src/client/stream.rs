@@ -62,6 +62,9 @@ pub(crate) struct Reader<T> {
     idle_timeout: Duration,
     /// The usage reported by the last chunk that had one.
     usage: Option<Tokens>,
+    /// Whether turnout asked for usage on the caller's behalf: the usage-only chunk that
+    /// follows is then read for accounting but not handed to the caller.
+    hide_usage_chunk: bool,
     _item: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -76,7 +79,11 @@ impl<T: DeserializeOwned> Reader<T> {
     async fn next(&mut self) -> Option<Result<T>> {
         loop {
             if let Some(event) = self.decoder.next_event() {
-                return self.item(event);
+                match self.item(event) {
+                    Step::Skip => continue,
+                    Step::Item(item) => return Some(item),
+                    Step::Done => return None,
+                }
             }
             let read = tokio::time::timeout(self.idle_timeout, self.body.next()).await;
             match read {
@@ -92,7 +99,11 @@ impl<T: DeserializeOwned> Reader<T> {
                 }
                 Ok(None) => {
                     if let Some(event) = self.decoder.finish() {
-                        return self.item(event);
+                        match self.item(event) {
+                            Step::Skip => {}
+                            Step::Item(item) => return Some(item),
+                            Step::Done => return None,
+                        }
                     }
                     return Some(Err(Error::Connect {
                         environment: self.side,
@@ -106,11 +117,11 @@ impl<T: DeserializeOwned> Reader<T> {
     fn item(
         &mut self,
         event: std::result::Result<crate::protocol::SseEvent, crate::protocol::SseError>,
-    ) -> Option<Result<T>> {
+    ) -> Step<T> {
         let event = match event {
             Ok(e) => e,
             Err(e) => {
-                return Some(Err(Error::Decode {
+                return Step::Item(Err(Error::Decode {
                     environment: self.side,
                     message: e.to_string(),
                     excerpt: String::new(),
@@ -118,15 +129,18 @@ impl<T: DeserializeOwned> Reader<T> {
             }
         };
         if event.is_done() {
-            return None;
+            return Step::Done;
         }
         if let Some(usage) = crate::cost::usage_of_event(&event.data) {
             self.usage = Some(usage);
+            if self.hide_usage_chunk && has_no_choices(&event.data) {
+                return Step::Skip;
+            }
         }
         if (event.event.as_deref() == Some("error") || event.data.starts_with("{\"error\""))
             && let Some(err) = ErrorBody::parse(&event.data)
         {
-            return Some(Err(Error::Status {
+            return Step::Item(Err(Error::Status {
                 status: error_status(&err),
                 body: event.data,
                 environment: self.side,
@@ -134,7 +148,7 @@ impl<T: DeserializeOwned> Reader<T> {
                 should_retry: None,
             }));
         }
-        Some(
+        Step::Item(
             serde_json::from_str(&event.data).map_err(|e| Error::Decode {
                 environment: self.side,
                 message: e.to_string(),
@@ -142,6 +156,26 @@ impl<T: DeserializeOwned> Reader<T> {
             }),
         )
     }
+}
+
+/// What one event gives the caller.
+enum Step<T> {
+    /// An item or an error.
+    Item(Result<T>),
+    /// The end (`[DONE]`).
+    Done,
+    /// Nothing: an event read for accounting only.
+    Skip,
+}
+
+/// Whether a chunk carries no choices (the usage-only chunk at the end of a stream).
+fn has_no_choices(data: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        choices: Vec<serde::de::IgnoredAny>,
+    }
+    serde_json::from_str::<Probe>(data).is_ok_and(|p| p.choices.is_empty())
 }
 
 /// The HTTP status an error sent inside a stream stands for (its numeric `code`, else 500).
@@ -160,6 +194,7 @@ pub(crate) async fn open<T: DeserializeOwned>(
     side: Side,
     resp: reqwest::Response,
     timeout: Duration,
+    hide_usage_chunk: bool,
 ) -> Result<Opened<T>> {
     let mut reader = Reader {
         side,
@@ -167,6 +202,7 @@ pub(crate) async fn open<T: DeserializeOwned>(
         decoder: SseDecoder::new(),
         idle_timeout: timeout,
         usage: None,
+        hide_usage_chunk,
         _item: std::marker::PhantomData,
     };
     let first = reader.next().await.transpose()?;
@@ -275,6 +311,7 @@ pub(crate) fn committed<T: DeserializeOwned + Send + 'static>(
         match live.reader.next().await {
             None => {
                 live.ended = true;
+                live.keep_usage();
                 live.finish.record(None);
                 None
             }
