@@ -372,7 +372,7 @@ impl BaseClient {
             metadata,
             timeout,
         )?;
-        let pumped = runtime::block_on(py, async move { call.stream().await.map(|s| pump(s)) })?
+        let pumped = runtime::block_on(py, async move { call.stream().await.map(pump) })?
             .map_err(|e| to_py_err(py, e))?;
         Stream::new(py, pumped, sse)
     }
@@ -436,7 +436,7 @@ impl BaseClient {
             timeout,
         )?;
         runtime::future_into_py(py, async move {
-            let result = call.stream().await.map(|s| pump(s));
+            let result = call.stream().await.map(pump);
             Ok(Deferred::new(move |py| match result {
                 Ok(pumped) => Ok(Py::new(py, Stream::new(py, pumped, sse)?)?.into_any()),
                 Err(e) => Err(to_py_err(py, e)),
@@ -470,9 +470,8 @@ impl BaseClient {
             timeout,
         )?;
         if call.is_stream() {
-            let pumped =
-                runtime::block_on(py, async move { call.stream().await.map(|s| pump(s)) })?
-                    .map_err(|e| to_py_err(py, e))?;
+            let pumped = runtime::block_on(py, async move { call.stream().await.map(pump) })?
+                .map_err(|e| to_py_err(py, e))?;
             return Ok(Py::new(py, Stream::new(py, pumped, true)?)?.into_any());
         }
         let routed = runtime::block_on(py, call.send())?.map_err(|e| to_py_err(py, e))?;
@@ -505,7 +504,7 @@ impl BaseClient {
         )?;
         if call.is_stream() {
             return runtime::future_into_py(py, async move {
-                let result = call.stream().await.map(|s| pump(s));
+                let result = call.stream().await.map(pump);
                 Ok(Deferred::new(move |py| match result {
                     Ok(pumped) => Ok(Py::new(py, Stream::new(py, pumped, true)?)?.into_any()),
                     Err(e) => Err(to_py_err(py, e)),
