@@ -109,7 +109,9 @@ async fn tokens_are_estimated_before_the_call_and_corrected_by_usage_after() {
     let big = || chat(MODEL, "hi").param("max_tokens", 900);
     // A stream holds its estimate (~925 tokens: the body's characters / 4 plus max_tokens)
     // until it ends and its usage is known.
-    let mut stream = client.chat().stream(big()).await.unwrap();
+    let mut streamed = big();
+    streamed.stream_options = Some(serde_json::json!({"include_usage": true}));
+    let mut stream = client.chat().stream(streamed).await.unwrap();
     let err = client
         .chat()
         .create(big())
