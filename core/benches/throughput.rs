@@ -1,6 +1,8 @@
 //! The whole in-process path against the simulator versus a raw reqwest client with the same
 //! pool, at concurrency 64. Goal: turnout ≥ 0.95× raw throughput. Criterion reports time per
-//! request for each; the ratio of the two is the figure (see bench/run.sh).
+//! request for each; the ratio of the two is the figure (see bench/run.sh). With
+//! `TURNOUT_BENCH_URL` set (e.g. `turnout sim --port 8080` → `http://127.0.0.1:8080/v1`), that
+//! upstream is used instead of an in-process simulator sharing the bench's runtime.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,15 +39,23 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let (sim, client, raw, url) = rt.block_on(async {
-        let sim = Sim::start(SimConfig::named("bench")).await.expect("sim");
-        let url = format!("{}/chat/completions", sim.url());
+        // An upstream of its own (bench/run.sh passes `turnout sim`'s URL), else in-process.
+        let (sim, base) = match std::env::var("TURNOUT_BENCH_URL") {
+            Ok(url) => (None, url),
+            Err(_) => {
+                let sim = Sim::start(SimConfig::named("bench")).await.expect("sim");
+                let url = sim.url();
+                (Some(sim), url)
+            }
+        };
+        let url = format!("{base}/chat/completions");
         let client = Client::builder()
             .blue(Environment::new(
-                sim.url(),
+                base.as_str(),
                 ApiKey::new("sk-bench-blue-00000000"),
             ))
             .green(Environment::new(
-                sim.url(),
+                base.as_str(),
                 ApiKey::new("sk-bench-green-0000000"),
             ))
             .configure(|c| c.health_check.enabled = false)
@@ -112,7 +122,9 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
-    rt.block_on(sim.shutdown());
+    if let Some(sim) = sim {
+        rt.block_on(sim.shutdown());
+    }
 }
 
 criterion_group!(benches, bench);

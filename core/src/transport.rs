@@ -5,11 +5,22 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Method, Response};
+use reqwest::{Method, RequestBuilder, Response};
 
 use crate::environment::{Environment, Side};
 use crate::error::{Error, Result};
 use crate::resilience::retry_after;
+
+/// Paths whose full URL each endpoint parses once, when it is built. Parsing a URL (with its
+/// IDNA host processing) costs thousands of instructions, and these paths are sent again and
+/// again; any other path is parsed per request.
+const PREPARSED_PATHS: [&str; 5] = [
+    "/chat/completions",
+    "/embeddings",
+    "/models",
+    "/responses",
+    "/completions",
+];
 
 /// A prepared environment: its URL, auth header and extra headers, built once.
 #[derive(Debug)]
@@ -18,6 +29,8 @@ pub(crate) struct Endpoint {
     pub base_url: String,
     headers: HeaderMap,
     pub timeout: Option<Duration>,
+    /// `base_url + path` parsed, for each of [`PREPARSED_PATHS`] that parses.
+    parsed: Vec<(&'static str, reqwest::Url)>,
 }
 
 impl Endpoint {
@@ -47,11 +60,20 @@ impl Endpoint {
             auth.set_sensitive(true);
             headers.insert(AUTHORIZATION, auth);
         }
+        let base_url = env.base_url().to_string();
+        let parsed = PREPARSED_PATHS
+            .iter()
+            .filter_map(|&path| {
+                let url = reqwest::Url::parse(&format!("{base_url}{path}")).ok()?;
+                Some((path, url))
+            })
+            .collect();
         Ok(Self {
             side,
-            base_url: env.base_url().to_string(),
+            base_url,
             headers,
             timeout: env.timeout_override(),
+            parsed,
         })
     }
 
@@ -92,16 +114,59 @@ impl Transport {
         Ok(Self { client })
     }
 
+    /// The request of one exchange: URL, the endpoint's headers, the body.
+    fn request(
+        &self,
+        ep: &Endpoint,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> RequestBuilder {
+        let mut req = match ep.parsed.iter().find(|(p, _)| *p == path) {
+            Some((_, url)) => self.client.request(method, url.clone()),
+            None => self.client.request(method, ep.url(path)),
+        };
+        // Header by header: cloning the whole map first would allocate it twice.
+        for (name, value) in &ep.headers {
+            req = req.header(name, value.clone());
+        }
+        if let Some(body) = body {
+            req = req
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(body);
+        }
+        req
+    }
+
+    /// Sends one exchange and reads the whole answer, all within `ex.timeout` (one timer for
+    /// the exchange); anything but 2xx becomes [`Error::Status`] or a transport error.
+    pub async fn fetch(&self, ep: &Endpoint, ex: Exchange<'_>) -> Result<Bytes> {
+        let (side, timeout) = (ep.side, ex.timeout);
+        let req = self.request(ep, ex.method, ex.path, ex.body);
+        let exchange = async {
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| transport_error(side, &e, timeout))?;
+            if !resp.status().is_success() {
+                return Err(status_error(side, resp, timeout).await);
+            }
+            resp.bytes()
+                .await
+                .map_err(|e| transport_error(side, &e, timeout))
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| Error::Timeout {
+                environment: side,
+                after: timeout,
+            })?
+    }
+
     /// Sends one exchange; a 2xx answer is returned with its body unread, anything else becomes
     /// [`Error::Status`] (body read) or a transport error.
     pub async fn send(&self, ep: &Endpoint, ex: Exchange<'_>) -> Result<Response> {
-        let mut req = self
-            .client
-            .request(ex.method, ep.url(ex.path))
-            .headers(ep.headers.clone());
-        if let Some(body) = ex.body {
-            req = req.header(CONTENT_TYPE, "application/json").body(body);
-        }
+        let req = self.request(ep, ex.method, ex.path, ex.body);
         let resp = tokio::time::timeout(ex.timeout, req.send())
             .await
             .map_err(|_| Error::Timeout {

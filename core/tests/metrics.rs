@@ -576,6 +576,9 @@ async fn a_span_per_request_and_per_attempt_with_side_model_attempt_and_outcome(
     );
     let spans = spans::Spans::default();
     let guard = tracing::subscriber::set_default(spans.clone());
+    // A sibling test running without a subscriber may have cached these callsites as
+    // disabled; make tracing ask again now that this thread has one.
+    tracing::callsite::rebuild_interest_cache();
     let resp = client.chat().create(chat(MODEL, "hi")).await.unwrap();
     drop(guard);
     assert_eq!(resp.route.environment, Side::Blue);

@@ -19,14 +19,25 @@ use crate::environment::Side;
 use crate::error::{Error, Result};
 use crate::resilience::backoff;
 use crate::routing::{RequestAttrs, select};
-use crate::transport::{Exchange, Transport};
+use crate::transport::Exchange;
 
 /// One logical request, before routing.
 pub(crate) struct Call {
     pub method: Method,
     pub path: String,
     pub body: Option<Value>,
+    /// Set instead of `body` by a typed request when nothing needs the body as a JSON value
+    /// (see [`super::observe::Observer::needs_json_body`]): it is serialised once, straight to
+    /// bytes, rather than to a `Value` and then to bytes.
+    pub encoded: Option<Encoded>,
     pub options: RequestOptions,
+}
+
+/// A request body already encoded, with the fields routing reads from it.
+pub(crate) struct Encoded {
+    pub bytes: Bytes,
+    pub model: Option<String>,
+    pub user: Option<String>,
 }
 
 impl Call {
@@ -40,11 +51,28 @@ impl Call {
             method,
             path,
             body,
+            encoded: None,
             options,
         }
     }
 
-    fn field(&self, name: &str) -> Option<&str> {
+    /// A call whose body is already encoded.
+    pub fn encoded(method: Method, path: &str, encoded: Encoded, options: RequestOptions) -> Self {
+        Self {
+            encoded: Some(encoded),
+            ..Self::new(method, path, None, options)
+        }
+    }
+
+    /// A string field of the body (`model`, `user`).
+    pub(crate) fn field(&self, name: &str) -> Option<&str> {
+        if let Some(e) = &self.encoded {
+            return match name {
+                "model" => e.model.as_deref(),
+                "user" => e.user.as_deref(),
+                _ => None,
+            };
+        }
         self.body.as_ref()?.get(name)?.as_str()
     }
 }
@@ -102,9 +130,10 @@ impl Engine {
                 .exchange::<T>(&call, side, body, timeout)
                 .instrument(span)
                 .await;
-            self.record(side, result.as_ref().map(|_| ()), sent.elapsed(), None);
+            let elapsed = sent.elapsed();
             let outcome = result.as_ref().map(|_| ());
-            self.observe_attempt(&ticket, side, cur.model(), outcome, sent.elapsed(), None);
+            self.record(side, outcome, elapsed, None);
+            self.observe_attempt(&ticket, side, cur.model(), outcome, elapsed, None);
             match result {
                 Ok((data, raw)) => {
                     let mut route = self.route_info(&cur, started);
@@ -174,8 +203,9 @@ impl Engine {
                     ));
                 }
                 Err(e) => {
-                    self.record(side, Err(&e), sent.elapsed(), None);
-                    self.observe_attempt(&ticket, side, cur.model(), Err(&e), sent.elapsed(), None);
+                    let elapsed = sent.elapsed();
+                    self.record(side, Err(&e), elapsed, None);
+                    self.observe_attempt(&ticket, side, cur.model(), Err(&e), elapsed, None);
                     match self.after_failure(&mut cur, e) {
                         Next::Now => {}
                         Next::After(delay) => tokio::time::sleep(delay).await,
@@ -217,12 +247,9 @@ impl Engine {
             self.note_failover(from, "is unavailable");
         }
         self.side(sel.side).budget.deposit(now);
-        let requested = call.field("model").map(str::to_string);
-        let mut models = vec![requested.clone()];
-        if let Some(chain) = requested
-            .as_ref()
-            .and_then(|m| self.config.model_fallbacks.get(m))
-        {
+        let requested = call.field("model");
+        let mut models = vec![requested.map(str::to_string)];
+        if let Some(chain) = requested.and_then(|m| self.config.model_fallbacks.get(m)) {
             models.extend(chain.iter().cloned().map(Some));
         }
         Ok(Cursor {
@@ -279,6 +306,23 @@ impl Engine {
         cur.attempts += 1;
         cur.model_attempts += 1;
         if cur.body.is_none()
+            && let Some(encoded) = &call.encoded
+        {
+            cur.body = Some(match &cur.models[cur.model_index] {
+                // A fallback model: the body is decoded, its model replaced, encoded again.
+                Some(model) if cur.model_index > 0 => {
+                    let mut body: Value = serde_json::from_slice(&encoded.bytes).map_err(|e| {
+                        Error::Config(format!("the request body cannot be encoded: {e}"))
+                    })?;
+                    body["model"] = Value::String(model.clone());
+                    Bytes::from(serde_json::to_vec(&body).map_err(|e| {
+                        Error::Config(format!("the request body cannot be encoded: {e}"))
+                    })?)
+                }
+                _ => encoded.bytes.clone(),
+            });
+        }
+        if cur.body.is_none()
             && let Some(body) = &call.body
         {
             let encoded = match (&cur.models[cur.model_index], cur.model_index) {
@@ -311,11 +355,10 @@ impl Engine {
             body,
             timeout,
         };
-        let resp = self
+        let bytes = self
             .transport
-            .send(&self.side(side).endpoint, exchange)
+            .fetch(&self.side(side).endpoint, exchange)
             .await?;
-        let bytes = Transport::read_body(side, resp, timeout).await?;
         let data = serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
             environment: side,
             message: e.to_string(),

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Client;
-use super::attempt::Call;
+use super::attempt::{Call, Encoded};
 use super::options::RequestOptions;
 use super::route::Routed;
 use super::stream::{ChatStream, RoutedStream};
@@ -113,6 +113,23 @@ impl IntoFuture for ChatCreate {
     fn into_future(mut self) -> Self::IntoFuture {
         Box::pin(async move {
             self.request.stream = None;
+            // Straight to bytes when nothing needs the JSON value (and no extra parameter
+            // shadows a field that routing reads); else through a `Value`, like untyped calls.
+            const SHADOWED: [&str; 5] = ["model", "messages", "stream", "stream_options", "user"];
+            let engine = &self.client.engine;
+            if !engine.obs.needs_json_body()
+                && !SHADOWED.iter().any(|k| self.request.extra.contains_key(*k))
+            {
+                let bytes = serde_json::to_vec(&self.request)
+                    .map_err(|e| Error::Config(format!("the request cannot be encoded: {e}")))?;
+                let encoded = Encoded {
+                    bytes: bytes.into(),
+                    model: Some(self.request.model),
+                    user: self.request.user,
+                };
+                let call = Call::encoded(Method::POST, "/chat/completions", encoded, self.options);
+                return engine.execute(call).await;
+            }
             let body = to_body(&self.request)?;
             send(
                 &self.client,

@@ -44,6 +44,12 @@ pub(crate) struct Observer {
 }
 
 impl Observer {
+    /// Whether requests must carry their body as a JSON value: the response cache keys
+    /// answers by it and token limits estimate from it.
+    pub fn needs_json_body(&self) -> bool {
+        self.cache.is_some() || self.limits.counts_tokens()
+    }
+
     pub fn new(config: &Config, clock: &SharedClock) -> Self {
         let envs = &config.environments;
         Self {
@@ -117,7 +123,7 @@ impl Engine {
             return Err(Error::Closed);
         }
         let started = Instant::now();
-        let model = call.body.as_ref().and_then(|b| b.get("model")?.as_str());
+        let model = call.field("model");
         let span = tracing::info_span!(
             "turnout.request",
             method = %call.method,

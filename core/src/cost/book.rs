@@ -90,9 +90,9 @@ impl CostBook {
         let mut costs = self.costs.lock();
         let costs = &mut *costs;
         costs.total.add(c.usage, c.cost_usd);
-        entry(&mut costs.by_environment, c.environment.as_str()).add(c.usage, c.cost_usd);
-        entry(&mut costs.by_model, c.model.unwrap_or(UNKNOWN_MODEL)).add(c.usage, c.cost_usd);
-        entry(&mut costs.by_tag, c.tag.unwrap_or(UNTAGGED)).add(c.usage, c.cost_usd);
+        add_to(&mut costs.by_environment, c.environment.as_str(), c);
+        add_to(&mut costs.by_model, c.model.unwrap_or(UNKNOWN_MODEL), c);
+        add_to(&mut costs.by_tag, c.tag.unwrap_or(UNTAGGED), c);
     }
 
     pub fn snapshot(&self) -> Costs {
@@ -100,13 +100,21 @@ impl CostBook {
     }
 }
 
-fn entry<'m>(map: &'m mut BTreeMap<String, CostTotals>, key: &str) -> &'m mut CostTotals {
+/// Adds `c` to the totals of `key` (or of `"(other)"` once the map is full). A key seen
+/// before costs no allocation: this runs on every answer, under the lock.
+fn add_to(map: &mut BTreeMap<String, CostTotals>, key: &str, c: &Charge<'_>) {
     let key = if map.contains_key(key) || map.len() < MAX_KEYS {
         key
     } else {
         OTHER
     };
-    map.entry(key.to_string()).or_default()
+    match map.get_mut(key) {
+        Some(totals) => totals.add(c.usage, c.cost_usd),
+        None => map
+            .entry(key.to_string())
+            .or_default()
+            .add(c.usage, c.cost_usd),
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ pub(crate) struct Tokens {
 
 /// The field of an answer that says what it cost: `usage` (chat, embeddings, and the
 /// Responses API's `input_tokens` / `output_tokens`).
+/// ([`usage_of`] finds that field without decoding the rest; the tests decode this.)
+#[cfg(test)]
 #[derive(Debug, Default, Deserialize)]
 struct Billing {
     #[serde(default)]
@@ -37,11 +39,67 @@ impl From<RawUsage> for Tokens {
 }
 
 /// The usage of a JSON answer, if it reports one (`null` and absent are `None`).
+///
+/// Called on every answer, which has already been decoded once: rather than decoding the
+/// whole body again, the top-level `"usage"` key is found by a scan that only tracks strings
+/// and nesting, and only its value is decoded.
 pub(crate) fn usage_of(body: &[u8]) -> Option<Tokens> {
-    serde_json::from_slice::<Billing>(body)
+    let start = top_level_value(body, b"usage")?;
+    let mut de = serde_json::Deserializer::from_slice(&body[start..]);
+    Option::<RawUsage>::deserialize(&mut de)
         .ok()?
-        .usage
         .map(Tokens::from)
+}
+
+/// The offset of the value of `key` in the top-level JSON object `body` (just after its
+/// `:`), or `None` when there is no such key. Nothing is validated: the caller decodes the
+/// value, and the body has been decoded as a whole before.
+fn top_level_value(body: &[u8], key: &[u8]) -> Option<usize> {
+    let mut depth = 0u32;
+    let mut i = 0;
+    loop {
+        // Only quotes and brackets matter between strings.
+        i += body
+            .get(i..)?
+            .iter()
+            .position(|&b| matches!(b, b'"' | b'{' | b'}' | b'[' | b']'))?;
+        match body[i] {
+            b'"' => {
+                let start = i + 1;
+                let mut end = start;
+                loop {
+                    let k = body
+                        .get(end..)?
+                        .iter()
+                        .position(|&b| b == b'"' || b == b'\\')?;
+                    if body[end + k] == b'"' {
+                        end += k;
+                        break;
+                    }
+                    end += k + 2;
+                }
+                i = end + 1;
+                // A string at depth 1 followed by `:` is a key of the top-level object.
+                if depth == 1 && &body[start..end] == key {
+                    let colon = i + body
+                        .get(i..)?
+                        .iter()
+                        .position(|b| !b.is_ascii_whitespace())?;
+                    if body[colon] == b':' {
+                        return Some(colon + 1);
+                    }
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            _ => {
+                depth = depth.checked_sub(1)?;
+                i += 1;
+            }
+        }
+    }
 }
 
 /// The usage in one streamed event, if this is the event that carries it (the final chunk
@@ -74,6 +132,45 @@ mod tests {
         assert_eq!(usage_of(resp).map(|u| u.prompt + u.completion), Some(10));
         assert_eq!(usage_of(br#"{"usage":null}"#), None);
         assert_eq!(usage_of(b"not json"), None);
+    }
+
+    /// The reference: decoding the whole body.
+    fn decoded(body: &[u8]) -> Option<Tokens> {
+        serde_json::from_slice::<Billing>(body)
+            .ok()?
+            .usage
+            .map(Tokens::from)
+    }
+
+    #[test]
+    fn the_scan_finds_what_decoding_finds() {
+        let bodies: &[&str] = &[
+            r#"{"id":"x","usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}"#,
+            r#"{"usage":{"prompt_tokens":1,"completion_tokens":2},"id":"after"}"#,
+            r#" { "usage" : { "prompt_tokens" : 4 , "completion_tokens" : 6 } } "#,
+            r#"{"choices":[{"message":{"content":"\"usage\":{\"prompt_tokens\":99}"}}],"usage":{"prompt_tokens":7,"completion_tokens":1}}"#,
+            r#"{"choices":[{"usage":{"prompt_tokens":99,"completion_tokens":99}}],"usage":{"prompt_tokens":2,"completion_tokens":3}}"#,
+            r#"{"choices":[{"usage":{"prompt_tokens":99,"completion_tokens":99}}]}"#,
+            r#"{"data":[["usage"],{"x":"usage"}],"note":"usage","usage":{"input_tokens":5,"output_tokens":8}}"#,
+            r#"{"a":"back\\slash\\","usage":{"prompt_tokens":11,"completion_tokens":12}}"#,
+            r#"{"usage":null}"#,
+            r#"{"usage":{}}"#,
+            r#"{"usage":{"prompt_tokens":3,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":1}}}"#,
+            r#"{"id":"x"}"#,
+            r#"[]"#,
+            r#"{"#,
+            r#"{"usage""#,
+            r#"{"usage":"#,
+            r#"{"usage"}"#,
+            "",
+        ];
+        for body in bodies {
+            assert_eq!(
+                usage_of(body.as_bytes()),
+                decoded(body.as_bytes()),
+                "{body}"
+            );
+        }
     }
 
     #[test]
