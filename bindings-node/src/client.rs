@@ -18,7 +18,7 @@ use crate::convert;
 use crate::errors::{IntoNapi, config, to_napi};
 use crate::stream::NativeStream;
 
-/// Per-request routing options (`{ routingKey, environment, metadata, timeoutMs }`).
+/// Per-request routing options (`{ routingKey, environment, metadata, timeoutMs, deadlineMs }`).
 #[napi(object)]
 #[derive(Default)]
 pub struct CallOptions {
@@ -30,6 +30,8 @@ pub struct CallOptions {
     pub metadata: Option<HashMap<String, String>>,
     /// Overrides the request timeout, in milliseconds.
     pub timeout_ms: Option<f64>,
+    /// Bounds the whole call (limiter wait, attempts, backoff, a stream to its end), in ms.
+    pub deadline_ms: Option<f64>,
 }
 
 impl CallOptions {
@@ -38,19 +40,22 @@ impl CallOptions {
             Some(side) => Some(side.parse::<turnout::Side>().napi()?),
             None => None,
         };
-        let timeout = match self.timeout_ms {
-            Some(ms) => Some(Duration::try_from_secs_f64(ms / 1000.0).map_err(|_| {
-                config(format!(
-                    "timeoutMs must be a finite, non-negative number, got {ms}"
-                ))
-            })?),
-            None => None,
+        let millis = |name: &str, ms: Option<f64>| -> napi::Result<Option<Duration>> {
+            ms.map(|ms| {
+                Duration::try_from_secs_f64(ms / 1000.0).map_err(|_| {
+                    config(format!(
+                        "{name} must be a finite, non-negative number, got {ms}"
+                    ))
+                })
+            })
+            .transpose()
         };
         Ok(turnout::RequestOptions {
             routing_key: self.routing_key,
             environment,
             metadata: self.metadata.map(|m| m.into_iter().collect()),
-            timeout,
+            timeout: millis("timeoutMs", self.timeout_ms)?,
+            deadline: millis("deadlineMs", self.deadline_ms)?,
         })
     }
 }

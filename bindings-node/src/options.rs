@@ -82,6 +82,7 @@ const ROLLBACK: &[Field] = &[
     f("maxP99LatencyMs", "max_p99_latency_ms", Kind::Plain),
     f("maxP99TtftMs", "max_p99_ttft_ms", Kind::Plain),
     f("maxErrorRateDelta", "max_error_rate_delta", Kind::Plain),
+    f("maxRateLimitedRate", "max_rate_limited_rate", Kind::Plain),
     f("windowMs", "window", Kind::Millis),
     f("minRequests", "min_requests", Kind::Plain),
     f("action", "action", Kind::Plain),
@@ -108,6 +109,12 @@ const STATE: &[Field] = &[
     f("namespace", "namespace", Kind::Plain),
 ];
 
+const BOUNDS: &[Field] = &[
+    f("responseBodyBytes", "response_body_bytes", Kind::Plain),
+    f("errorBodyBytes", "error_body_bytes", Kind::Plain),
+    f("sseEventBytes", "sse_event_bytes", Kind::Plain),
+];
+
 const TOP: &[Field] = &[
     f("environments", "environments", Kind::Section(ENVIRONMENTS)),
     f("active", "active", Kind::Plain),
@@ -126,6 +133,13 @@ const TOP: &[Field] = &[
     f("rollback", "rollback", Kind::Section(ROLLBACK)),
     f("timeoutMs", "timeout", Kind::Millis),
     f("connectTimeoutMs", "connect_timeout", Kind::Millis),
+    f("deadlineMs", "deadline", Kind::Millis),
+    f(
+        "streamFirstEventTimeoutMs",
+        "stream_first_event_timeout",
+        Kind::Millis,
+    ),
+    f("bounds", "bounds", Kind::Section(BOUNDS)),
     f("statsWindowMs", "stats_window", Kind::Millis),
     f("rateLimit", "rate_limit", Kind::Section(RATE_LIMIT)),
     f("pricing", "pricing", Kind::Plain),

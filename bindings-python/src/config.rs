@@ -295,8 +295,8 @@ section_class!(
     RollbackPolicy,
     turnout::config::RollbackPolicy,
     "rollback",
-    "(*, max_error_rate=..., min_success_rate=..., max_p99_latency_ms=..., max_p99_ttft_ms=..., max_error_rate_delta=..., window=..., min_requests=..., action=...)",
-    [max_error_rate, min_success_rate, max_p99_latency_ms, max_p99_ttft_ms, max_error_rate_delta, window, min_requests, action]
+    "(*, max_error_rate=..., min_success_rate=..., max_p99_latency_ms=..., max_p99_ttft_ms=..., max_error_rate_delta=..., max_rate_limited_rate=..., window=..., min_requests=..., action=...)",
+    [max_error_rate, min_success_rate, max_p99_latency_ms, max_p99_ttft_ms, max_error_rate_delta, max_rate_limited_rate, window, min_requests, action]
 );
 
 section_class!(

@@ -189,7 +189,7 @@ impl<'de> Deserialize<'de> for Environment {
 impl fmt::Debug for Environment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Environment")
-            .field("base_url", &self.base_url)
+            .field("base_url", &crate::secret::masked_url(&self.base_url))
             .field("api_key", &self.api_key)
             .field("label", &self.label)
             .field(

@@ -197,12 +197,13 @@ impl Error {
         }
     }
 
-    /// Whether this outcome counts against the side's health (SEMANTICS.md, *Health and
-    /// circuits*): connect errors, timeouts, 5xx, undecodable answers, 401 and 403.
+    /// Whether this outcome counts against the side's health (SEMANTICS.md, *What counts
+    /// against a side*): connect errors, timeouts, 5xx, undecodable answers, 401 and 403, and
+    /// a redirect turnout would not follow (to another origin: the side is misconfigured).
     pub fn is_side_failure(&self) -> bool {
         match self {
             Self::Connect { .. } | Self::Timeout { .. } | Self::Decode { .. } => true,
-            Self::Status { status, .. } => matches!(status, 401 | 403 | 500..=599),
+            Self::Status { status, .. } => matches!(status, 300..=399 | 401 | 403 | 500..=599),
             _ => false,
         }
     }

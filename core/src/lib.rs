@@ -39,4 +39,4 @@ pub use environment::{Environment, Side};
 pub use error::{Error, ErrorKind, Result};
 pub use reqwest::Method;
 pub use rollout::{Checkpoint, RolloutPlan, RolloutState, RolloutStatus, Step};
-pub use secret::ApiKey;
+pub use secret::{ApiKey, FINGERPRINT_KEY_VAR, SecretUrl, fingerprint_key};

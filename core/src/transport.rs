@@ -1,5 +1,10 @@
 //! The HTTP transport: one pooled reqwest client (rustls, HTTP/1.1 and HTTP/2), bearer auth,
-//! timeouts, and the mapping of transport failures and non-2xx answers to [`Error`].
+//! timeouts, bounded bodies, and the mapping of transport failures and non-2xx answers to
+//! [`Error`].
+//!
+//! Credentials never leave their side's origin: redirects are followed only within the origin
+//! of the request (a redirect elsewhere comes back as the 3xx it is), and error messages
+//! carry no URL (webhook and base URLs may hold secrets).
 
 use std::time::Duration;
 
@@ -7,6 +12,7 @@ use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, RequestBuilder, Response};
 
+use crate::config::Bounds;
 use crate::environment::{Environment, Side};
 use crate::error::{Error, Result};
 use crate::resilience::retry_after;
@@ -43,11 +49,13 @@ impl Endpoint {
                     "environments.{side}.headers: invalid header name {name:?}"
                 ))
             })?;
-            let value = HeaderValue::from_str(value).map_err(|_| {
+            let mut value = HeaderValue::from_str(value).map_err(|_| {
                 Error::Config(format!(
                     "environments.{side}.headers.{name}: invalid header value"
                 ))
             })?;
+            // Custom headers often carry credentials (`api-key`, `x-api-key`): never shown.
+            value.set_sensitive(true);
             headers.insert(name, value);
         }
         if !env.api_key().is_empty() {
@@ -90,7 +98,11 @@ impl Endpoint {
 #[derive(Debug, Clone)]
 pub(crate) struct Transport {
     client: reqwest::Client,
+    bounds: Bounds,
 }
+
+/// Redirects followed within one origin at most.
+const MAX_REDIRECTS: usize = 5;
 
 /// What one HTTP exchange sends.
 pub(crate) struct Exchange<'a> {
@@ -102,16 +114,17 @@ pub(crate) struct Exchange<'a> {
 }
 
 impl Transport {
-    /// A client with the given connect timeout.
-    pub fn new(connect_timeout: Duration) -> Result<Self> {
+    /// A client with the given connect timeout, reading bodies within `bounds`.
+    pub fn new(connect_timeout: Duration, bounds: Bounds) -> Result<Self> {
         let client = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(256)
             .tcp_nodelay(true)
+            .redirect(same_origin_redirects())
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { client })
+        Ok(Self { client, bounds })
     }
 
     /// The request of one exchange: URL, the endpoint's headers, the body.
@@ -149,11 +162,16 @@ impl Transport {
                 .await
                 .map_err(|e| transport_error(side, &e, timeout))?;
             if !resp.status().is_success() {
-                return Err(status_error(side, resp, timeout).await);
+                return Err(status_error(side, resp, timeout, self.bounds).await);
             }
-            resp.bytes()
-                .await
-                .map_err(|e| transport_error(side, &e, timeout))
+            read_bounded(
+                side,
+                resp,
+                timeout,
+                self.bounds.response_body_bytes,
+                Overflow::Fail,
+            )
+            .await
         };
         tokio::time::timeout(timeout, exchange)
             .await
@@ -177,22 +195,92 @@ impl Transport {
         if resp.status().is_success() {
             return Ok(resp);
         }
-        Err(status_error(ep.side, resp, ex.timeout).await)
+        Err(status_error(ep.side, resp, ex.timeout, self.bounds).await)
     }
 
-    /// Reads a whole body within `timeout`.
-    pub async fn read_body(side: Side, resp: Response, timeout: Duration) -> Result<Bytes> {
-        tokio::time::timeout(timeout, resp.bytes())
-            .await
-            .map_err(|_| Error::Timeout {
-                environment: side,
-                after: timeout,
-            })?
-            .map_err(|e| transport_error(side, &e, timeout))
+    /// Reads a whole body within `timeout` and `bounds.response_body_bytes`.
+    pub async fn read_body(&self, side: Side, resp: Response, timeout: Duration) -> Result<Bytes> {
+        tokio::time::timeout(
+            timeout,
+            read_bounded(
+                side,
+                resp,
+                timeout,
+                self.bounds.response_body_bytes,
+                Overflow::Fail,
+            ),
+        )
+        .await
+        .map_err(|_| Error::Timeout {
+            environment: side,
+            after: timeout,
+        })?
     }
 }
 
-/// Maps a reqwest failure to a connect or timeout error, with the cause chain in the message.
+/// What reading past a body's bound does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Overflow {
+    /// The attempt fails (an answer cut short is no answer).
+    Fail,
+    /// The rest is dropped (an error body is kept for its first bytes only).
+    Truncate,
+}
+
+/// Reads `resp`'s body, chunk by chunk, up to `max` bytes.
+async fn read_bounded(
+    side: Side,
+    mut resp: Response,
+    timeout: Duration,
+    max: u64,
+    overflow: Overflow,
+) -> Result<Bytes> {
+    let too_large = || Error::Decode {
+        environment: side,
+        message: format!("the answer is larger than bounds.response_body_bytes ({max} bytes)"),
+        excerpt: String::new(),
+    };
+    if overflow == Overflow::Fail && resp.content_length().is_some_and(|n| n > max) {
+        return Err(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| transport_error(side, &e, timeout))?
+    {
+        let room = usize::try_from(max.saturating_sub(body.len() as u64)).unwrap_or(usize::MAX);
+        if chunk.len() > room {
+            if overflow == Overflow::Fail {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk[..room]);
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Follows a redirect only within the origin (scheme, host, port) of the request, so that a
+/// side's key — in `Authorization`, `api-key` or any custom header — never reaches another
+/// origin. A redirect elsewhere is not followed: its 3xx answer is the attempt's outcome.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if !same_origin || attempt.previous().len() > MAX_REDIRECTS {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// Maps a reqwest failure to a connect or timeout error, with the cause chain in the message
+/// and no URL in it (URLs may hold secrets; the side names where it happened).
 pub(crate) fn transport_error(side: Side, e: &reqwest::Error, timeout: Duration) -> Error {
     if e.is_timeout() {
         return Error::Timeout {
@@ -200,20 +288,37 @@ pub(crate) fn transport_error(side: Side, e: &reqwest::Error, timeout: Duration)
             after: timeout,
         };
     }
-    let mut message = e.to_string();
+    Error::Connect {
+        environment: side,
+        message: error_chain(e),
+    }
+}
+
+/// A reqwest error and its causes, as one line without the URL.
+pub(crate) fn error_chain(e: &reqwest::Error) -> String {
+    let mut message = without_url(e);
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         message.push_str(": ");
         message.push_str(&s.to_string());
         source = s.source();
     }
-    Error::Connect {
-        environment: side,
-        message,
-    }
+    message
 }
 
-async fn status_error(side: Side, resp: Response, timeout: Duration) -> Error {
+/// The text of a reqwest error without its URL.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        let url = url.as_str();
+        // reqwest writes ` for url (URL)` into its messages.
+        text = text.replace(&format!(" for url ({url})"), "");
+        text = text.replace(url, "<url>");
+    }
+    text
+}
+
+async fn status_error(side: Side, resp: Response, timeout: Duration, bounds: Bounds) -> Error {
     let status = resp.status().as_u16();
     let retry_after = retry_after::parse(resp.headers());
     let should_retry = resp
@@ -225,9 +330,22 @@ async fn status_error(side: Side, resp: Response, timeout: Duration) -> Error {
             "false" => Some(false),
             _ => None,
         });
-    let body = match Transport::read_body(side, resp, timeout).await {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) => return e,
+    let read = read_bounded(
+        side,
+        resp,
+        timeout,
+        bounds.error_body_bytes,
+        Overflow::Truncate,
+    );
+    let body = match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(b)) => String::from_utf8_lossy(&b).into_owned(),
+        Ok(Err(e)) => return e,
+        Err(_) => {
+            return Error::Timeout {
+                environment: side,
+                after: timeout,
+            };
+        }
     };
     Error::Status {
         status,

@@ -49,7 +49,7 @@ async fn the_hash_is_stable_across_runs() {
     // It changes only when the checkpointed config itself gains or changes a field.
     assert_eq!(
         a.hash,
-        "fe2b6af627a30fee968c76b448bcafd879ce3d448069db042e71c358e602e54e",
+        "61ed8f4cb19db34a28864be0f6cee95489257b320bfddadae7f58a52fb79a277",
         "canonical content: {}",
         canonical_json(&a.content)
     );

@@ -314,6 +314,7 @@ fn assert_full_config(c: &Config) {
             max_p99_latency_ms: Some(1500.0),
             max_p99_ttft_ms: None,
             max_error_rate_delta: None,
+            max_rate_limited_rate: None,
             window: Duration::from_secs(120),
             min_requests: 50,
             action: RollbackAction::Alert,

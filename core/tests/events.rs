@@ -166,7 +166,7 @@ async fn the_webhook_receives_every_event_retrying_a_failed_post() {
     let (url, bodies) = receiver().await;
     let client = sims
         .builder()
-        .configure(move |c| c.webhook = Some(url))
+        .configure(move |c| c.webhook = Some(url.into()))
         .build()
         .unwrap();
     client.switch_to(Side::Green);
@@ -212,7 +212,7 @@ async fn a_black_holed_webhook_does_not_hold_up_requests() {
     });
     let client: Client = sims
         .builder()
-        .configure(move |c| c.webhook = Some(url))
+        .configure(move |c| c.webhook = Some(url.into()))
         .build()
         .unwrap();
 

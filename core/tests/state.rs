@@ -198,7 +198,7 @@ async fn redis_store_compares_and_swaps_and_hints() {
     let redis = start_redis();
     let config = StateConfig {
         backend: StateBackend::Redis,
-        url: Some(redis.url.clone()),
+        url: Some(redis.url.clone().into()),
         namespace: Some("t1".to_string()),
         ..Default::default()
     };
@@ -232,7 +232,7 @@ async fn redis_namespaces_are_separate() {
     let redis = start_redis();
     let open = |ns: &str| StateConfig {
         backend: StateBackend::Redis,
-        url: Some(redis.url.clone()),
+        url: Some(redis.url.clone().into()),
         namespace: Some(ns.to_string()),
         ..Default::default()
     };
@@ -250,7 +250,7 @@ async fn an_unreachable_redis_is_a_clear_error() {
         .expect("port");
     let err = Store::open(&StateConfig {
         backend: StateBackend::Redis,
-        url: Some(format!("redis://127.0.0.1:{port}/")),
+        url: Some(format!("redis://127.0.0.1:{port}/").into()),
         ..Default::default()
     })
     .await
@@ -350,7 +350,7 @@ async fn instances_follow_each_other_through_redis() {
     let redis = start_redis();
     check_instances_follow(StateConfig {
         backend: StateBackend::Redis,
-        url: Some(redis.url.clone()),
+        url: Some(redis.url.clone().into()),
         namespace: Some("fleet".to_string()),
         ..Default::default()
     })

@@ -1,16 +1,21 @@
-//! The cache key: sha256 of the canonical JSON of `[method, path, body]`, so that two bodies
-//! that differ only in the order of their keys (or their whitespace) share an entry.
+//! The cache key: sha256 of the canonical JSON of `[side, method, path, body]`, so that two
+//! bodies that differ only in the order of their keys (or their whitespace) share an entry,
+//! and an answer of one side is never served for a request routed to the other.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::environment::Side;
+
 /// A request's cache key.
 pub(crate) type CacheKey = [u8; 32];
 
-/// The key of a request.
-pub(crate) fn cache_key(method: &str, path: &str, body: Option<&Value>) -> CacheKey {
+/// The key of a request routed to `side`.
+pub(crate) fn cache_key(side: Side, method: &str, path: &str, body: Option<&Value>) -> CacheKey {
     let mut out = Vec::with_capacity(256);
     out.push(b'[');
+    string(side.as_str(), &mut out);
+    out.push(b',');
     canonical(&Value::String(method.to_string()), &mut out);
     out.push(b',');
     canonical(&Value::String(path.to_string()), &mut out);
@@ -74,21 +79,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            cache_key("POST", "/chat/completions", Some(&a)),
-            cache_key("POST", "/chat/completions", Some(&b))
+            cache_key(Side::Blue, "POST", "/chat/completions", Some(&a)),
+            cache_key(Side::Blue, "POST", "/chat/completions", Some(&b))
         );
         let c = json!({"model": "m", "messages": [{"role": "user", "content": "hi!"}], "t": 0.5});
         assert_ne!(
-            cache_key("POST", "/chat/completions", Some(&a)),
-            cache_key("POST", "/chat/completions", Some(&c))
+            cache_key(Side::Blue, "POST", "/chat/completions", Some(&a)),
+            cache_key(Side::Blue, "POST", "/chat/completions", Some(&c))
         );
         assert_ne!(
-            cache_key("POST", "/chat/completions", Some(&a)),
-            cache_key("POST", "/embeddings", Some(&a))
+            cache_key(Side::Blue, "POST", "/chat/completions", Some(&a)),
+            cache_key(Side::Blue, "POST", "/embeddings", Some(&a))
         );
         assert_ne!(
-            cache_key("GET", "/models", None),
-            cache_key("POST", "/models", None)
+            cache_key(Side::Blue, "GET", "/models", None),
+            cache_key(Side::Blue, "POST", "/models", None)
+        );
+        assert_ne!(
+            cache_key(Side::Blue, "POST", "/chat/completions", Some(&a)),
+            cache_key(Side::Green, "POST", "/chat/completions", Some(&a)),
+            "an answer of blue is never served for a request routed to green"
         );
     }
 

@@ -63,7 +63,7 @@ mod tests {
             ttl: Duration::from_secs(60),
         };
         let cache = ResponseCache::new(&config, clock.clone());
-        let key = cache_key("GET", "/models", None);
+        let key = cache_key(crate::environment::Side::Blue, "GET", "/models", None);
         cache.put(key, 7);
         clock.advance(Duration::from_secs(59));
         assert_eq!(cache.get(&key), Some(7));

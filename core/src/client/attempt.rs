@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::Instrument;
 
+use super::deadline::Deadline;
 use super::engine::Engine;
 use super::observe::Admission;
 use super::options::RequestOptions;
@@ -18,7 +19,10 @@ use super::stream::{self, RoutedStream};
 use crate::environment::Side;
 use crate::error::{Error, Result};
 use crate::resilience::backoff;
+use crate::resilience::circuit::Pass;
+use crate::resilience::outcome::classify;
 use crate::routing::{RequestAttrs, select};
+use crate::stats::Outcome;
 use crate::transport::Exchange;
 
 /// One logical request, before routing.
@@ -88,6 +92,9 @@ struct Cursor {
     retries: u32,
     failed_over: bool,
     body: Option<Bytes>,
+    /// The circuit's leave for the current attempt.
+    pass: Pass,
+    deadline: Deadline,
 }
 
 impl Cursor {
@@ -111,18 +118,18 @@ impl Engine {
     /// Runs a non-streaming call to completion.
     pub(crate) async fn execute<T: DeserializeOwned>(&self, call: Call) -> Result<Routed<T>> {
         let started = Instant::now();
-        let mut ticket = match self.admit::<T>(&call, true).await? {
+        let mut cur = self
+            .begin(&call)
+            .map_err(|e| self.refused(call.field("model"), e))?;
+        let mut ticket = match self.admit::<T>(&call, true, cur.side, cur.deadline).await? {
             Admission::Go(ticket) => ticket,
             Admission::Cached(hit) => return Ok(hit),
         };
-        let mut cur = self
-            .begin(&call)
-            .map_err(|e| self.refused(&ticket, call.field("model"), e))?;
         loop {
             if let Err(e) = self.permit(&mut cur) {
                 return Err(self.gave_up(&ticket, cur.side, cur.model(), cur.attempts, e));
             }
-            let (side, timeout) = self.attempt_target(&call, &cur);
+            let (side, timeout, by_deadline) = self.attempt_target(&call, &cur);
             let body = self.body_for(&call, &mut cur)?;
             let sent = Instant::now();
             let span = ticket.attempt_span(side, cur.model(), cur.attempts);
@@ -131,9 +138,9 @@ impl Engine {
                 .instrument(span)
                 .await;
             let elapsed = sent.elapsed();
-            let outcome = result.as_ref().map(|_| ());
-            self.record(side, outcome, elapsed, None);
-            self.observe_attempt(&ticket, side, cur.model(), outcome, elapsed, None);
+            let class = attempt_class(result.as_ref().map(|_| ()), by_deadline);
+            self.record(side, class, cur.pass, elapsed, None);
+            self.observe_attempt(&ticket, side, cur.model(), class, elapsed, None);
             match result {
                 Ok((data, raw)) => {
                     let mut route = self.route_info(&cur, started);
@@ -159,15 +166,15 @@ impl Engine {
     ) -> Result<RoutedStream<T>> {
         let usage_asked = call.path == "/chat/completions" && ask_for_usage(&mut call.body);
         let started = Instant::now();
-        let mut ticket = self.admit_stream(&call).await?;
         let mut cur = self
             .begin(&call)
-            .map_err(|e| self.refused(&ticket, call.field("model"), e))?;
+            .map_err(|e| self.refused(call.field("model"), e))?;
+        let mut ticket = self.admit_stream(&call, cur.side, cur.deadline).await?;
         loop {
             if let Err(e) = self.permit(&mut cur) {
                 return Err(self.gave_up(&ticket, cur.side, cur.model(), cur.attempts, e));
             }
-            let (side, timeout) = self.attempt_target(&call, &cur);
+            let (side, timeout, by_deadline) = self.attempt_target(&call, &cur);
             let body = self.body_for(&call, &mut cur)?;
             let sent = Instant::now();
             let span = ticket.attempt_span(side, cur.model(), cur.attempts);
@@ -177,13 +184,21 @@ impl Engine {
                 body,
                 timeout,
             };
+            let reading = stream::Reading {
+                side,
+                idle_timeout: timeout,
+                first_event_timeout: self.config.stream_first_event_timeout,
+                deadline: cur.deadline,
+                max_event_bytes: self.config.bounds.sse_event_bytes,
+                hide_usage_chunk: usage_asked,
+            };
             let opened = async {
                 match self
                     .transport
                     .send(&self.side(side).endpoint, exchange)
                     .await
                 {
-                    Ok(resp) => stream::open::<T>(side, resp, timeout, usage_asked).await,
+                    Ok(resp) => stream::open::<T>(resp, reading).await,
                     Err(e) => Err(e),
                 }
             }
@@ -197,15 +212,19 @@ impl Engine {
                         Arc::clone(&self),
                         first,
                         route,
-                        sent,
-                        ttft,
+                        stream::Started {
+                            sent,
+                            ttft,
+                            pass: cur.pass,
+                        },
                         ticket,
                     ));
                 }
                 Err(e) => {
                     let elapsed = sent.elapsed();
-                    self.record(side, Err(&e), elapsed, None);
-                    self.observe_attempt(&ticket, side, cur.model(), Err(&e), elapsed, None);
+                    let class = attempt_class(Err(&e), by_deadline);
+                    self.record(side, class, cur.pass, elapsed, None);
+                    self.observe_attempt(&ticket, side, cur.model(), class, elapsed, None);
                     match self.after_failure(&mut cur, e) {
                         Next::Now => {}
                         Next::After(delay) => tokio::time::sleep(delay).await,
@@ -262,6 +281,8 @@ impl Engine {
             retries: 0,
             failed_over: false,
             body: None,
+            pass: Pass::CLOSED,
+            deadline: Deadline::new(call.options.deadline.or(self.config.deadline)),
         })
     }
 
@@ -269,19 +290,24 @@ impl Engine {
     /// but a concurrent request may have taken its one half-open trial since: then the other
     /// side serves, unless the request is pinned or has already failed over.
     fn permit(&self, cur: &mut Cursor) -> Result<()> {
+        if cur.deadline.passed() {
+            return Err(cur.deadline.error(cur.side));
+        }
         let now = self.now();
-        if self.side(cur.side).circuit.begin(now) {
+        if let Some(pass) = self.side(cur.side).circuit.begin(now) {
+            cur.pass = pass;
             return Ok(());
         }
         let other = cur.side.other();
         if !cur.pinned
             && !cur.failed_over
             && self.is_available(other, now)
-            && self.side(other).circuit.begin(now)
+            && let Some(pass) = self.side(other).circuit.begin(now)
         {
             self.note_failover(cur.side, "is unavailable");
             cur.side = other;
             cur.failed_over = true;
+            cur.pass = pass;
             return Ok(());
         }
         Err(Error::NoHealthyEnvironment(format!(
@@ -290,14 +316,16 @@ impl Engine {
         )))
     }
 
-    /// The side of the next attempt and its timeout.
-    fn attempt_target(&self, call: &Call, cur: &Cursor) -> (Side, Duration) {
+    /// The side of the next attempt, its timeout, and whether the call's deadline is what
+    /// bounds that timeout.
+    fn attempt_target(&self, call: &Call, cur: &Cursor) -> (Side, Duration, bool) {
         let timeout = call
             .options
             .timeout
             .or(self.side(cur.side).endpoint.timeout)
             .unwrap_or(self.config.timeout);
-        (cur.side, timeout)
+        let (timeout, by_deadline) = cur.deadline.clip(timeout);
+        (cur.side, timeout, by_deadline)
     }
 
     /// Counts an attempt and returns the serialised body for the cursor's model, built once
@@ -369,6 +397,12 @@ impl Engine {
 
     /// Decides what follows a failed attempt.
     fn after_failure(&self, cur: &mut Cursor, error: Error) -> Next {
+        if cur.deadline.passed() {
+            return Next::Fail(match error {
+                Error::Timeout { .. } => cur.deadline.error(cur.side),
+                other => other,
+            });
+        }
         let has_next_model = cur.model_index + 1 < cur.models.len();
         if error.is_model_unavailable() && has_next_model {
             self.next_model(cur);
@@ -402,6 +436,10 @@ impl Engine {
             Some(d) => d,
             None => backoff::delay(&self.config.retry, cur.retries, rand::random::<f64>()),
         };
+        if !cur.deadline.allows_sleep(delay) {
+            tracing::debug!(side = %cur.side, "the next retry would end after the deadline");
+            return Next::Fail(error);
+        }
         if !self.side(cur.side).budget.withdraw(now) {
             tracing::debug!(side = %cur.side, "retry budget empty; not retrying");
             return Next::Fail(error);
@@ -453,4 +491,13 @@ fn ask_for_usage(body: &mut Option<Value>) -> bool {
         return true;
     }
     false
+}
+
+/// The class of an attempt that ended with `result`; a timeout set by the call's own deadline
+/// is the caller's, not the side's (SEMANTICS.md, *What counts against a side*).
+fn attempt_class(result: std::result::Result<(), &Error>, by_deadline: bool) -> Outcome {
+    match result {
+        Err(Error::Timeout { .. }) if by_deadline => Outcome::Cancelled,
+        r => classify(r),
+    }
 }

@@ -11,7 +11,8 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventBus, EventKind};
 use crate::health::{Health, ProbeResult};
 use crate::resilience::budget::RetryBudget;
-use crate::resilience::circuit::{Circuit, Transition, Verdict};
+use crate::resilience::circuit::{Circuit, Pass, Transition};
+use crate::resilience::outcome::verdict;
 use crate::routing::{Availability, TrafficCell, TrafficState};
 use crate::stats::{Outcome, StatsWindow};
 use crate::transport::{Endpoint, Exchange, Transport};
@@ -86,7 +87,7 @@ impl Engine {
         let obs = super::observe::Observer::new(&config, &clock);
         let (shared, shared_writes) = super::shared_state::SharedState::new(&config.state);
         let engine = Arc::new(Self {
-            transport: Transport::new(config.connect_timeout)?,
+            transport: Transport::new(config.connect_timeout, config.bounds)?,
             traffic,
             sides,
             events: EventBus::new(&config)?,
@@ -161,24 +162,20 @@ impl Engine {
         self.availability(now).is_available(side)
     }
 
-    /// Records the end of a request on `side` in its statistics and circuit.
+    /// Records the end of an attempt on `side`, sent with the circuit's `pass`, in the side's
+    /// statistics and circuit.
     pub fn record(
         &self,
         side: Side,
-        result: Result<(), &Error>,
+        outcome: Outcome,
+        pass: Pass,
         latency: Duration,
         ttft: Option<Duration>,
     ) {
         let now = self.now();
-        let (outcome, verdict) = match result {
-            Ok(()) => (Outcome::Success, Verdict::Success),
-            Err(e) if e.is_side_failure() => (Outcome::Failure, Verdict::Failure),
-            Err(e) if e.status() == Some(429) => (Outcome::RateLimited, Verdict::Neutral),
-            Err(_) => (Outcome::ClientError, Verdict::Neutral),
-        };
         let s = self.side(side);
         s.stats.record(now, outcome, latency, ttft);
-        if let Some(t) = s.circuit.record(verdict, now) {
+        if let Some(t) = s.circuit.record(verdict(outcome), pass, now) {
             let (kind, reason) = match t {
                 Transition::Opened => (
                     EventKind::CircuitOpened,
@@ -238,7 +235,9 @@ impl Engine {
         };
         let endpoint = &self.side(side).endpoint;
         let outcome = match self.transport.send(endpoint, exchange).await {
-            Ok(resp) => Transport::read_body(side, resp, hc.timeout)
+            Ok(resp) => self
+                .transport
+                .read_body(side, resp, hc.timeout)
                 .await
                 .map(|_| ()),
             Err(e) => Err(e),

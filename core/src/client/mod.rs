@@ -3,6 +3,7 @@
 mod attempt;
 mod builder;
 mod chat;
+mod deadline;
 pub(crate) mod engine;
 mod observe;
 mod operations;

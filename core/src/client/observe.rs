@@ -13,6 +13,7 @@ use tracing::{Instrument, Span, field};
 
 use super::Client;
 use super::attempt::Call;
+use super::deadline::Deadline;
 use super::engine::Engine;
 use super::route::{RouteInfo, Routed};
 use crate::cache::{CacheKey, ResponseCache, cache_key};
@@ -23,6 +24,7 @@ use crate::environment::Side;
 use crate::error::{Error, Result};
 use crate::limits::{Limiter, Permit, estimate_tokens};
 use crate::metrics::{Metrics, Outcome};
+use crate::stats::Outcome as Class;
 
 /// An answer kept by the response cache.
 #[derive(Debug, Clone)]
@@ -73,7 +75,8 @@ impl Observer {
 pub(crate) struct Ticket {
     permit: Option<Permit>,
     tag: Option<String>,
-    key: Option<CacheKey>,
+    /// The cache key, for the side the request was routed to first.
+    key: Option<(Side, CacheKey)>,
     span: Span,
     attempt: Option<Span>,
 }
@@ -112,12 +115,15 @@ pub(crate) enum Admission<T> {
 }
 
 impl Engine {
-    /// Before routing: answers from the cache when it can (non-streaming calls only, and not
-    /// calls pinned to a side), else waits for the client-side limits.
+    /// Once `side` is selected: answers from the cache when it holds an answer of that side
+    /// (non-streaming calls only, and not calls pinned to a side), else waits for the
+    /// client-side limits, no longer than the request's timeout or its deadline.
     pub(crate) async fn admit<T: DeserializeOwned>(
         &self,
         call: &Call,
         cacheable: bool,
+        side: Side,
+        deadline: Deadline,
     ) -> Result<Admission<T>> {
         if self.is_closed() {
             return Err(Error::Closed);
@@ -135,14 +141,16 @@ impl Engine {
         );
         let obs = &self.obs;
         let key = match &obs.cache {
-            Some(_) if cacheable && call.options.environment.is_none() => Some(cache_key(
-                call.method.as_str(),
-                &call.path,
-                call.body.as_ref(),
+            Some(_) if cacheable && call.options.environment.is_none() => Some((
+                side,
+                cache_key(side, call.method.as_str(), &call.path, call.body.as_ref()),
             )),
             _ => None,
         };
-        if let Some(hit) = key.as_ref().and_then(|k| self.cache_hit::<T>(k, started)) {
+        if let Some(hit) = key
+            .as_ref()
+            .and_then(|(_, k)| self.cache_hit::<T>(k, started))
+        {
             let route = &hit.route;
             obs.metrics
                 .request(Some(route.environment), model, Outcome::Cached);
@@ -152,7 +160,7 @@ impl Engine {
             span.record("outcome", Outcome::Cached.as_str());
             return Ok(Admission::Cached(hit));
         }
-        let timeout = call.options.timeout.unwrap_or(self.config.timeout);
+        let (timeout, _) = deadline.clip(call.options.timeout.unwrap_or(self.config.timeout));
         let tokens = if obs.limits.counts_tokens() {
             estimate_tokens(call.body.as_ref())
         } else {
@@ -187,8 +195,16 @@ impl Engine {
     }
 
     /// [`Engine::admit`] for a stream: never cached.
-    pub(crate) async fn admit_stream(&self, call: &Call) -> Result<Ticket> {
-        match self.admit::<serde_json::Value>(call, false).await? {
+    pub(crate) async fn admit_stream(
+        &self,
+        call: &Call,
+        side: Side,
+        deadline: Deadline,
+    ) -> Result<Ticket> {
+        match self
+            .admit::<serde_json::Value>(call, false, side, deadline)
+            .await?
+        {
             Admission::Go(ticket) => Ok(ticket),
             // Not cacheable, so never a hit; refuse rather than panic all the same.
             Admission::Cached(_) => Err(Error::Config(
@@ -216,10 +232,10 @@ impl Engine {
     }
 
     /// Refused before any attempt (no side available, or the client closed).
-    pub(crate) fn refused(&self, ticket: &Ticket, model: Option<&str>, error: Error) -> Error {
+    pub(crate) fn refused(&self, model: Option<&str>, error: Error) -> Error {
         let outcome = Outcome::of(Err(&error));
         self.obs.metrics.request(None, model, outcome);
-        ticket.end(None, model, 0, outcome);
+        tracing::debug!(outcome = outcome.as_str(), error = %error, "request refused");
         error
     }
 
@@ -230,13 +246,16 @@ impl Engine {
         ticket: &Ticket,
         side: Side,
         model: Option<&str>,
-        result: Result<(), &Error>,
+        class: Class,
         latency: Duration,
         ttft: Option<Duration>,
     ) {
-        let outcome = Outcome::of(result);
+        let outcome = Outcome::from(class);
         self.obs.metrics.request(Some(side), model, outcome);
-        self.obs.metrics.latency(side, latency, ttft);
+        // Latency is the side's speed at serving: successes only, as in the windows.
+        if class == Class::Success {
+            self.obs.metrics.latency(side, latency, ttft);
+        }
         if let Some(span) = &ticket.attempt {
             span.record("outcome", outcome.as_str());
         }
@@ -272,7 +291,9 @@ impl Engine {
             route.attempts,
             Outcome::Success,
         );
-        if let (Some(cache), Some(key)) = (&self.obs.cache, ticket.key) {
+        if let (Some(cache), Some((side, key))) = (&self.obs.cache, ticket.key)
+            && side == route.environment
+        {
             cache.put(
                 key,
                 CachedAnswer {
@@ -292,14 +313,14 @@ impl Engine {
         side: Side,
         model: Option<&str>,
         attempts: u32,
-        result: Result<(), &Error>,
+        class: Class,
         latency: Duration,
         ttft: Duration,
         usage: Option<Tokens>,
     ) {
-        self.observe_attempt(&ticket, side, model, result, latency, Some(ttft));
+        self.observe_attempt(&ticket, side, model, class, latency, Some(ttft));
         self.account(&ticket, side, model, usage);
-        ticket.end(Some(side), model, attempts, Outcome::of(result));
+        ticket.end(Some(side), model, attempts, Outcome::from(class));
     }
 
     /// Charges an answer's usage: metrics, cost totals, and the correction of the token

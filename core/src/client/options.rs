@@ -14,8 +14,11 @@ pub struct RequestOptions {
     pub environment: Option<crate::environment::Side>,
     /// Metadata matched against rules, and used as the cost tag.
     pub metadata: Option<BTreeMap<String, String>>,
-    /// Overrides the request timeout.
+    /// Overrides the request timeout (per attempt; for streams, per chunk).
     pub timeout: Option<Duration>,
+    /// Bounds the whole call — limiter wait, attempts, backoff and `Retry-After` sleeps, and a
+    /// stream to its end; overrides the client's `deadline`.
+    pub deadline: Option<Duration>,
 }
 
 impl RequestOptions {
@@ -42,6 +45,12 @@ impl RequestOptions {
     /// Sets the timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the deadline of the whole call.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
         self
     }
 }

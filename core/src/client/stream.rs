@@ -10,6 +10,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 
+use super::deadline::Deadline;
 use super::engine::Engine;
 use super::observe::Ticket;
 use super::route::RouteInfo;
@@ -17,6 +18,9 @@ use crate::cost::Tokens;
 use crate::environment::Side;
 use crate::error::{Error, Result};
 use crate::protocol::{ChatCompletionChunk, ErrorBody, SseDecoder};
+use crate::resilience::circuit::Pass;
+use crate::resilience::outcome::classify;
+use crate::stats::Outcome;
 use crate::transport::transport_error;
 
 /// A stream of decoded events plus the [`RouteInfo`] of the attempt that serves it. Dropping it
@@ -54,12 +58,38 @@ impl<T> Stream for RoutedStream<T> {
 
 type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
+/// How one attempt's stream is read: its bounds in time and size.
+pub(crate) struct Reading {
+    pub side: Side,
+    /// Longest wait for the next bytes.
+    pub idle_timeout: Duration,
+    /// Longest wait from sending to the first event (`stream_first_event_timeout`).
+    pub first_event_timeout: Option<Duration>,
+    /// The call's deadline, which bounds the stream to its end.
+    pub deadline: Deadline,
+    /// Largest single event (`bounds.sse_event_bytes`).
+    pub max_event_bytes: u64,
+    /// Whether turnout asked for usage on the caller's behalf.
+    pub hide_usage_chunk: bool,
+}
+
+/// When the attempt that serves a stream was sent, and what it holds until its end.
+pub(crate) struct Started {
+    pub sent: Instant,
+    pub ttft: Duration,
+    /// The circuit's leave for the attempt.
+    pub pass: Pass,
+}
+
 /// Reads events off one response body.
 pub(crate) struct Reader<T> {
     side: Side,
     body: Body,
     decoder: SseDecoder,
     idle_timeout: Duration,
+    deadline: Deadline,
+    /// Set when the deadline, not the side, ended the stream.
+    deadline_hit: bool,
     /// The usage reported by the last chunk that had one.
     usage: Option<Tokens>,
     /// Whether turnout asked for usage on the caller's behalf: the usage-only chunk that
@@ -85,8 +115,13 @@ impl<T: DeserializeOwned> Reader<T> {
                     Step::Done => return None,
                 }
             }
-            let read = tokio::time::timeout(self.idle_timeout, self.body.next()).await;
+            let (wait, by_deadline) = self.deadline.clip(self.idle_timeout);
+            let read = tokio::time::timeout(wait, self.body.next()).await;
             match read {
+                Err(_) if by_deadline => {
+                    self.deadline_hit = true;
+                    return Some(Err(self.deadline.error(self.side)));
+                }
                 Err(_) => {
                     return Some(Err(Error::Timeout {
                         environment: self.side,
@@ -189,32 +224,46 @@ fn error_status(body: &ErrorBody) -> u16 {
         .unwrap_or(500)
 }
 
-/// Reads a 2xx streaming response up to its first item.
+/// Reads a 2xx streaming response up to its first item, within `stream_first_event_timeout`
+/// when one is set (past it the attempt fails as a timeout of the side, still retryable).
 pub(crate) async fn open<T: DeserializeOwned>(
-    side: Side,
     resp: reqwest::Response,
-    timeout: Duration,
-    hide_usage_chunk: bool,
+    reading: Reading,
 ) -> Result<Opened<T>> {
+    let side = reading.side;
+    let max_event = usize::try_from(reading.max_event_bytes).unwrap_or(usize::MAX);
     let mut reader = Reader {
         side,
         body: Box::pin(resp.bytes_stream()),
-        decoder: SseDecoder::new(),
-        idle_timeout: timeout,
+        decoder: SseDecoder::with_max_event_bytes(max_event),
+        idle_timeout: reading.idle_timeout,
+        deadline: reading.deadline,
+        deadline_hit: false,
         usage: None,
-        hide_usage_chunk,
+        hide_usage_chunk: reading.hide_usage_chunk,
         _item: std::marker::PhantomData,
     };
-    let first = reader.next().await.transpose()?;
-    Ok(Opened { reader, first })
+    let first = match reading.first_event_timeout {
+        Some(limit) => tokio::time::timeout(limit, reader.next())
+            .await
+            .map_err(|_| Error::Timeout {
+                environment: side,
+                after: limit,
+            })?,
+        None => reader.next().await,
+    };
+    Ok(Opened {
+        reader,
+        first: first.transpose()?,
+    })
 }
 
-/// Records the stream's outcome once: at its end, at its interruption, or when dropped.
+/// Records the stream's outcome once: at its end, at its interruption, or when dropped (a
+/// stream the caller leaves early is cancelled: it judges nothing).
 struct Finish {
     engine: Arc<Engine>,
     side: Side,
-    sent: Instant,
-    ttft: Duration,
+    started: Started,
     done: bool,
     /// Metrics, cost and limits of the request, settled at the end.
     ticket: Option<Ticket>,
@@ -224,21 +273,21 @@ struct Finish {
 }
 
 impl Finish {
-    fn record(&mut self, error: Option<&Error>) {
+    fn record(&mut self, class: Outcome) {
         if !self.done {
             self.done = true;
-            let result = error.map_or(Ok(()), Err);
+            let Started { sent, ttft, pass } = self.started;
             self.engine
-                .record(self.side, result, self.sent.elapsed(), Some(self.ttft));
+                .record(self.side, class, pass, sent.elapsed(), Some(ttft));
             if let Some(ticket) = self.ticket.take() {
                 self.engine.end_stream(
                     ticket,
                     self.side,
                     self.model.as_deref(),
                     self.attempts,
-                    result,
-                    self.sent.elapsed(),
-                    self.ttft,
+                    class,
+                    sent.elapsed(),
+                    ttft,
                     self.usage.take(),
                 );
             }
@@ -248,7 +297,7 @@ impl Finish {
 
 impl Drop for Finish {
     fn drop(&mut self) {
-        self.record(None);
+        self.record(Outcome::Cancelled);
     }
 }
 
@@ -274,8 +323,7 @@ pub(crate) fn committed<T: DeserializeOwned + Send + 'static>(
     engine: Arc<Engine>,
     opened: Opened<T>,
     route: RouteInfo,
-    sent: Instant,
-    ttft: Duration,
+    started: Started,
     ticket: Ticket,
 ) -> RoutedStream<T> {
     let side = route.environment;
@@ -283,8 +331,7 @@ pub(crate) fn committed<T: DeserializeOwned + Send + 'static>(
     let mut finish = Finish {
         engine,
         side,
-        sent,
-        ttft,
+        started,
         done: false,
         ticket: Some(ticket),
         model: route.model.clone(),
@@ -292,7 +339,7 @@ pub(crate) fn committed<T: DeserializeOwned + Send + 'static>(
         usage: None,
     };
     if ended {
-        finish.record(None);
+        finish.record(Outcome::Success);
     }
     let live = Live {
         reader: opened.reader,
@@ -312,7 +359,7 @@ pub(crate) fn committed<T: DeserializeOwned + Send + 'static>(
             None => {
                 live.ended = true;
                 live.keep_usage();
-                live.finish.record(None);
+                live.finish.record(Outcome::Success);
                 None
             }
             Some(Ok(item)) => {
@@ -321,7 +368,12 @@ pub(crate) fn committed<T: DeserializeOwned + Send + 'static>(
             }
             Some(Err(e)) => {
                 live.ended = true;
-                live.finish.record(Some(&e));
+                let class = if live.reader.deadline_hit {
+                    Outcome::Cancelled
+                } else {
+                    classify(Err(&e))
+                };
+                live.finish.record(class);
                 let err = Error::StreamInterrupted {
                     environment: live.finish.side,
                     message: e.to_string(),

@@ -10,8 +10,8 @@ use serde_path_to_error::Segment;
 
 use super::keypath::{KeyPath, Seg};
 use super::{
-    CacheConfig, CircuitBreaker, Config, HealthCheck, MetricsConfig, RateLimit, RetryPolicy,
-    RollbackPolicy, StateConfig,
+    Bounds, CacheConfig, CircuitBreaker, Config, HealthCheck, MetricsConfig, RateLimit,
+    RetryPolicy, RollbackPolicy, StateConfig,
 };
 use crate::environment::Environment;
 
@@ -117,6 +117,7 @@ fn sections() -> &'static [(&'static str, &'static [&'static str])] {
             ("metrics", fields_of::<MetricsConfig>()),
             ("cache", fields_of::<CacheConfig>()),
             ("state", fields_of::<StateConfig>()),
+            ("bounds", fields_of::<Bounds>()),
             ("environments", fields_of::<Environment>()),
         ]
     })

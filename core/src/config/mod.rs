@@ -42,6 +42,6 @@ mod validate;
 
 pub use load::Format;
 pub use model::{
-    CacheConfig, CircuitBreaker, Config, Environments, HealthCheck, Jitter, MetricsConfig, Price,
-    RateLimit, RetryPolicy, RollbackAction, RollbackPolicy, Rule, StateBackend, StateConfig,
+    Bounds, CacheConfig, CircuitBreaker, Config, Environments, HealthCheck, Jitter, MetricsConfig,
+    Price, RateLimit, RetryPolicy, RollbackAction, RollbackPolicy, Rule, StateBackend, StateConfig,
 };

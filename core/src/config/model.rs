@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::secs;
+use super::{secs, secs_opt};
 use crate::environment::{Environment, Side};
+use crate::secret::SecretUrl;
 
 /// Everything a [`crate::Client`] needs. Build it with [`crate::Client::builder`] or load it with
 /// [`Config::from_file`] / [`Config::from_value`].
@@ -54,6 +55,17 @@ pub struct Config {
     /// Connect timeout [5 s].
     #[serde(default = "default_connect_timeout", with = "secs")]
     pub connect_timeout: Duration,
+    /// Bounds the whole of every call — limiter wait, every attempt, backoff and `Retry-After`
+    /// sleeps, and a stream to its end; a request's own `deadline` overrides it [none].
+    #[serde(default, with = "secs_opt")]
+    pub deadline: Option<Duration>,
+    /// Bounds a stream's time from sending to its first event; past it the attempt fails as a
+    /// timeout of the side and may be retried [none].
+    #[serde(default, with = "secs_opt")]
+    pub stream_first_event_timeout: Option<Duration>,
+    /// How much an upstream may send.
+    #[serde(default)]
+    pub bounds: Bounds,
     /// Sliding window of the per-side statistics [60 s].
     #[serde(default = "default_window", with = "secs")]
     pub stats_window: Duration,
@@ -78,9 +90,32 @@ pub struct Config {
     /// Append every event as a JSON line to this file.
     #[serde(default)]
     pub audit_log: Option<PathBuf>,
-    /// POST every event to this URL (with retries, off the request path).
+    /// POST every event to this URL (with retries, off the request path). Masked when shown.
     #[serde(default)]
-    pub webhook: Option<String>,
+    pub webhook: Option<SecretUrl>,
+}
+
+/// The `bounds` section: how much an upstream may send (SEMANTICS.md, *Bounds*). Past a bound
+/// the attempt fails as a failure of the side, with an error naming the bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Bounds {
+    /// Largest answer body read, in bytes [64 MiB].
+    pub response_body_bytes: u64,
+    /// Largest part of an error answer's body kept, in bytes; the rest is dropped [64 KiB].
+    pub error_body_bytes: u64,
+    /// Largest single server-sent event, in bytes [16 MiB].
+    pub sse_event_bytes: u64,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Self {
+            response_body_bytes: 64 * 1024 * 1024,
+            error_body_bytes: 64 * 1024,
+            sse_event_bytes: 16 * 1024 * 1024,
+        }
+    }
 }
 
 /// The `environments` section.
@@ -268,6 +303,8 @@ pub struct RollbackPolicy {
     pub max_p99_ttft_ms: Option<f64>,
     /// Highest error rate of the candidate minus the active side's.
     pub max_error_rate_delta: Option<f64>,
+    /// Highest share of 429s among the candidate's answers (429s count in no other gate).
+    pub max_rate_limited_rate: Option<f64>,
     /// The window judged [60 s].
     #[serde(with = "secs")]
     pub window: Duration,
@@ -285,6 +322,7 @@ impl Default for RollbackPolicy {
             max_p99_latency_ms: None,
             max_p99_ttft_ms: None,
             max_error_rate_delta: None,
+            max_rate_limited_rate: None,
             window: Duration::from_secs(60),
             min_requests: 20,
             action: RollbackAction::Rollback,
@@ -360,15 +398,15 @@ pub enum StateBackend {
 }
 
 /// The `state` section.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StateConfig {
     /// The backend.
     pub backend: StateBackend,
     /// The file of the `file` backend.
     pub path: Option<PathBuf>,
-    /// The URL of the `redis` backend.
-    pub url: Option<String>,
+    /// The URL of the `redis` backend (its password is masked when shown).
+    pub url: Option<SecretUrl>,
     /// Key prefix, so that several apps share one Redis [`turnout`].
     pub namespace: Option<String>,
 }
@@ -419,6 +457,9 @@ impl Config {
             rollback: RollbackPolicy::default(),
             timeout: default_timeout(),
             connect_timeout: default_connect_timeout(),
+            deadline: None,
+            stream_first_event_timeout: None,
+            bounds: Bounds::default(),
             stats_window: default_window(),
             rate_limit: None,
             pricing: BTreeMap::new(),

@@ -136,6 +136,7 @@ impl Config {
             ("rollback.max_error_rate", r.max_error_rate),
             ("rollback.min_success_rate", r.min_success_rate),
             ("rollback.max_error_rate_delta", r.max_error_rate_delta),
+            ("rollback.max_rate_limited_rate", r.max_rate_limited_rate),
         ] {
             if let Some(rate) = rate {
                 within(name, rate, 0.0, 1.0)?;
@@ -152,6 +153,25 @@ impl Config {
             }
         }
         positive("rollback.window", r.window)?;
+        let b = &self.bounds;
+        for (name, n) in [
+            ("bounds.response_body_bytes", b.response_body_bytes),
+            ("bounds.error_body_bytes", b.error_body_bytes),
+            ("bounds.sse_event_bytes", b.sse_event_bytes),
+        ] {
+            at_least_one(name, n)?;
+        }
+        for (name, d) in [
+            ("deadline", self.deadline),
+            (
+                "stream_first_event_timeout",
+                self.stream_first_event_timeout,
+            ),
+        ] {
+            if let Some(d) = d {
+                positive(name, d)?;
+            }
+        }
         at_least_one("rollback.min_requests", r.min_requests)
     }
 
@@ -311,16 +331,9 @@ fn secs(d: Duration) -> String {
     format!("{}s", d.as_secs_f64())
 }
 
-/// A URL fit for a message: a password in it is masked.
+/// A URL fit for a message: its secrets are masked.
 fn shown_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            // Only fails for URLs that cannot have a password, which this one has.
-            let _ = u.set_password(Some("****"));
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
+    crate::secret::masked_url(url)
 }
 
 /// A cycle of fallbacks across chains (`a -> b -> a`), if there is one, in a stable order.

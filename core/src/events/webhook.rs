@@ -66,6 +66,7 @@ impl Webhook {
         let url = reqwest::Url::parse(url)
             .map_err(|e| Error::Config(format!("webhook is not a valid URL: {e}")))?;
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(ATTEMPT_TIMEOUT)
             .connect_timeout(ATTEMPT_TIMEOUT)
             .build()
@@ -141,7 +142,8 @@ async fn deliver(http: &reqwest::Client, url: &reqwest::Url, body: String) {
                     break;
                 }
             }
-            Err(e) => last = e.to_string(),
+            // Without the URL: a webhook's URL usually holds its secret.
+            Err(e) => last = crate::transport::error_chain(&e),
         }
     }
     tracing::warn!(target: "turnout::webhook", url = %url.origin().ascii_serialization(), "webhook delivery failed, event dropped: {last}");

@@ -3,8 +3,7 @@
 use std::time::Duration;
 
 /// Holds up to `capacity` tokens and refills `capacity` per minute. Taking more than is there
-/// leaves a debt that the refill repays first, so a request larger than the whole bucket is
-/// let through once the bucket is full instead of waiting forever.
+/// (an answer whose usage exceeded its estimate) leaves a debt that the refill repays first.
 #[derive(Debug)]
 pub(crate) struct TokenBucket {
     capacity: f64,
@@ -40,7 +39,9 @@ impl TokenBucket {
         if self.level >= n || self.per_sec <= 0.0 {
             return Duration::ZERO;
         }
-        Duration::from_secs_f64((n - self.level) / self.per_sec)
+        // A debt so deep that its wait does not fit a Duration waits "forever" (and a waiting
+        // request is refused at its timeout), never panics.
+        Duration::try_from_secs_f64((n - self.level) / self.per_sec).unwrap_or(Duration::MAX)
     }
 
     /// Takes `n` tokens; call after [`TokenBucket::wait_for`] said zero.
@@ -84,6 +85,13 @@ mod tests {
         b.take(600);
         assert_eq!(b.level(S(0)), -540.0);
         assert_eq!(b.wait_for(1, S(0)), S(541));
+    }
+
+    #[test]
+    fn an_immense_debt_saturates_instead_of_panicking() {
+        let mut b = TokenBucket::per_minute(1, S(0));
+        b.take(u64::MAX);
+        assert_eq!(b.wait_for(1, S(0)), Duration::MAX);
     }
 
     #[test]

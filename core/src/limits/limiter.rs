@@ -1,8 +1,14 @@
 //! The client-side limiter: a requests-per-minute bucket, a tokens-per-minute bucket and a
 //! concurrency cap. A request waits for its permit up to its timeout, then fails with
 //! [`Error::RateLimited`] saying which limit held it.
+//!
+//! A token estimate is held until the answer's `usage` settles it; a request that ends
+//! without usage (a 400, a timeout, a cancelled call) gives its whole estimate back, so no
+//! single request can lock the bucket. An estimate above the bucket's capacity could never be
+//! admitted and is refused at once.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -17,12 +23,39 @@ use crate::error::{Error, Result};
 /// refund or a test's manual clock is noticed soon.
 const MAX_PARK: Duration = Duration::from_millis(100);
 
-/// What a request holds while it is in flight; dropping it frees its concurrency slot.
+/// What a request holds while it is in flight; dropping it frees its concurrency slot and
+/// gives back its token estimate unless [`Limiter::correct`] settled it.
 #[derive(Debug)]
 pub(crate) struct Permit {
     _slot: Option<OwnedSemaphorePermit>,
     /// Tokens taken from the tokens-per-minute bucket (the estimate).
     pub tokens: u64,
+    /// The buckets the estimate was taken from, while it is unsettled.
+    buckets: Option<Arc<Mutex<Buckets>>>,
+    settled: AtomicBool,
+}
+
+impl Permit {
+    fn free(slot: Option<OwnedSemaphorePermit>) -> Self {
+        Self {
+            _slot: slot,
+            tokens: 0,
+            buckets: None,
+            settled: AtomicBool::new(true),
+        }
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if self.tokens > 0
+            && !self.settled.swap(true, Ordering::AcqRel)
+            && let Some(buckets) = &self.buckets
+            && let Some(bucket) = &mut buckets.lock().tokens
+        {
+            bucket.give(self.tokens);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -40,7 +73,7 @@ enum Wait {
 #[derive(Debug)]
 pub(crate) struct Limiter {
     config: RateLimit,
-    buckets: Mutex<Buckets>,
+    buckets: Arc<Mutex<Buckets>>,
     slots: Option<Arc<Semaphore>>,
     clock: SharedClock,
 }
@@ -50,14 +83,14 @@ impl Limiter {
         let config = config.cloned().unwrap_or_default();
         let now = clock.now();
         Self {
-            buckets: Mutex::new(Buckets {
+            buckets: Arc::new(Mutex::new(Buckets {
                 requests: config
                     .requests_per_minute
                     .map(|n| TokenBucket::per_minute(n.into(), now)),
                 tokens: config
                     .tokens_per_minute
                     .map(|n| TokenBucket::per_minute(n, now)),
-            }),
+            })),
             slots: config
                 .max_concurrency
                 .map(|n| Arc::new(Semaphore::new(n as usize))),
@@ -74,12 +107,18 @@ impl Limiter {
     /// Waits for a concurrency slot, a request and `tokens` tokens, up to `timeout`.
     pub async fn acquire(&self, tokens: u64, timeout: Duration) -> Result<Permit> {
         if self.config == RateLimit::default() {
-            return Ok(Permit {
-                _slot: None,
-                tokens: 0,
-            });
+            return Ok(Permit::free(None));
         }
-        let deadline = self.clock.now() + timeout;
+        let tokens = if self.counts_tokens() { tokens } else { 0 };
+        if let Some(capacity) = self.config.tokens_per_minute
+            && tokens > capacity
+        {
+            return Err(Error::RateLimited(format!(
+                "this request's estimated {tokens} tokens exceed rate_limit.tokens_per_minute \
+                 ({capacity}): it could never be admitted (lower its max_tokens, or raise the limit)"
+            )));
+        }
+        let deadline = self.clock.now().saturating_add(timeout);
         let slot = match &self.slots {
             None => None,
             Some(slots) => {
@@ -98,7 +137,6 @@ impl Limiter {
                 }
             }
         };
-        let tokens = if self.counts_tokens() { tokens } else { 0 };
         loop {
             let now = self.clock.now();
             let wait = {
@@ -111,6 +149,8 @@ impl Limiter {
                         return Ok(Permit {
                             _slot: slot,
                             tokens,
+                            buckets: Some(Arc::clone(&self.buckets)),
+                            settled: AtomicBool::new(false),
                         });
                     }
                 }
@@ -120,7 +160,7 @@ impl Limiter {
             };
             // A permit that cannot come within the timeout is refused now, not after waiting
             // in vain.
-            if now + delay > deadline {
+            if now.saturating_add(delay) > deadline {
                 return Err(self.refusal(&wait, tokens, timeout));
             }
             tokio::time::sleep(delay.min(MAX_PARK)).await;
@@ -130,7 +170,7 @@ impl Limiter {
     /// Corrects the tokens-per-minute bucket once the answer's `usage` is known: gives back an
     /// over-estimate, takes an under-estimate.
     pub fn correct(&self, permit: &Permit, actual: u64) {
-        if !self.counts_tokens() {
+        if !self.counts_tokens() || permit.settled.swap(true, Ordering::AcqRel) {
             return;
         }
         let mut b = self.buckets.lock();

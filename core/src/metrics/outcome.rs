@@ -1,6 +1,7 @@
 //! The `outcome` label of `turnout_requests_total`.
 
 use crate::error::Error;
+use crate::stats::Outcome as Class;
 
 /// How a request (one upstream attempt, or a request answered or refused without one) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -13,6 +14,8 @@ pub(crate) enum Outcome {
     RateLimited,
     /// The side refused the request itself: another 4xx.
     ClientError,
+    /// The caller dropped the request or stream, or its own deadline ended it.
+    Cancelled,
     /// Answered from the response cache, without an upstream call.
     Cached,
     /// Refused by a client-side limit before any upstream call.
@@ -22,15 +25,14 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
-    /// The outcome of an attempt that ended with `result`.
+    /// The outcome of a request that ended with `result`: refusals before any attempt by
+    /// their own names, attempts by their class
+    /// ([`crate::resilience::outcome::classify`]).
     pub fn of(result: Result<(), &Error>) -> Self {
         match result {
-            Ok(()) => Self::Success,
-            Err(e) if e.is_side_failure() => Self::Failure,
-            Err(e) if e.status() == Some(429) => Self::RateLimited,
             Err(Error::RateLimited(_)) => Self::Throttled,
             Err(Error::NoHealthyEnvironment(_) | Error::Closed) => Self::Unavailable,
-            Err(_) => Self::ClientError,
+            r => crate::resilience::outcome::classify(r).into(),
         }
     }
 
@@ -41,9 +43,22 @@ impl Outcome {
             Self::Failure => "failure",
             Self::RateLimited => "rate_limited",
             Self::ClientError => "client_error",
+            Self::Cancelled => "cancelled",
             Self::Cached => "cached",
             Self::Throttled => "throttled",
             Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+impl From<Class> for Outcome {
+    fn from(class: Class) -> Self {
+        match class {
+            Class::Success => Self::Success,
+            Class::Failure => Self::Failure,
+            Class::RateLimited => Self::RateLimited,
+            Class::ClientError => Self::ClientError,
+            Class::Cancelled => Self::Cancelled,
         }
     }
 }

@@ -1,5 +1,9 @@
 //! A server-sent-events decoder made for real streams: any split across reads, several events
 //! per read, `\n`, `\r\n` and `\r` line ends, comments, `event:` fields.
+//!
+//! Decoding is linear in the bytes received (each byte is scanned once for a line end, however
+//! the stream is split), and one event is bounded: an upstream that never ends an event fails
+//! the stream instead of growing the process.
 
 use bytes::{Buf, BytesMut};
 
@@ -25,9 +29,9 @@ pub enum SseError {
     /// A line was not valid UTF-8.
     #[error("event stream line is not UTF-8")]
     Utf8,
-    /// A single line grew beyond the limit without ending.
-    #[error("event stream line longer than {0} bytes")]
-    LineTooLong(usize),
+    /// A single event grew beyond the bound without ending.
+    #[error("an event of the stream grew beyond bounds.sse_event_bytes ({0} bytes) without ending")]
+    EventTooLarge(usize),
 }
 
 /// An incremental decoder: feed it bytes as they arrive, take events as they complete.
@@ -41,21 +45,43 @@ pub enum SseError {
 /// assert_eq!(d.next_event().unwrap().unwrap().data, "{\"a\":1}");
 /// assert!(d.next_event().unwrap().unwrap().is_done());
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SseDecoder {
     buf: BytesMut,
+    /// Bytes at the front of `buf` already scanned and known to hold no line end.
+    scanned: usize,
     event: Option<String>,
     data: String,
     has_data: bool,
+    max_event: usize,
 }
 
-/// Lines longer than this are refused rather than buffered forever.
-const MAX_LINE: usize = 16 * 1024 * 1024;
+/// The default bound of one event (SEMANTICS.md, *Bounds*).
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+impl Default for SseDecoder {
+    fn default() -> Self {
+        Self::with_max_event_bytes(DEFAULT_MAX_EVENT_BYTES)
+    }
+}
 
 impl SseDecoder {
-    /// An empty decoder.
+    /// An empty decoder bounding events at [`DEFAULT_MAX_EVENT_BYTES`].
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty decoder that refuses an event larger than `max` bytes (its `data` lines and
+    /// the line being read, together).
+    pub fn with_max_event_bytes(max: usize) -> Self {
+        Self {
+            buf: BytesMut::new(),
+            scanned: 0,
+            event: None,
+            data: String::new(),
+            has_data: false,
+            max_event: max,
+        }
     }
 
     /// Appends bytes read from the stream.
@@ -79,6 +105,9 @@ impl SseDecoder {
                 continue;
             }
             self.field(&line);
+            if self.data.len() > self.max_event {
+                return Some(Err(SseError::EventTooLarge(self.max_event)));
+            }
         }
     }
 
@@ -123,9 +152,13 @@ impl SseDecoder {
     /// Takes one line off the buffer, without its terminator. A `\r` at the very end of the
     /// buffer waits for the next read, since a `\n` may follow it.
     fn take_line(&mut self) -> Result<Option<String>, SseError> {
-        let Some(pos) = self.buf.iter().position(|&b| b == b'\n' || b == b'\r') else {
-            if self.buf.len() > MAX_LINE {
-                return Err(SseError::LineTooLong(MAX_LINE));
+        let found = self.buf[self.scanned..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r');
+        let Some(pos) = found.map(|p| p + self.scanned) else {
+            self.scanned = self.buf.len();
+            if self.data.len() + self.buf.len() > self.max_event {
+                return Err(SseError::EventTooLarge(self.max_event));
             }
             return Ok(None);
         };
@@ -133,11 +166,16 @@ impl SseDecoder {
             match self.buf.get(pos + 1) {
                 Some(b'\n') => 2,
                 Some(_) => 1,
-                None => return Ok(None),
+                None => {
+                    // The `\r` is looked at again with the next read.
+                    self.scanned = pos;
+                    return Ok(None);
+                }
             }
         } else {
             1
         };
+        self.scanned = 0;
         let line = self.buf.split_to(pos);
         self.buf.advance(term_len);
         String::from_utf8(line.to_vec())
@@ -156,6 +194,7 @@ impl SseDecoder {
             return Some(ev);
         }
         if !self.buf.is_empty() {
+            self.scanned = 0;
             let rest = self.buf.split();
             match String::from_utf8(rest.to_vec()) {
                 Ok(line) => self.field(&line),

@@ -1,5 +1,9 @@
 //! The circuit breaker of one side: closed → open (consecutive failures, or a failure rate over
 //! the last calls) → after a cooldown, half-open with one trial → closed or open again.
+//!
+//! Every attempt takes a [`Pass`] from [`Circuit::begin`] and hands it back with its outcome.
+//! A half-open circuit is decided by its trial's pass alone: an outcome of a request sent
+//! before the circuit opened (or of a trial that was given up) decides nothing.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -44,6 +48,18 @@ pub(crate) enum Verdict {
     Neutral,
 }
 
+/// Leave to send one attempt, from [`Circuit::begin`]; its outcome is recorded with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Pass {
+    /// The number of the half-open trial this attempt is, if it is one.
+    trial: Option<u64>,
+}
+
+impl Pass {
+    /// A pass of an attempt sent while the circuit was closed.
+    pub const CLOSED: Pass = Pass { trial: None };
+}
+
 /// A change of state, to be reported as an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Transition {
@@ -66,7 +82,10 @@ struct Inner {
     recent: VecDeque<bool>,
     recent_failures: u32,
     opened_at: Duration,
-    trial_started: Option<Duration>,
+    /// The running half-open trial: its number and start.
+    trial: Option<(u64, Duration)>,
+    /// Trials handed out so far; numbers the next one.
+    trials: u64,
 }
 
 const CLOSED: u8 = 0;
@@ -82,7 +101,8 @@ impl Circuit {
                 recent: VecDeque::with_capacity(policy.window_size as usize),
                 recent_failures: 0,
                 opened_at: Duration::ZERO,
-                trial_started: None,
+                trial: None,
+                trials: 0,
             }),
             policy,
         }
@@ -112,45 +132,60 @@ impl Circuit {
         }
     }
 
-    /// Marks the start of an attempt; past the cooldown this is the half-open trial. Returns
-    /// whether the attempt may go: checking [`Self::allows`] first is not enough, since
-    /// concurrent requests may both see the trial free and only one may take it.
-    pub fn begin(&self, now: Duration) -> bool {
+    /// Marks the start of an attempt; past the cooldown this is the half-open trial. Returns the
+    /// attempt's pass, or `None` when it may not go: checking [`Self::allows`] first is not
+    /// enough, since concurrent requests may both see the trial free and only one may take it.
+    pub fn begin(&self, now: Duration) -> Option<Pass> {
         if self.fast.load(Ordering::Acquire) == CLOSED {
-            return true;
+            return Some(Pass::CLOSED);
         }
         let mut inner = self.inner.lock();
         match inner.state {
-            CircuitState::Closed => true,
+            CircuitState::Closed => Some(Pass::CLOSED),
             CircuitState::Open if now >= inner.opened_at + self.policy.cooldown => {
                 inner.state = CircuitState::HalfOpen;
-                inner.trial_started = Some(now);
-                true
+                Some(Self::take_trial(&mut inner, now))
             }
             CircuitState::HalfOpen if !self.trial_busy(&inner, now) => {
-                inner.trial_started = Some(now);
-                true
+                Some(Self::take_trial(&mut inner, now))
             }
-            CircuitState::Open | CircuitState::HalfOpen => false,
+            CircuitState::Open | CircuitState::HalfOpen => None,
         }
     }
 
-    /// Records an outcome; returns the transition it caused, if any.
-    pub fn record(&self, verdict: Verdict, now: Duration) -> Option<Transition> {
+    fn take_trial(inner: &mut Inner, now: Duration) -> Pass {
+        inner.trials = inner.trials.wrapping_add(1);
+        inner.trial = Some((inner.trials, now));
+        Pass {
+            trial: Some(inner.trials),
+        }
+    }
+
+    /// Records the outcome of the attempt that held `pass`; returns the transition it caused.
+    pub fn record(&self, verdict: Verdict, pass: Pass, now: Duration) -> Option<Transition> {
         let mut inner = self.inner.lock();
-        match (inner.state, verdict) {
-            (CircuitState::HalfOpen, Verdict::Failure) => Some(self.open(&mut inner, now)),
-            (CircuitState::HalfOpen, Verdict::Success) => {
-                self.reset(&mut inner);
-                Some(Transition::Closed)
+        match inner.state {
+            CircuitState::HalfOpen => {
+                let is_trial = pass.trial.is_some() && inner.trial.map(|t| t.0) == pass.trial;
+                if !is_trial {
+                    return None;
+                }
+                match verdict {
+                    Verdict::Failure => Some(self.open(&mut inner, now)),
+                    Verdict::Success => {
+                        self.reset(&mut inner);
+                        Some(Transition::Closed)
+                    }
+                    Verdict::Neutral => {
+                        inner.trial = None;
+                        None
+                    }
+                }
             }
-            (CircuitState::HalfOpen, Verdict::Neutral) => {
-                inner.trial_started = None;
-                None
-            }
-            (CircuitState::Open, _) | (CircuitState::Closed, Verdict::Neutral) => None,
-            (CircuitState::Closed, v) => {
-                let failed = v == Verdict::Failure;
+            CircuitState::Open => None,
+            CircuitState::Closed if verdict == Verdict::Neutral => None,
+            CircuitState::Closed => {
+                let failed = verdict == Verdict::Failure;
                 inner.consecutive = if failed { inner.consecutive + 1 } else { 0 };
                 if inner.recent.len() == self.policy.window_size as usize
                     && inner.recent.pop_front() == Some(true)
@@ -172,7 +207,7 @@ impl Circuit {
     fn open(&self, inner: &mut Inner, now: Duration) -> Transition {
         inner.state = CircuitState::Open;
         inner.opened_at = now;
-        inner.trial_started = None;
+        inner.trial = None;
         self.fast.store(NOT_CLOSED, Ordering::Release);
         Transition::Opened
     }
@@ -182,7 +217,7 @@ impl Circuit {
         inner.consecutive = 0;
         inner.recent.clear();
         inner.recent_failures = 0;
-        inner.trial_started = None;
+        inner.trial = None;
         self.fast.store(CLOSED, Ordering::Release);
     }
 
@@ -190,8 +225,8 @@ impl Circuit {
     /// the slot after a cooldown.
     fn trial_busy(&self, inner: &Inner, now: Duration) -> bool {
         inner
-            .trial_started
-            .is_some_and(|t| now < t + self.policy.cooldown)
+            .trial
+            .is_some_and(|(_, started)| now < started + self.policy.cooldown)
     }
 }
 
@@ -214,9 +249,12 @@ mod tests {
     #[test]
     fn opens_after_consecutive_failures() {
         let c = circuit();
-        assert_eq!(c.record(Verdict::Failure, T0), None);
-        assert_eq!(c.record(Verdict::Failure, T0), None);
-        assert_eq!(c.record(Verdict::Failure, T0), Some(Transition::Opened));
+        assert_eq!(c.record(Verdict::Failure, Pass::CLOSED, T0), None);
+        assert_eq!(c.record(Verdict::Failure, Pass::CLOSED, T0), None);
+        assert_eq!(
+            c.record(Verdict::Failure, Pass::CLOSED, T0),
+            Some(Transition::Opened)
+        );
         assert!(!c.allows(T0 + Duration::from_secs(29)));
         assert_eq!(c.state(T0), CircuitState::Open);
     }
@@ -231,7 +269,7 @@ mod tests {
             } else {
                 Verdict::Success
             };
-            if let Some(t) = c.record(v, T0) {
+            if let Some(t) = c.record(v, Pass::CLOSED, T0) {
                 opened = Some((i, t));
                 break;
             }
@@ -243,18 +281,24 @@ mod tests {
     fn half_open_trial_closes_or_reopens() {
         let c = circuit();
         for _ in 0..3 {
-            c.record(Verdict::Failure, T0);
+            c.record(Verdict::Failure, Pass::CLOSED, T0);
         }
         let later = T0 + Duration::from_secs(30);
         assert!(c.allows(later));
-        c.begin(later);
+        let trial = c.begin(later).unwrap();
         assert_eq!(c.state(later), CircuitState::HalfOpen);
         assert!(!c.allows(later), "one trial at a time");
-        assert_eq!(c.record(Verdict::Failure, later), Some(Transition::Opened));
+        assert_eq!(
+            c.record(Verdict::Failure, trial, later),
+            Some(Transition::Opened)
+        );
         assert!(!c.allows(later + Duration::from_secs(1)));
         let again = later + Duration::from_secs(30);
-        c.begin(again);
-        assert_eq!(c.record(Verdict::Success, again), Some(Transition::Closed));
+        let trial = c.begin(again).unwrap();
+        assert_eq!(
+            c.record(Verdict::Success, trial, again),
+            Some(Transition::Closed)
+        );
         assert!(c.allows(again));
         assert_eq!(c.state(again), CircuitState::Closed);
     }
@@ -263,13 +307,13 @@ mod tests {
     fn neutral_outcomes_do_not_count() {
         let c = circuit();
         for _ in 0..20 {
-            assert_eq!(c.record(Verdict::Neutral, T0), None);
+            assert_eq!(c.record(Verdict::Neutral, Pass::CLOSED, T0), None);
         }
-        c.record(Verdict::Failure, T0);
-        c.record(Verdict::Failure, T0);
-        assert_eq!(c.record(Verdict::Success, T0), None);
+        c.record(Verdict::Failure, Pass::CLOSED, T0);
+        c.record(Verdict::Failure, Pass::CLOSED, T0);
+        assert_eq!(c.record(Verdict::Success, Pass::CLOSED, T0), None);
         assert_eq!(
-            c.record(Verdict::Failure, T0),
+            c.record(Verdict::Failure, Pass::CLOSED, T0),
             None,
             "the success reset the streak"
         );
@@ -278,31 +322,85 @@ mod tests {
     #[test]
     fn only_one_attempt_takes_the_trial() {
         let c = circuit();
-        assert!(c.begin(T0), "closed: every attempt goes");
+        assert!(c.begin(T0).is_some(), "closed: every attempt goes");
         for _ in 0..3 {
-            c.record(Verdict::Failure, T0);
+            c.record(Verdict::Failure, Pass::CLOSED, T0);
         }
-        assert!(!c.begin(T0), "open: refused");
+        assert!(c.begin(T0).is_none(), "open: refused");
         let later = T0 + Duration::from_secs(30);
         assert!(
             c.allows(later) && c.allows(later),
             "both callers see the trial free"
         );
-        assert!(c.begin(later), "the first takes it");
-        assert!(!c.begin(later), "the second is refused");
-        assert_eq!(c.record(Verdict::Success, later), Some(Transition::Closed));
-        assert!(c.begin(later));
+        let trial = c.begin(later).expect("the first takes it");
+        assert!(c.begin(later).is_none(), "the second is refused");
+        assert_eq!(
+            c.record(Verdict::Success, trial, later),
+            Some(Transition::Closed)
+        );
+        assert!(c.begin(later).is_some());
     }
 
     #[test]
     fn an_abandoned_trial_frees_the_slot() {
         let c = circuit();
         for _ in 0..3 {
-            c.record(Verdict::Failure, T0);
+            c.record(Verdict::Failure, Pass::CLOSED, T0);
         }
         let later = T0 + Duration::from_secs(30);
         c.begin(later);
         assert!(!c.allows(later + Duration::from_secs(29)));
         assert!(c.allows(later + Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn only_the_trial_decides_a_half_open_circuit() {
+        let c = circuit();
+        let before = c.begin(T0).unwrap();
+        for _ in 0..3 {
+            c.record(Verdict::Failure, Pass::CLOSED, T0);
+        }
+        let later = T0 + Duration::from_secs(30);
+        let trial = c.begin(later).unwrap();
+        assert_eq!(
+            c.record(Verdict::Success, before, later),
+            None,
+            "sent before the circuit opened: decides nothing"
+        );
+        assert_eq!(c.record(Verdict::Failure, before, later), None);
+        assert_eq!(c.state(later), CircuitState::HalfOpen);
+        assert_eq!(
+            c.record(Verdict::Success, trial, later),
+            Some(Transition::Closed)
+        );
+    }
+
+    #[test]
+    fn a_given_up_trial_decides_nothing_after_the_next_one_started() {
+        let c = circuit();
+        for _ in 0..3 {
+            c.record(Verdict::Failure, Pass::CLOSED, T0);
+        }
+        let first = c.begin(T0 + Duration::from_secs(30)).unwrap();
+        let later = T0 + Duration::from_secs(60);
+        let second = c.begin(later).expect("the abandoned trial freed the slot");
+        assert_eq!(c.record(Verdict::Failure, first, later), None);
+        assert_eq!(
+            c.record(Verdict::Success, second, later),
+            Some(Transition::Closed)
+        );
+    }
+
+    #[test]
+    fn a_neutral_trial_frees_the_slot_without_deciding() {
+        let c = circuit();
+        for _ in 0..3 {
+            c.record(Verdict::Failure, Pass::CLOSED, T0);
+        }
+        let later = T0 + Duration::from_secs(30);
+        let trial = c.begin(later).unwrap();
+        assert_eq!(c.record(Verdict::Neutral, trial, later), None);
+        assert_eq!(c.state(later), CircuitState::HalfOpen);
+        assert!(c.begin(later).is_some(), "the next request is the trial");
     }
 }

@@ -1,8 +1,10 @@
-//! Resilience: backoff, the retry budget, the circuit breaker and `Retry-After` parsing.
+//! Resilience: backoff, the retry budget, the circuit breaker, `Retry-After` parsing and the
+//! classification of outcomes.
 
 pub(crate) mod backoff;
 pub(crate) mod budget;
 pub(crate) mod circuit;
+pub(crate) mod outcome;
 pub(crate) mod retry_after;
 
 pub use circuit::CircuitState;

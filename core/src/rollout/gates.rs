@@ -25,6 +25,8 @@ pub enum Gate {
     /// `max_error_rate_delta`: the judged side's error rate minus the other side's above the
     /// limit.
     MaxErrorRateDelta,
+    /// `max_rate_limited_rate`: 429s / (successes + failures + 429s) above the limit.
+    MaxRateLimitedRate,
     /// The judged side's circuit is open (or half-open): failover would otherwise hide it.
     CircuitOpen,
     /// The judged side's health probes mark it unhealthy.
@@ -40,6 +42,7 @@ impl Gate {
             Self::MaxP99LatencyMs => "max_p99_latency_ms",
             Self::MaxP99TtftMs => "max_p99_ttft_ms",
             Self::MaxErrorRateDelta => "max_error_rate_delta",
+            Self::MaxRateLimitedRate => "max_rate_limited_rate",
             Self::CircuitOpen => "circuit_open",
             Self::Unhealthy => "unhealthy",
         }
@@ -89,6 +92,11 @@ impl fmt::Display for GateFailure {
             Gate::MaxErrorRateDelta => write!(
                 f,
                 "error rate {:.3} above the other side's > max_error_rate_delta {} over {n} requests",
+                self.observed, self.limit
+            ),
+            Gate::MaxRateLimitedRate => write!(
+                f,
+                "rate-limited share {:.3} > max_rate_limited_rate {} over {n} answers",
                 self.observed, self.limit
             ),
             Gate::MaxP99LatencyMs => write!(
@@ -150,7 +158,10 @@ pub enum Scope {
 /// against `policy`; `baseline` is the other side's window, used by `max_error_rate_delta`.
 ///
 /// - A failed signal (circuit open, unhealthy) fails at once, whatever the request count.
-/// - Below `min_requests` judged requests the verdict is inconclusive, never a failure.
+/// - Below `min_requests` judged requests (successes + side failures) the verdict is
+///   inconclusive, never a failure; the caller's errors, 429s and cancellations are not judged.
+/// - `max_rate_limited_rate` judges 429s over every answer (successes, failures and 429s), once
+///   there are `min_requests` of them.
 /// - `max_error_rate_delta` is skipped while the baseline has fewer than `min_requests`
 ///   requests: without a baseline an outage of the whole provider cannot be told from a bad
 ///   release, and the absolute gates still apply.
@@ -175,6 +186,20 @@ pub fn evaluate(
     }
     if signals.unhealthy {
         return fail(Gate::Unhealthy, 1.0, 0.0);
+    }
+    // 429s are judged by this gate alone, over every answer the side gave (SEMANTICS.md, *What
+    // counts against a side*): a window of nothing but 429s still has enough to judge.
+    let answers = judged.requests + judged.rate_limited;
+    if let Some(max) = policy.max_rate_limited_rate
+        && answers >= policy.min_requests
+        && judged.rate_limited_rate > max
+    {
+        return Verdict::Fail(GateFailure {
+            gate: Gate::MaxRateLimitedRate,
+            observed: judged.rate_limited_rate,
+            limit: max,
+            requests: answers,
+        });
     }
     if judged.requests < policy.min_requests {
         return Verdict::Inconclusive {
@@ -408,6 +433,35 @@ mod tests {
         assert_eq!(
             f.to_string(),
             "error rate 0.600 > max_error_rate 0.05 over 20 requests"
+        );
+    }
+
+    #[test]
+    fn rate_limited_share_has_its_own_gate_over_every_answer() {
+        let policy = only(|p| p.max_rate_limited_rate = Some(0.2));
+        let mut w = window(10, 0, 10.0, 5.0);
+        w.rate_limited = 15;
+        w.rate_limited_rate = 15.0 / 25.0;
+        let f = failed_gate(&judge(&policy, &w));
+        assert_eq!(
+            f,
+            Some(Gate::MaxRateLimitedRate),
+            "25 answers, 60 % of them 429s"
+        );
+        w.rate_limited = 2;
+        w.rate_limited_rate = 2.0 / 12.0;
+        assert!(
+            matches!(judge(&policy, &w), Verdict::Inconclusive { .. }),
+            "12 answers are too few to judge"
+        );
+        let no_gate = only(|_| {});
+        let mut limited = window(40, 0, 10.0, 5.0);
+        limited.rate_limited = 400;
+        limited.rate_limited_rate = 400.0 / 440.0;
+        assert_eq!(
+            judge(&no_gate, &limited),
+            Verdict::Pass,
+            "without the gate, 429s fail nothing"
         );
     }
 }

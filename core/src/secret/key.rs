@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use sha2::{Digest, Sha256};
-
 use crate::error::{Error, Result};
 
 /// An API key that never prints itself.
@@ -60,11 +58,13 @@ impl ApiKey {
         format!("{prefix}…{tail}")
     }
 
-    /// A stable digest of the key (first 12 hex characters of its sha256), for checkpoints:
-    /// two checkpoints can tell whether a key changed without holding it.
+    /// A stable, keyed digest of the key, for checkpoints: two checkpoints can tell whether a
+    /// key changed without holding it. It is the first 12 hex characters of
+    /// HMAC-SHA256(fingerprint key, key) — see [`super::fingerprint_key`] — so that a digest
+    /// seen in a log or a store cannot be checked against guessed keys by whoever lacks the
+    /// fingerprint key.
     pub fn digest(&self) -> String {
-        let hash = Sha256::digest(self.0.as_bytes());
-        hex::encode(&hash[..6])
+        super::keyed_digest(self.0.as_bytes())
     }
 }
 
@@ -117,7 +117,7 @@ mod tests {
     }
 
     #[test]
-    fn digest_is_stable_and_keyless() {
+    fn digest_is_stable_and_tells_keys_apart() {
         let key = ApiKey::new("sk-proj-SECRETSECRETwxyz");
         assert_eq!(
             key.digest(),
@@ -128,5 +128,12 @@ mod tests {
             ApiKey::new("sk-proj-SECRETSECRETwxyZ").digest()
         );
         assert_eq!(key.digest().len(), 12);
+        use sha2::Digest;
+        let unkeyed = hex::encode(&sha2::Sha256::digest(b"sk-proj-SECRETSECRETwxyz")[..6]);
+        assert_ne!(
+            key.digest(),
+            unkeyed,
+            "the digest is keyed, not a bare hash"
+        );
     }
 }
