@@ -50,6 +50,13 @@ macro_rules! routing_options {
             self
         }
 
+        /// Bounds the whole call: limiter wait, every attempt, backoff and `Retry-After`
+        /// sleeps, and a stream to its end.
+        pub fn deadline(mut self, deadline: Duration) -> Self {
+            self.options.deadline = Some(deadline);
+            self
+        }
+
         /// Replaces all routing options at once.
         pub fn options(mut self, options: RequestOptions) -> Self {
             self.options = options;

@@ -36,7 +36,7 @@ pub struct Status {
 pub struct EnvironmentStatus {
     /// Its label.
     pub label: Option<String>,
-    /// Its base URL.
+    /// Its base URL, with any secret in it masked.
     pub base_url: String,
     /// A fingerprint of its key (never the key).
     pub key: String,
@@ -68,7 +68,7 @@ impl Client {
                 let env = e.config.environments.get(side);
                 let status = EnvironmentStatus {
                     label: env.label_str().map(str::to_string),
-                    base_url: env.base_url().to_string(),
+                    base_url: crate::secret::masked_url(env.base_url()),
                     key: env.api_key().fingerprint(),
                     healthy: s.health.is_healthy(),
                     last_probe: s.health.last(),

@@ -204,3 +204,43 @@ impl SseDecoder {
         self.has_data.then(|| Ok(self.dispatch()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_of_many_data_lines_is_bounded_too() {
+        let mut d = SseDecoder::with_max_event_bytes(1000);
+        for _ in 0..100 {
+            d.push(b"data: 0123456789\n");
+        }
+        let mut err = None;
+        while let Some(ev) = d.next_event() {
+            if let Err(e) = ev {
+                err = Some(e);
+                break;
+            }
+        }
+        assert_eq!(err, Some(SseError::EventTooLarge(1000)));
+    }
+
+    #[test]
+    fn a_line_split_into_single_bytes_is_scanned_once() {
+        // Byte by byte, a 1 MB line stays linear: the scan resumes where it stopped.
+        let mut d = SseDecoder::with_max_event_bytes(2_000_000);
+        d.push(b"data: ");
+        for _ in 0..1_000_000 {
+            d.push(b"x");
+            assert!(d.next_event().is_none());
+            assert_eq!(
+                d.scanned,
+                d.buf.len(),
+                "everything pushed so far was scanned"
+            );
+        }
+        d.push(b"\n\n");
+        let ev = d.next_event().expect("event").expect("ok");
+        assert_eq!(ev.data.len(), 1_000_000);
+    }
+}
