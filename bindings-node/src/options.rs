@@ -36,6 +36,9 @@ const fn f(js: &'static str, file: &'static str, kind: Kind) -> Field {
 const ENVIRONMENT: &[Field] = &[
     f("baseUrl", "base_url", Kind::Plain),
     f("apiKey", "api_key", Kind::Plain),
+    f("auth", "auth", Kind::Plain),
+    f("query", "query", Kind::Plain),
+    f("models", "models", Kind::Plain),
     f("label", "label", Kind::Plain),
     f("headers", "headers", Kind::Plain),
     f("timeoutMs", "timeout", Kind::Millis),

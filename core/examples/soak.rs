@@ -91,8 +91,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let blue = Sim::start(SimConfig::named("blue")).await?;
     let green = Arc::new(Sim::start(SimConfig::named("green")).await?);
     let client = Client::builder()
-        .blue(Environment::new(blue.url(), ApiKey::new("sk-soak-blue-00000000")))
-        .green(Environment::new(green.url(), ApiKey::new("sk-soak-green-0000000")))
+        .blue(Environment::new(
+            blue.url(),
+            ApiKey::new("sk-soak-blue-00000000"),
+        ))
+        .green(Environment::new(
+            green.url(),
+            ApiKey::new("sk-soak-green-0000000"),
+        ))
         .canary_weight(50.0)
         .timeout(Duration::from_secs(2))
         .retry(RetryPolicy {

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use crate::error::{Error, Result};
+use crate::provider::{AuthStyle, split_query};
 use crate::secret::ApiKey;
 
 /// One of the two environments.
@@ -65,38 +68,96 @@ impl FromStr for Side {
     }
 }
 
-/// How to reach one environment: base URL, its own key, a label, extra headers, a timeout.
+/// How to reach one environment: base URL, its own key and how it is sent, a label, extra
+/// headers, query parameters, model names, a timeout.
 ///
 /// ```
-/// use turnout::{ApiKey, Environment};
+/// use turnout::{ApiKey, AuthStyle, Environment};
 /// let env = Environment::new("https://api.openai.com/v1/", ApiKey::new("sk-test"))
 ///     .label("v2")
 ///     .header("OpenAI-Organization", "org-1");
 /// assert_eq!(env.base_url(), "https://api.openai.com/v1");
+///
+/// // Azure OpenAI (v1 API): the key in `api-key`, a query on every request, deployment names.
+/// let azure = Environment::new(
+///     "https://my-resource.openai.azure.com/openai/v1?api-version=preview",
+///     ApiKey::new("azure-key"),
+/// )
+/// .auth(AuthStyle::ApiKey)
+/// .model("gpt-4.1", "prod-gpt41-deployment");
+/// assert_eq!(azure.base_url(), "https://my-resource.openai.azure.com/openai/v1");
+/// assert_eq!(azure.query()["api-version"], "preview");
 /// ```
 #[derive(Clone)]
 pub struct Environment {
     base_url: String,
     api_key: ApiKey,
+    auth: AuthStyle,
     label: Option<String>,
     headers: Vec<(String, String)>,
+    query: BTreeMap<String, String>,
+    models: BTreeMap<String, String>,
     timeout: Option<Duration>,
 }
 
 impl Environment {
-    /// An environment at `base_url` (trailing `/` removed) using `api_key`.
+    /// An environment at `base_url` (trailing `/` removed) using `api_key`. A query in the base
+    /// URL (`…/v1?api-version=…`) becomes the environment's [`Environment::query`], sent with
+    /// every request after its path.
     pub fn new(base_url: impl Into<String>, api_key: impl Into<ApiKey>) -> Self {
-        let mut base_url = base_url.into();
+        let (mut base_url, query) = split_query(&base_url.into());
         while base_url.ends_with('/') {
             base_url.pop();
         }
         Self {
             base_url,
             api_key: api_key.into(),
+            auth: AuthStyle::default(),
             label: None,
             headers: Vec::new(),
+            query,
+            models: BTreeMap::new(),
             timeout: None,
         }
+    }
+
+    /// Sets how the key is sent: `Authorization: Bearer` [default], `api-key` or `x-api-key`.
+    pub fn auth(mut self, auth: AuthStyle) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Adds a query parameter sent with every request (e.g. Azure's `api-version`).
+    pub fn query_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.insert(name.into(), value.into());
+        self
+    }
+
+    /// Sends `model` to this side as `upstream` (a deployment name): the request body's model
+    /// is rewritten for this side only, and `route.upstream_model` says what was sent.
+    pub fn model(mut self, model: impl Into<String>, upstream: impl Into<String>) -> Self {
+        self.models.insert(model.into(), upstream.into());
+        self
+    }
+
+    /// How the key is sent.
+    pub fn auth_style(&self) -> AuthStyle {
+        self.auth
+    }
+
+    /// Query parameters sent with every request.
+    pub fn query(&self) -> &BTreeMap<String, String> {
+        &self.query
+    }
+
+    /// The model name map of this side.
+    pub fn models(&self) -> &BTreeMap<String, String> {
+        &self.models
+    }
+
+    /// The name `model` is sent as to this side.
+    pub fn upstream_model<'a>(&'a self, model: &'a str) -> &'a str {
+        self.models.get(model).map_or(model, String::as_str)
     }
 
     /// Sets a human label (e.g. a release name) shown in routes, status and events.
@@ -144,23 +205,28 @@ impl Environment {
 
     /// Checks that the base URL is an absolute http(s) URL.
     pub(crate) fn validate(&self, side: Side) -> Result<()> {
+        let shown = crate::secret::masked_url(&self.base_url);
         let url = reqwest::Url::parse(&self.base_url).map_err(|e| {
             Error::Config(format!(
-                "environments.{side}.base_url must be an absolute URL, got {:?}: {e}",
-                self.base_url
+                "environments.{side}.base_url must be an absolute URL, got {shown:?}: {e}"
             ))
         })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::Config(format!(
-                "environments.{side}.base_url must use http or https, got {:?}",
-                self.base_url
+                "environments.{side}.base_url must use http or https, got {shown:?}"
+            )));
+        }
+        if url.fragment().is_some() {
+            return Err(Error::Config(format!(
+                "environments.{side}.base_url must not have a #fragment, got {shown:?}"
             )));
         }
         Ok(())
     }
 }
 
-/// The file form of an environment: `{base_url, api_key, label, headers, timeout}`.
+/// The file form of an environment:
+/// `{base_url, api_key, auth, label, headers, query, models, timeout}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EnvironmentFile {
@@ -168,9 +234,15 @@ struct EnvironmentFile {
     #[serde(default)]
     api_key: String,
     #[serde(default)]
+    auth: AuthStyle,
+    #[serde(default)]
     label: Option<String>,
     #[serde(default)]
-    headers: std::collections::BTreeMap<String, String>,
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    query: BTreeMap<String, String>,
+    #[serde(default)]
+    models: BTreeMap<String, String>,
     #[serde(default, with = "crate::config::secs_opt")]
     timeout: Option<Duration>,
 }
@@ -179,6 +251,9 @@ impl<'de> Deserialize<'de> for Environment {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let f = EnvironmentFile::deserialize(d)?;
         let mut env = Environment::new(f.base_url, ApiKey::new(f.api_key));
+        env.auth = f.auth;
+        env.query.extend(f.query);
+        env.models = f.models;
         env.label = f.label;
         env.headers = f.headers.into_iter().collect();
         env.timeout = f.timeout;
@@ -191,11 +266,14 @@ impl fmt::Debug for Environment {
         f.debug_struct("Environment")
             .field("base_url", &crate::secret::masked_url(&self.base_url))
             .field("api_key", &self.api_key)
+            .field("auth", &self.auth)
             .field("label", &self.label)
             .field(
                 "headers",
                 &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
+            .field("query", &self.query.keys().collect::<Vec<_>>())
+            .field("models", &self.models)
             .field("timeout", &self.timeout)
             .finish()
     }

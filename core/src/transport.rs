@@ -15,6 +15,7 @@ use reqwest::{Method, RequestBuilder, Response};
 use crate::config::Bounds;
 use crate::environment::{Environment, Side};
 use crate::error::{Error, Result};
+use crate::provider::AuthStyle;
 use crate::resilience::retry_after;
 
 /// Paths whose full URL each endpoint parses once, when it is built. Parsing a URL (with its
@@ -33,6 +34,8 @@ const PREPARSED_PATHS: [&str; 5] = [
 pub(crate) struct Endpoint {
     pub side: Side,
     pub base_url: String,
+    /// The environment's query, encoded (`api-version=…`), appended to every URL.
+    query: String,
     headers: HeaderMap,
     pub timeout: Option<Duration>,
     /// `base_url + path` parsed, for each of [`PREPARSED_PATHS`] that parses.
@@ -59,39 +62,64 @@ impl Endpoint {
             headers.insert(name, value);
         }
         if !env.api_key().is_empty() {
-            let mut auth = HeaderValue::from_str(&format!("Bearer {}", env.api_key().expose()))
-                .map_err(|_| {
-                    Error::Config(format!(
-                        "environments.{side}.api_key contains characters not allowed in a header"
-                    ))
-                })?;
+            let key = env.api_key().expose();
+            let (name, value) = match env.auth_style() {
+                AuthStyle::Bearer => (AUTHORIZATION, format!("Bearer {key}")),
+                AuthStyle::ApiKey => (HeaderName::from_static("api-key"), key.to_string()),
+                AuthStyle::XApiKey => (HeaderName::from_static("x-api-key"), key.to_string()),
+            };
+            let mut auth = HeaderValue::from_str(&value).map_err(|_| {
+                Error::Config(format!(
+                    "environments.{side}.api_key contains characters not allowed in a header"
+                ))
+            })?;
             auth.set_sensitive(true);
-            headers.insert(AUTHORIZATION, auth);
+            headers.insert(name, auth);
         }
-        let base_url = env.base_url().to_string();
-        let parsed = PREPARSED_PATHS
-            .iter()
-            .filter_map(|&path| {
-                let url = reqwest::Url::parse(&format!("{base_url}{path}")).ok()?;
-                Some((path, url))
-            })
-            .collect();
-        Ok(Self {
+        let query = encode_query(env.query());
+        let mut ep = Self {
             side,
-            base_url,
+            base_url: env.base_url().to_string(),
+            query,
             headers,
             timeout: env.timeout_override(),
-            parsed,
-        })
+            parsed: Vec::new(),
+        };
+        ep.parsed = PREPARSED_PATHS
+            .iter()
+            .filter_map(|&path| Some((path, reqwest::Url::parse(&ep.url(path)).ok()?)))
+            .collect();
+        Ok(ep)
     }
 
-    /// The full URL of `path` (which starts with `/`) under this endpoint.
+    /// The full URL of `path` (which starts with `/`, and may carry a query of its own) under
+    /// this endpoint, with the environment's query after the request's.
     pub fn url(&self, path: &str) -> String {
-        let mut url = String::with_capacity(self.base_url.len() + path.len());
+        let mut url =
+            String::with_capacity(self.base_url.len() + path.len() + self.query.len() + 1);
         url.push_str(&self.base_url);
         url.push_str(path);
+        if !self.query.is_empty() {
+            url.push(if path.contains('?') { '&' } else { '?' });
+            url.push_str(&self.query);
+        }
         url
     }
+}
+
+/// `name=value&…`, form-encoded.
+fn encode_query(query: &std::collections::BTreeMap<String, String>) -> String {
+    let mut out = reqwest::Url::parse("http://q/").map_or_else(
+        |_| String::new(),
+        |mut u| {
+            u.query_pairs_mut().extend_pairs(query.iter());
+            u.query().unwrap_or("").to_string()
+        },
+    );
+    if query.is_empty() {
+        out.clear();
+    }
+    out
 }
 
 /// One pooled HTTP client shared by both sides.

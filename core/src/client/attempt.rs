@@ -91,7 +91,8 @@ struct Cursor {
     model_attempts: u32,
     retries: u32,
     failed_over: bool,
-    body: Option<Bytes>,
+    /// The encoded body and the side it was encoded for (sides may name the model apart).
+    body: Option<(Side, Bytes)>,
     /// The circuit's leave for the current attempt.
     pass: Pass,
     deadline: Deadline,
@@ -328,44 +329,42 @@ impl Engine {
         (cur.side, timeout, by_deadline)
     }
 
-    /// Counts an attempt and returns the serialised body for the cursor's model, built once
-    /// per model.
+    /// Counts an attempt and returns the serialised body for the cursor's model as the
+    /// cursor's side knows it (its `models` map), built once per model and side.
     fn body_for(&self, call: &Call, cur: &mut Cursor) -> Result<Option<Bytes>> {
         cur.attempts += 1;
         cur.model_attempts += 1;
-        if cur.body.is_none()
-            && let Some(encoded) = &call.encoded
-        {
-            cur.body = Some(match &cur.models[cur.model_index] {
-                // A fallback model: the body is decoded, its model replaced, encoded again.
-                Some(model) if cur.model_index > 0 => {
-                    let mut body: Value = serde_json::from_slice(&encoded.bytes).map_err(|e| {
-                        Error::Config(format!("the request body cannot be encoded: {e}"))
-                    })?;
-                    body["model"] = Value::String(model.clone());
-                    Bytes::from(serde_json::to_vec(&body).map_err(|e| {
-                        Error::Config(format!("the request body cannot be encoded: {e}"))
-                    })?)
-                }
-                _ => encoded.bytes.clone(),
-            });
+        if cur.body.as_ref().is_some_and(|(side, _)| *side == cur.side) {
+            return Ok(cur.body.as_ref().map(|(_, b)| b.clone()));
         }
-        if cur.body.is_none()
-            && let Some(body) = &call.body
-        {
-            let encoded = match (&cur.models[cur.model_index], cur.model_index) {
-                (Some(model), i) if i > 0 => {
-                    let mut body = body.clone();
-                    body["model"] = Value::String(model.clone());
-                    serde_json::to_vec(&body)
-                }
-                _ => serde_json::to_vec(body),
-            };
-            let encoded = encoded
-                .map_err(|e| Error::Config(format!("the request body cannot be encoded: {e}")))?;
-            cur.body = Some(Bytes::from(encoded));
-        }
-        Ok(cur.body.clone())
+        let asked = cur.models[cur.model_index].as_deref();
+        let sent = asked.map(|m| self.config.environments.get(cur.side).upstream_model(m));
+        // The body is re-encoded only when the model it names must change.
+        let rename = (cur.model_index > 0 || sent != asked)
+            .then_some(sent)
+            .flatten();
+        let encode_err = |e: serde_json::Error| {
+            Error::Config(format!("the request body cannot be encoded: {e}"))
+        };
+        let bytes = match (&call.encoded, &call.body, rename) {
+            (Some(encoded), _, None) => Some(encoded.bytes.clone()),
+            (Some(encoded), _, Some(model)) => {
+                let mut body: Value = serde_json::from_slice(&encoded.bytes).map_err(encode_err)?;
+                body["model"] = Value::String(model.to_string());
+                Some(Bytes::from(serde_json::to_vec(&body).map_err(encode_err)?))
+            }
+            (None, Some(body), None) => {
+                Some(Bytes::from(serde_json::to_vec(body).map_err(encode_err)?))
+            }
+            (None, Some(body), Some(model)) => {
+                let mut body = body.clone();
+                body["model"] = Value::String(model.to_string());
+                Some(Bytes::from(serde_json::to_vec(&body).map_err(encode_err)?))
+            }
+            (None, None, _) => None,
+        };
+        cur.body = bytes.clone().map(|b| (cur.side, b));
+        Ok(bytes)
     }
 
     /// One HTTP exchange of a non-streaming call, decoded, with the raw body (for its usage
@@ -458,7 +457,15 @@ impl Engine {
 
     fn route_info(&self, cur: &Cursor, started: Instant) -> RouteInfo {
         let model = cur.models[cur.model_index].clone();
+        let upstream_model = model.as_deref().map(|m| {
+            self.config
+                .environments
+                .get(cur.side)
+                .upstream_model(m)
+                .to_string()
+        });
         RouteInfo {
+            upstream_model,
             environment: cur.side,
             label: self
                 .config

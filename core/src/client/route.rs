@@ -17,6 +17,8 @@ pub struct RouteInfo {
     pub model: Option<String>,
     /// The model asked for, when a fallback answered instead.
     pub fallback_from: Option<String>,
+    /// The model name sent to the side, after its `models` map (equal to `model` without one).
+    pub upstream_model: Option<String>,
     /// HTTP attempts made, failovers included.
     pub attempts: u32,
     /// Time from the call to the answer (streams: to the first chunk), in ms.
