@@ -18,13 +18,16 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
 
-    /// The connection to an environment could not be made (refused, DNS, TLS, reset).
+    /// The connection to an environment failed (refused, DNS, TLS, reset).
     #[error("cannot connect to {environment}: {message}")]
     Connect {
         /// The side that was tried.
         environment: Side,
         /// What the transport said.
         message: String,
+        /// Whether the request may have reached the upstream (the connection was made before
+        /// it failed): a write that is not idempotent is then not retried.
+        request_sent: bool,
     },
 
     /// The request did not finish within its timeout.
@@ -183,18 +186,28 @@ impl Error {
         }
     }
 
-    /// Whether the upstream said the requested model does not exist there
-    /// (404, or an error body with `code: model_not_found`).
+    /// Whether the upstream said the requested model does not exist there: an error body
+    /// with `code: model_not_found`. (The attempt loop also takes a bare 404 on an inference
+    /// path as one; a 404 elsewhere is an object that does not exist.)
     pub fn is_model_unavailable(&self) -> bool {
         match self {
-            Self::Status { status, body, .. } => {
-                *status == 404
-                    || crate::protocol::ErrorBody::parse(body)
-                        .and_then(|b| b.error.code)
-                        .is_some_and(|c| c.as_str() == Some("model_not_found"))
-            }
+            Self::Status { body, .. } => crate::protocol::ErrorBody::parse(body)
+                .and_then(|b| b.error.code)
+                .is_some_and(|c| c.as_str() == Some("model_not_found")),
             _ => false,
         }
+    }
+
+    /// Whether the request surely never reached the upstream (the connection was never made),
+    /// so that sending it again cannot do anything twice.
+    pub fn nothing_sent(&self) -> bool {
+        matches!(
+            self,
+            Self::Connect {
+                request_sent: false,
+                ..
+            }
+        )
     }
 
     /// Whether this outcome counts against the side's health (SEMANTICS.md, *What counts

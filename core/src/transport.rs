@@ -139,6 +139,8 @@ pub(crate) struct Exchange<'a> {
     pub body: Option<Bytes>,
     /// Time allowed until the response headers (streams) or the whole body (others).
     pub timeout: Duration,
+    /// Sent as `Idempotency-Key`.
+    pub idempotency_key: Option<&'a str>,
 }
 
 impl Transport {
@@ -156,13 +158,14 @@ impl Transport {
     }
 
     /// The request of one exchange: URL, the endpoint's headers, the body.
-    fn request(
-        &self,
-        ep: &Endpoint,
-        method: Method,
-        path: &str,
-        body: Option<Bytes>,
-    ) -> RequestBuilder {
+    fn request(&self, ep: &Endpoint, ex: Exchange<'_>) -> RequestBuilder {
+        let Exchange {
+            method,
+            path,
+            body,
+            idempotency_key,
+            ..
+        } = ex;
         let mut req = match ep.parsed.iter().find(|(p, _)| *p == path) {
             Some((_, url)) => self.client.request(method, url.clone()),
             None => self.client.request(method, ep.url(path)),
@@ -170,6 +173,9 @@ impl Transport {
         // Header by header: cloning the whole map first would allocate it twice.
         for (name, value) in &ep.headers {
             req = req.header(name, value.clone());
+        }
+        if let Some(key) = idempotency_key {
+            req = req.header("idempotency-key", key);
         }
         if let Some(body) = body {
             req = req
@@ -183,7 +189,7 @@ impl Transport {
     /// the exchange); anything but 2xx becomes [`Error::Status`] or a transport error.
     pub async fn fetch(&self, ep: &Endpoint, ex: Exchange<'_>) -> Result<Bytes> {
         let (side, timeout) = (ep.side, ex.timeout);
-        let req = self.request(ep, ex.method, ex.path, ex.body);
+        let req = self.request(ep, ex);
         let exchange = async {
             let resp = req
                 .send()
@@ -212,18 +218,19 @@ impl Transport {
     /// Sends one exchange; a 2xx answer is returned with its body unread, anything else becomes
     /// [`Error::Status`] (body read) or a transport error.
     pub async fn send(&self, ep: &Endpoint, ex: Exchange<'_>) -> Result<Response> {
-        let req = self.request(ep, ex.method, ex.path, ex.body);
-        let resp = tokio::time::timeout(ex.timeout, req.send())
+        let timeout = ex.timeout;
+        let req = self.request(ep, ex);
+        let resp = tokio::time::timeout(timeout, req.send())
             .await
             .map_err(|_| Error::Timeout {
                 environment: ep.side,
-                after: ex.timeout,
+                after: timeout,
             })?
-            .map_err(|e| transport_error(ep.side, &e, ex.timeout))?;
+            .map_err(|e| transport_error(ep.side, &e, timeout))?;
         if resp.status().is_success() {
             return Ok(resp);
         }
-        Err(status_error(ep.side, resp, ex.timeout, self.bounds).await)
+        Err(status_error(ep.side, resp, timeout, self.bounds).await)
     }
 
     /// Reads a whole body within `timeout` and `bounds.response_body_bytes`.
@@ -319,6 +326,7 @@ pub(crate) fn transport_error(side: Side, e: &reqwest::Error, timeout: Duration)
     Error::Connect {
         environment: side,
         message: error_chain(e),
+        request_sent: !e.is_connect(),
     }
 }
 

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::Instrument;
 
+use super::call_kind::CallKind;
 use super::deadline::Deadline;
 use super::engine::Engine;
 use super::observe::Admission;
@@ -96,6 +97,9 @@ struct Cursor {
     /// The circuit's leave for the current attempt.
     pass: Pass,
     deadline: Deadline,
+    kind: CallKind,
+    /// The call carries an idempotency key.
+    idempotent: bool,
 }
 
 impl Cursor {
@@ -184,6 +188,7 @@ impl Engine {
                 path: &call.path,
                 body,
                 timeout,
+                idempotency_key: call.options.idempotency_key.as_deref(),
             };
             let reading = stream::Reading {
                 side,
@@ -284,6 +289,8 @@ impl Engine {
             body: None,
             pass: Pass::CLOSED,
             deadline: Deadline::new(call.options.deadline.or(self.config.deadline)),
+            kind: CallKind::of(&call.method, &call.path),
+            idempotent: call.options.idempotency_key.is_some(),
         })
     }
 
@@ -381,6 +388,7 @@ impl Engine {
             path: &call.path,
             body,
             timeout,
+            idempotency_key: call.options.idempotency_key.as_deref(),
         };
         let bytes = self
             .transport
@@ -403,11 +411,20 @@ impl Engine {
             });
         }
         let has_next_model = cur.model_index + 1 < cur.models.len();
-        if error.is_model_unavailable() && has_next_model {
+        let model_unavailable = error.is_model_unavailable()
+            || (error.status() == Some(404) && cur.kind == CallKind::Inference);
+        if model_unavailable && has_next_model {
             self.next_model(cur);
             return Next::Now;
         }
         if !error.is_retryable() {
+            return Next::Fail(error);
+        }
+        // A write may have created something already: sent again only when it surely was not
+        // sent, or when its idempotency key makes a repeat harmless — and then on the same side,
+        // which is the one that knows the key.
+        let repeatable = cur.kind != CallKind::Write || cur.idempotent || error.nothing_sent();
+        if !repeatable {
             return Next::Fail(error);
         }
         if cur.model_attempts >= self.config.retry.max_attempts {
@@ -419,7 +436,8 @@ impl Engine {
         }
         let now = self.now();
         let other = cur.side.other();
-        if !cur.pinned && !cur.failed_over && self.is_available(other, now) {
+        let may_fail_over = cur.kind != CallKind::Write || error.nothing_sent();
+        if !cur.pinned && !cur.failed_over && may_fail_over && self.is_available(other, now) {
             self.note_failover(cur.side, &format!("failed ({})", error.kind().as_str()));
             cur.side = other;
             cur.failed_over = true;

@@ -232,6 +232,7 @@ impl Engine {
             path: &hc.path,
             body: None,
             timeout: hc.timeout,
+            idempotency_key: None,
         };
         let endpoint = &self.side(side).endpoint;
         let outcome = match self.transport.send(endpoint, exchange).await {

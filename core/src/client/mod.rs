@@ -2,6 +2,7 @@
 
 mod attempt;
 mod builder;
+mod call_kind;
 mod chat;
 mod deadline;
 pub(crate) mod engine;

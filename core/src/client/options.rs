@@ -19,6 +19,9 @@ pub struct RequestOptions {
     /// Bounds the whole call — limiter wait, attempts, backoff and `Retry-After` sleeps, and a
     /// stream to its end; overrides the client's `deadline`.
     pub deadline: Option<Duration>,
+    /// The request's `Idempotency-Key`: a write that carries one may be retried after it was
+    /// sent (the upstream answers a repeat with the first answer).
+    pub idempotency_key: Option<String>,
 }
 
 impl RequestOptions {
@@ -45,6 +48,12 @@ impl RequestOptions {
     /// Sets the timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the idempotency key (what an `Idempotency-Key` header carries).
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
         self
     }
 

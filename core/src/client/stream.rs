@@ -143,6 +143,7 @@ impl<T: DeserializeOwned> Reader<T> {
                     return Some(Err(Error::Connect {
                         environment: self.side,
                         message: "the stream ended before [DONE]".to_string(),
+                        request_sent: true,
                     }));
                 }
             }

@@ -70,6 +70,7 @@ mod tests {
         let connect = Error::Connect {
             environment: Side::Blue,
             message: "refused".into(),
+            request_sent: false,
         };
         assert_eq!(classify(Err(&connect)), Outcome::Failure);
     }
