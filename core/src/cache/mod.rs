@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use crate::clock::SharedClock;
 use crate::config::CacheConfig;
 pub(crate) use key::{CacheKey, cache_key};
-use lru::Lru;
+pub(crate) use lru::Lru;
 
 /// Answers by request key, each fresh for `ttl` on the engine's clock.
 #[derive(Debug)]

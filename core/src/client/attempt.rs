@@ -22,7 +22,8 @@ use crate::error::{Error, Result};
 use crate::resilience::backoff;
 use crate::resilience::circuit::Pass;
 use crate::resilience::outcome::classify;
-use crate::routing::{RequestAttrs, select};
+use crate::routing::affinity::{Lookup, created_id};
+use crate::routing::{Reason, RequestAttrs, select};
 use crate::stats::Outcome;
 use crate::transport::Exchange;
 
@@ -100,6 +101,10 @@ struct Cursor {
     kind: CallKind,
     /// The call carries an idempotency key.
     idempotent: bool,
+    /// Why the first side was chosen.
+    reason: Reason,
+    /// The call names an object no answer here has shown (a 404 may mean the other side has it).
+    unknown_object: bool,
 }
 
 impl Cursor {
@@ -148,6 +153,7 @@ impl Engine {
             self.observe_attempt(&ticket, side, cur.model(), class, elapsed, None);
             match result {
                 Ok((data, raw)) => {
+                    self.learn_objects(&call, side, &raw);
                     let mut route = self.route_info(&cur, started);
                     self.settle(ticket, &mut route, &raw);
                     return Ok(Routed { data, route });
@@ -249,8 +255,17 @@ impl Engine {
             return Err(Error::Closed);
         }
         let state = self.traffic.peek();
+        // Only calls with a JSON value body or an object path can name objects; typed chat
+        // and embedding calls skip the lookup.
+        let lookup = if call.options.environment.is_none()
+            && (call.body.is_some() || call.path.contains('_') || call.path.contains('-'))
+        {
+            self.affinity.lookup(&call.path, call.body.as_ref())
+        } else {
+            Lookup::default()
+        };
         let attrs = RequestAttrs {
-            pinned: call.options.environment,
+            pinned: call.options.environment.or(lookup.side),
             metadata: call.options.metadata.as_ref(),
             routing_key: call.options.routing_key.as_deref().or(call.field("user")),
         };
@@ -267,7 +282,18 @@ impl Engine {
             &attrs,
             draw,
             self.availability(now),
-        )?;
+        )
+        .map_err(|e| match lookup.side {
+            Some(side) if call.options.environment.is_none() => Error::NoHealthyEnvironment(
+                format!("{side} holds an object the request names, and its circuit is open"),
+            ),
+            _ => e,
+        })?;
+        let reason = if call.options.environment.is_none() && lookup.side.is_some() {
+            Reason::Affinity
+        } else {
+            sel.reason
+        };
         if let Some(from) = sel.failed_over_from {
             self.note_failover(from, "is unavailable");
         }
@@ -291,6 +317,8 @@ impl Engine {
             deadline: Deadline::new(call.options.deadline.or(self.config.deadline)),
             kind: CallKind::of(&call.method, &call.path),
             idempotent: call.options.idempotency_key.is_some(),
+            reason,
+            unknown_object: lookup.unknown && lookup.side.is_none(),
         })
     }
 
@@ -410,6 +438,17 @@ impl Engine {
                 other => other,
             });
         }
+        // An object this process has not seen may live on the other side: one look there.
+        if error.status() == Some(404)
+            && cur.kind == CallKind::Read
+            && cur.unknown_object
+            && !cur.pinned
+            && !cur.failed_over
+        {
+            cur.side = cur.side.other();
+            cur.failed_over = true;
+            return Next::Now;
+        }
         let has_next_model = cur.model_index + 1 < cur.models.len();
         let model_unavailable = error.is_model_unavailable()
             || (error.status() == Some(404) && cur.kind == CallKind::Inference);
@@ -466,6 +505,20 @@ impl Engine {
         Next::After(delay)
     }
 
+    /// Records the object an answer shows (created, or read) as living on `side`. Inference
+    /// answers that never name such objects are not looked at (the hot path).
+    fn learn_objects(&self, call: &Call, side: Side, answer: &[u8]) {
+        if matches!(
+            call.path.as_str(),
+            "/chat/completions" | "/embeddings" | "/completions" | "/models"
+        ) {
+            return;
+        }
+        if let Some(id) = created_id(answer) {
+            self.affinity.record(&id, side);
+        }
+    }
+
     fn next_model(&self, cur: &mut Cursor) {
         self.obs.metrics.fallback(cur.model());
         cur.model_index += 1;
@@ -484,6 +537,7 @@ impl Engine {
         });
         RouteInfo {
             upstream_model,
+            reason: cur.reason.as_str(),
             environment: cur.side,
             label: self
                 .config

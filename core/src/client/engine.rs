@@ -48,6 +48,8 @@ pub(crate) struct Engine {
     pub control: crate::rollout::control::Control,
     /// The link to the shared state store.
     pub shared: super::shared_state::SharedState,
+    /// Which side holds which object (files, batches, stored responses, …).
+    pub affinity: crate::routing::affinity::Affinity,
     closed: AtomicBool,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -95,6 +97,7 @@ impl Engine {
             obs,
             control: crate::rollout::control::Control::new(&config),
             shared,
+            affinity: crate::routing::affinity::Affinity::new(crate::routing::affinity::CAPACITY),
             closed: AtomicBool::new(false),
             shutdown: tokio::sync::watch::Sender::new(false),
             config,

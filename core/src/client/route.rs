@@ -19,6 +19,8 @@ pub struct RouteInfo {
     pub fallback_from: Option<String>,
     /// The model name sent to the side, after its `models` map (equal to `model` without one).
     pub upstream_model: Option<String>,
+    /// Why the first side was chosen: `pinned`, `rule`, `sticky`, `random` or `affinity`.
+    pub reason: &'static str,
     /// HTTP attempts made, failovers included.
     pub attempts: u32,
     /// Time from the call to the answer (streams: to the first chunk), in ms.

@@ -1,5 +1,6 @@
 //! Routing: the traffic state, sticky bucketing, rules and the selection of a side.
 
+pub(crate) mod affinity;
 mod bucket;
 mod select;
 mod state;

@@ -62,6 +62,21 @@ pub enum Reason {
     Sticky,
     /// A random draw (no routing key, or sticky off).
     Random,
+    /// The side holds an object the request names (pinned: the other side lacks it).
+    Affinity,
+}
+
+impl Reason {
+    /// `"pinned"`, `"rule"`, `"sticky"`, `"random"` or `"affinity"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pinned => "pinned",
+            Self::Rule(_) => "rule",
+            Self::Sticky => "sticky",
+            Self::Random => "random",
+            Self::Affinity => "affinity",
+        }
+    }
 }
 
 /// The outcome of selection.

@@ -1,0 +1,153 @@
+//! Object affinity (SEMANTICS.md, *Under the official SDKs*): an object made on one side —
+//! an uploaded file, a batch, a stored response, a vector store, a thread — exists on that side
+//! only, so every later request that names it goes there.
+
+use parking_lot::Mutex;
+use serde_json::Value;
+
+use crate::cache::Lru;
+use crate::environment::Side;
+
+/// Prefixes of the ids of objects that live on one side.
+const PREFIXES: [&str; 11] = [
+    "file-", "batch_", "resp_", "vs_", "asst_", "thread_", "msg_", "run_", "ftjob-", "upload_",
+    "conv_",
+];
+
+/// Request body fields that name objects (a string, a list of strings, or `{id}`).
+const FIELDS: [&str; 10] = [
+    "previous_response_id",
+    "file_id",
+    "input_file_id",
+    "file_ids",
+    "vector_store_ids",
+    "thread_id",
+    "assistant_id",
+    "conversation",
+    "training_file",
+    "validation_file",
+];
+
+/// How many ids one process remembers [100 000].
+pub(crate) const CAPACITY: usize = 100_000;
+
+/// Which side holds which object: the ids recorded as their answers arrived.
+#[derive(Debug)]
+pub(crate) struct Affinity {
+    sides: Mutex<Lru<String, Side>>,
+}
+
+impl Affinity {
+    /// An empty map of at most `capacity` ids.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            sides: Mutex::new(Lru::new(capacity)),
+        }
+    }
+
+    /// Notes that the object `id` lives on `side`.
+    pub fn record(&self, id: &str, side: Side) {
+        self.sides.lock().put(id.to_string(), side);
+    }
+
+    /// The side of the first object the request names that is known here, with its id; and
+    /// whether it names an object not known here.
+    pub fn lookup(&self, path: &str, body: Option<&Value>) -> Lookup {
+        let mut found = Lookup::default();
+        let mut sides = self.sides.lock();
+        for id in named_ids(path, body) {
+            match sides.get(&id.to_string()) {
+                Some(side) if found.side.is_none() => found.side = Some(*side),
+                Some(_) => {}
+                None => found.unknown = true,
+            }
+        }
+        found
+    }
+}
+
+/// What [`Affinity::lookup`] found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lookup {
+    /// The side holding a named object.
+    pub side: Option<Side>,
+    /// The request names an object no answer here has shown.
+    pub unknown: bool,
+}
+
+/// Whether `id` looks like the id of an object that lives on one side.
+pub(crate) fn is_object_id(id: &str) -> bool {
+    PREFIXES
+        .iter()
+        .any(|p| id.len() > p.len() && id.starts_with(p))
+}
+
+/// The ids of objects a request names: in its path, and in the body fields that name objects.
+pub(crate) fn named_ids<'a>(path: &'a str, body: Option<&'a Value>) -> Vec<&'a str> {
+    let path = path.split('?').next().unwrap_or(path);
+    let mut ids: Vec<&str> = path.split('/').filter(|s| is_object_id(s)).collect();
+    if let Some(Value::Object(map)) = body {
+        for field in FIELDS {
+            match map.get(field) {
+                Some(Value::String(s)) => ids.push(s),
+                Some(Value::Array(items)) => ids.extend(items.iter().filter_map(Value::as_str)),
+                Some(Value::Object(o)) => ids.extend(o.get("id").and_then(Value::as_str)),
+                _ => {}
+            }
+        }
+    }
+    ids.retain(|id| is_object_id(id));
+    ids
+}
+
+/// The id of the object an answer created, if it is one that lives on one side.
+pub(crate) fn created_id(answer: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Created {
+        id: Option<String>,
+    }
+    let id = serde_json::from_slice::<Created>(answer).ok()?.id?;
+    is_object_id(&id).then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ids_are_found_in_paths_and_fields() {
+        let body = json!({
+            "input_file_id": "file-abc",
+            "vector_store_ids": ["vs_1", "vs_2"],
+            "conversation": {"id": "conv_9"},
+            "model": "gpt-4.1",
+            "previous_response_id": "not-an-id"
+        });
+        let ids = named_ids("/batches/batch_77/cancel?x=1", Some(&body));
+        assert_eq!(ids, ["batch_77", "file-abc", "vs_1", "vs_2", "conv_9"]);
+        assert!(named_ids("/chat/completions", None).is_empty());
+        assert!(!is_object_id("file-"), "a bare prefix is no id");
+    }
+
+    #[test]
+    fn a_known_id_pins_and_an_unknown_one_is_noted() {
+        let a = Affinity::new(10);
+        a.record("file-1", Side::Green);
+        let found = a.lookup("/files/file-1", None);
+        assert_eq!(found.side, Some(Side::Green));
+        assert!(!found.unknown);
+        let found = a.lookup("/files/file-2", None);
+        assert_eq!((found.side, found.unknown), (None, true));
+    }
+
+    #[test]
+    fn created_ids_are_read_from_answers() {
+        assert_eq!(
+            created_id(br#"{"id":"resp_123","object":"response"}"#).as_deref(),
+            Some("resp_123")
+        );
+        assert_eq!(created_id(br#"{"id":"chatcmpl-1"}"#), None);
+        assert_eq!(created_id(b"\x00binary"), None);
+    }
+}
