@@ -28,6 +28,7 @@ pub mod state;
 pub mod stats;
 mod transport;
 
+pub use client::supervise::panic_message;
 pub use client::{
     Chat, ChatCreate, ChatStream, ChatStreamCreate, Client, ClientBuilder, Embeddings,
     EnvironmentStatus, Models, RequestOptions, RouteInfo, Routed, RoutedStream, Status,

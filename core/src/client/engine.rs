@@ -47,6 +47,8 @@ pub(crate) struct Engine {
     pub control: crate::rollout::control::Control,
     /// The link to the shared state store.
     pub shared: super::shared_state::SharedState,
+    /// Restarts the background tasks that panic, and reports it.
+    pub supervisor: super::supervise::Supervisor,
     closed: AtomicBool,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -85,19 +87,22 @@ impl Engine {
         });
         let obs = super::observe::Observer::new(&config, &clock);
         let (shared, shared_writes) = super::shared_state::SharedState::new(&config.state);
+        let supervisor = super::supervise::Supervisor::default();
         let engine = Arc::new(Self {
             transport: Transport::new(config.connect_timeout)?,
             traffic,
             sides,
-            events: EventBus::new(&config)?,
+            events: EventBus::new(&config, &supervisor)?,
             clock,
             obs,
             control: crate::rollout::control::Control::new(&config),
             shared,
+            supervisor,
             closed: AtomicBool::new(false),
             shutdown: tokio::sync::watch::Sender::new(false),
             config,
         });
+        engine.supervisor.bind(&engine);
         engine.start_metrics_listener(engine.shutdown.subscribe())?;
         crate::rollout::guard::spawn_guard_task(&engine);
         if let Some(writes) = shared_writes {
@@ -110,11 +115,12 @@ impl Engine {
                 )
             })?;
             for side in Side::BOTH {
-                handle.spawn(probe_loop(
-                    Arc::downgrade(&engine),
-                    engine.shutdown.subscribe(),
-                    side,
-                ));
+                let (weak, shutdown) = (Arc::downgrade(&engine), engine.shutdown.subscribe());
+                engine
+                    .supervisor
+                    .spawn(&handle, super::supervise::HEALTH_PROBE, move || {
+                        probe_loop(weak.clone(), shutdown.clone(), side)
+                    });
             }
         }
         Ok(engine)

@@ -11,6 +11,7 @@ mod rollout;
 mod route;
 mod shared_state;
 mod stream;
+pub(crate) mod supervise;
 
 pub use builder::ClientBuilder;
 pub use chat::{Chat, ChatCreate, ChatStreamCreate, Embeddings, Models};

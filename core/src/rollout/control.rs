@@ -332,8 +332,22 @@ impl Engine {
             id
         };
         self.publish_all(events);
-        runtime.spawn(rollout_loop(Arc::downgrade(self), id, interval));
+        self.spawn_rollout_task(&runtime, id, interval);
         Ok(())
+    }
+
+    /// Starts the task that evaluates rollout `id` every `interval`.
+    pub(crate) fn spawn_rollout_task(
+        self: &Arc<Self>,
+        runtime: &tokio::runtime::Handle,
+        id: u64,
+        interval: Duration,
+    ) {
+        let weak = Arc::downgrade(self);
+        self.supervisor
+            .spawn(runtime, crate::client::supervise::ROLLOUT, move || {
+                rollout_loop(weak.clone(), id, interval)
+            });
     }
 
     /// Pauses the running rollout (the guard keeps watching). Pausing a paused rollout does
