@@ -4,6 +4,7 @@ mod attempt;
 mod builder;
 mod chat;
 pub(crate) mod engine;
+mod fork;
 mod observe;
 mod operations;
 mod options;
