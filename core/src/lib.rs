@@ -18,6 +18,7 @@ mod error;
 pub mod events;
 pub mod health;
 mod limits;
+pub mod logging;
 mod metrics;
 pub mod protocol;
 pub mod resilience;
