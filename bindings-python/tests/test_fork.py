@@ -157,9 +157,9 @@ def test_fork_with_a_metrics_listener_keeps_version_checkpoints_and_rollout(blue
     assert parent["version"] > 1 and parent["rollout"]["state"] == "running"
 
     def child() -> Any:
+        create = client.chat.completions.create
         routes = [
-            client.chat.completions.create(model="m", messages=MESSAGES, routing_key=f"user-{i}").route.environment
-            for i in range(40)
+            create(model="m", messages=MESSAGES, routing_key=f"u{i}").route.environment for i in range(40)
         ]
         status = client.status()
         before_pause = client.rollout_status()

@@ -46,9 +46,7 @@ def test_an_unknown_panic_site_is_refused() -> None:
         _turnout._test_panic("nowhere")
 
 
-def test_rust_logs_reach_the_turnout_logger(
-    blue: Sim, green: Sim, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_rust_logs_reach_the_turnout_logger(blue: Sim, green: Sim, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="turnout")
     # A failing side: every request to blue fails, so turnout fails over (an event, logged).
     blue.faults(error_rate=1.0, error_status=500)
