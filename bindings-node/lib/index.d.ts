@@ -398,6 +398,7 @@ export interface TurnoutEvent {
     | 'checkpoint_created'
     | 'checkpoint_restored'
     | 'alert'
+    | 'task_restarted'
     | (string & {})
   at: string
   reason: string

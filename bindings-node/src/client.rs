@@ -5,6 +5,8 @@
 //! `client.fetch` adapter hands the text to a `Response` untouched.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use napi::bindgen_prelude::{PromiseRaw, Unknown, within_runtime_if_available};
@@ -15,7 +17,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::convert;
-use crate::errors::{IntoNapi, config, to_napi};
+use crate::errors::{IntoNapi, config, guard, guarded, to_napi};
 use crate::stream::NativeStream;
 
 /// Per-request routing options (`{ routingKey, environment, metadata, timeoutMs, deadlineMs }`).
@@ -116,18 +118,29 @@ fn aborted() -> napi::Error {
     napi::Error::new(Status::Cancelled, "the request was aborted")
 }
 
-/// A subscription made by `onEvent`; `unsubscribe()` ends it.
+/// The `onEvent` subscriptions of one client, by id. The client owns them, so that a
+/// subscription lives until `unsubscribe()` or `close()` even when JavaScript drops every
+/// handle on it (its `EventSubscription` object may be garbage-collected at any time).
+type Subscriptions = Arc<parking_lot::Mutex<HashMap<u64, turnout::events::Subscription>>>;
+
+/// A subscription made by `onEvent`; `unsubscribe()` ends it. Dropping it does not.
 #[napi]
 pub struct EventSubscription {
-    inner: parking_lot::Mutex<Option<turnout::events::Subscription>>,
+    subscriptions: Weak<parking_lot::Mutex<HashMap<u64, turnout::events::Subscription>>>,
+    id: u64,
 }
 
 #[napi]
 impl EventSubscription {
     /// Stops the callback (idempotent).
     #[napi]
-    pub fn unsubscribe(&self) {
-        self.inner.lock().take();
+    pub fn unsubscribe(&self) -> napi::Result<()> {
+        guard(|| {
+            if let Some(subscriptions) = self.subscriptions.upgrade() {
+                subscriptions.lock().remove(&self.id);
+            }
+            Ok(())
+        })
     }
 }
 
@@ -139,6 +152,8 @@ type EventCallback = ThreadsafeFunction<String, Unknown<'static>, String, Status
 #[napi]
 pub struct NativeClient {
     inner: turnout::Client,
+    subscriptions: Subscriptions,
+    next_subscription: AtomicU64,
 }
 
 fn parse_method(method: &str) -> napi::Result<turnout::Method> {
@@ -159,27 +174,34 @@ impl NativeClient {
     /// A client from `new Client({...})` options (camelCase, milliseconds).
     #[napi(constructor)]
     pub fn new(options: Value) -> napi::Result<Self> {
-        let value = crate::options::client_options(options).map_err(config)?;
-        let config = turnout::Config::from_value(value).napi()?;
-        Self::start(config)
+        guard(|| {
+            let value = crate::options::client_options(options).map_err(config)?;
+            let config = turnout::Config::from_value(value).napi()?;
+            Self::start(config)
+        })
     }
 
     /// A client from a config file (YAML, TOML or JSON, by extension).
     #[napi(factory)]
     pub fn from_config_file(path: String) -> napi::Result<Self> {
-        Self::start(turnout::Config::from_file(path).napi()?)
+        guard(|| Self::start(turnout::Config::from_file(path).napi()?))
     }
 
     /// A client from a config object in the file's shape (snake_case keys, seconds).
     #[napi(factory)]
     pub fn from_config_value(value: Value) -> napi::Result<Self> {
-        Self::start(turnout::Config::from_value(value).napi()?)
+        guard(|| Self::start(turnout::Config::from_value(value).napi()?))
     }
 
     fn start(config: turnout::Config) -> napi::Result<Self> {
+        crate::logs::init();
         // Health checks are spawned on the runtime napi drives futures with.
         let inner = within_runtime_if_available(|| turnout::Client::from_config(config)).napi()?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            subscriptions: Subscriptions::default(),
+            next_subscription: AtomicU64::new(1),
+        })
     }
 
     /// Sends a request routed by turnout; resolves to the JSON answer and its route.
@@ -198,7 +220,7 @@ impl NativeClient {
         let options = options.unwrap_or_default().into_core()?;
         let client = self.inner.clone();
         let cancel = cancel.map(|c| c.tx.subscribe());
-        env.spawn_future(async move {
+        env.spawn_future(guarded(async move {
             let call = client.request_json(method, &path, body, options);
             tokio::select! {
                 result = call => {
@@ -210,7 +232,7 @@ impl NativeClient {
                 }
                 () = cancelled(cancel) => Err(aborted()),
             }
-        })
+        }))
     }
 
     /// Opens a streaming request; resolves once its first event has arrived.
@@ -229,7 +251,7 @@ impl NativeClient {
         let options = options.unwrap_or_default().into_core()?;
         let client = self.inner.clone();
         let cancel = cancel.map(|c| c.tx.subscribe());
-        env.spawn_future(async move {
+        env.spawn_future(guarded(async move {
             let call = client.stream_json(method, &path, body, options);
             tokio::select! {
                 result = call => {
@@ -238,38 +260,40 @@ impl NativeClient {
                 }
                 () = cancelled(cancel) => Err(aborted()),
             }
-        })
+        }))
     }
 
     /// `{ active, canaryWeight, version, salt, environments: { blue, green } }`.
     #[napi(ts_return_type = "Record<string, any>")]
     pub fn status(&self) -> napi::Result<Value> {
-        convert::to_js(&self.inner.status())
+        guard(|| convert::to_js(&self.inner.status()))
     }
 
     /// Makes `side` active with no canary.
     #[napi(ts_return_type = "Record<string, any>")]
     pub fn switch_to(&self, side: String) -> napi::Result<Value> {
-        let side = side.parse::<turnout::Side>().napi()?;
-        convert::traffic(&self.inner.switch_to(side))
+        guard(|| {
+            let side = side.parse::<turnout::Side>().napi()?;
+            convert::traffic(&self.inner.switch_to(side))
+        })
     }
 
     /// Sends `percent` (0..100) of traffic to the candidate.
     #[napi(ts_return_type = "Record<string, any>")]
     pub fn set_canary_weight(&self, percent: f64) -> napi::Result<Value> {
-        convert::traffic(&self.inner.set_canary_weight(percent).napi()?)
+        guard(|| convert::traffic(&self.inner.set_canary_weight(percent).napi()?))
     }
 
     /// Makes the candidate active, weight back to 0.
     #[napi(ts_return_type = "Record<string, any>")]
     pub fn promote(&self) -> napi::Result<Value> {
-        convert::traffic(&self.inner.promote())
+        guard(|| convert::traffic(&self.inner.promote()))
     }
 
     /// Returns to the last known-good traffic state.
     #[napi(ts_return_type = "Record<string, any>")]
     pub fn rollback(&self, reason: String) -> napi::Result<Value> {
-        convert::traffic(&self.inner.rollback(&reason))
+        guard(|| convert::traffic(&self.inner.rollback(&reason)))
     }
 
     /// Probes `side` now.
@@ -281,26 +305,34 @@ impl NativeClient {
     ) -> napi::Result<PromiseRaw<'env, Value>> {
         let side = side.parse::<turnout::Side>().napi()?;
         let client = self.inner.clone();
-        env.spawn_future(async move { convert::to_js(&client.health_check(side).await) })
+        env.spawn_future(guarded(async move {
+            convert::to_js(&client.health_check(side).await)
+        }))
     }
 
     /// The events kept in memory, oldest first.
     #[napi(ts_return_type = "Array<Record<string, any>>")]
     pub fn history(&self) -> napi::Result<Value> {
-        convert::to_js(&self.inner.history())
+        guard(|| convert::to_js(&self.inner.history()))
     }
 
-    /// Calls `callback` with each future event as JSON text.
+    /// Calls `callback` with each future event as JSON text, until the subscription's
+    /// `unsubscribe()` or the client's `close()`.
     #[napi(ts_args_type = "callback: (event: string) => void")]
-    pub fn on_event(&self, callback: EventCallback) -> EventSubscription {
-        let subscription = self.inner.subscribe(move |event| {
-            if let Ok(value) = convert::to_js(event) {
-                callback.call(value.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
-            }
-        });
-        EventSubscription {
-            inner: parking_lot::Mutex::new(Some(subscription)),
-        }
+    pub fn on_event(&self, callback: EventCallback) -> napi::Result<EventSubscription> {
+        guard(|| {
+            let subscription = self.inner.subscribe(move |event| {
+                if let Ok(value) = convert::to_js(event) {
+                    callback.call(value.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
+                }
+            });
+            let id = self.next_subscription.fetch_add(1, Ordering::Relaxed);
+            self.subscriptions.lock().insert(id, subscription);
+            Ok(EventSubscription {
+                subscriptions: Arc::downgrade(&self.subscriptions),
+                id,
+            })
+        })
     }
 
     /// Starts a progressive rollout of the candidate (`{ steps, gates, intervalMs, ... }`).
@@ -309,90 +341,107 @@ impl NativeClient {
         ts_return_type = "Record<string, any> | null"
     )]
     pub fn start_rollout(&self, plan: Value) -> napi::Result<Value> {
-        let value = crate::options::rollout_plan(plan).map_err(config)?;
-        let plan = turnout::RolloutPlan::from_value(value).napi()?;
-        // The rollout's evaluations run as a task on the runtime napi drives futures with.
-        within_runtime_if_available(|| self.inner.start_rollout(plan)).napi()?;
-        self.rollout()
+        guard(|| {
+            let value = crate::options::rollout_plan(plan).map_err(config)?;
+            let plan = turnout::RolloutPlan::from_value(value).napi()?;
+            // The rollout's evaluations run as a task on the runtime napi drives futures with.
+            within_runtime_if_available(|| self.inner.start_rollout(plan)).napi()?;
+            self.rollout()
+        })
     }
 
     /// Pauses the rollout at its step.
     #[napi(ts_return_type = "Record<string, any> | null")]
     pub fn pause_rollout(&self) -> napi::Result<Value> {
-        self.inner.pause_rollout().napi()?;
-        self.rollout()
+        guard(|| {
+            self.inner.pause_rollout().napi()?;
+            self.rollout()
+        })
     }
 
     /// Resumes a paused rollout.
     #[napi(ts_return_type = "Record<string, any> | null")]
     pub fn resume_rollout(&self) -> napi::Result<Value> {
-        within_runtime_if_available(|| self.inner.resume_rollout()).napi()?;
-        self.rollout()
+        guard(|| {
+            within_runtime_if_available(|| self.inner.resume_rollout()).napi()?;
+            self.rollout()
+        })
     }
 
     /// Aborts the rollout: the candidate's weight back to 0.
     #[napi(ts_return_type = "Record<string, any> | null")]
     pub fn abort_rollout(&self, reason: String) -> napi::Result<Value> {
-        self.inner.abort_rollout(&reason).napi()?;
-        self.rollout()
+        guard(|| {
+            self.inner.abort_rollout(&reason).napi()?;
+            self.rollout()
+        })
     }
 
     /// The current rollout's progress, or the last one's outcome; `null` before the first.
     #[napi(ts_return_type = "Record<string, any> | null")]
     pub fn rollout(&self) -> napi::Result<Value> {
-        match self.inner.rollout() {
+        guard(|| match self.inner.rollout() {
             Some(status) => convert::to_js(&status),
             None => Ok(Value::Null),
-        }
+        })
     }
 
     /// Takes a checkpoint of the traffic state and routing config.
     #[napi(ts_return_type = "Record<string, any>")]
     pub fn checkpoint(&self, name: String) -> napi::Result<Value> {
-        convert::checkpoint(&self.inner.checkpoint(&name))
+        guard(|| convert::checkpoint(&self.inner.checkpoint(&name)))
     }
 
     /// The checkpoints kept, oldest first.
     #[napi(ts_return_type = "Array<Record<string, any>>")]
     pub fn checkpoints(&self) -> napi::Result<Value> {
-        self.inner
-            .checkpoints()
-            .iter()
-            .map(convert::checkpoint)
-            .collect::<napi::Result<Vec<_>>>()
-            .map(Value::Array)
+        guard(|| {
+            self.inner
+                .checkpoints()
+                .iter()
+                .map(convert::checkpoint)
+                .collect::<napi::Result<Vec<_>>>()
+                .map(Value::Array)
+        })
     }
 
     /// Re-applies checkpoint `id`'s traffic state.
     #[napi(ts_return_type = "Record<string, any>")]
     pub fn restore_checkpoint(&self, id: String) -> napi::Result<Value> {
-        convert::traffic(&self.inner.restore_checkpoint(&id).napi()?)
+        guard(|| convert::traffic(&self.inner.restore_checkpoint(&id).napi()?))
     }
 
     /// The Prometheus metrics of this client (OpenMetrics text).
     #[napi]
-    pub fn metrics_text(&self) -> String {
-        self.inner.metrics_text()
+    pub fn metrics_text(&self) -> napi::Result<String> {
+        guard(|| Ok(self.inner.metrics_text()))
     }
 
     /// The address the built-in metrics listener serves on (`metrics.listen`), if any.
     #[napi]
-    pub fn metrics_addr(&self) -> Option<String> {
-        self.inner.metrics_addr().map(|a| a.to_string())
+    pub fn metrics_addr(&self) -> napi::Result<Option<String>> {
+        guard(|| Ok(self.inner.metrics_addr().map(|a| a.to_string())))
     }
 
     /// Token and cost totals: overall, by environment, by model and by tag.
     #[napi(ts_return_type = "Record<string, any>")]
     pub fn costs(&self) -> napi::Result<Value> {
-        convert::to_js_keeping(
-            &self.inner.costs(),
-            &["by_environment", "by_model", "by_tag"],
-        )
+        guard(|| {
+            convert::to_js_keeping(
+                &self.inner.costs(),
+                &["by_environment", "by_model", "by_tag"],
+            )
+        })
     }
 
-    /// Stops background tasks; later requests fail with a `closed` error.
+    /// Stops background tasks and ends every `onEvent` subscription; later requests fail
+    /// with a `closed` error.
     #[napi]
-    pub fn close(&self) {
-        self.inner.close();
+    pub fn close(&self) -> napi::Result<()> {
+        guard(|| {
+            self.inner.close();
+            self.subscriptions.lock().clear();
+            Ok(())
+        })
     }
 }

@@ -5,6 +5,11 @@
 //! (thrown synchronously, rejected from a future, raised inside a stream) without depending on
 //! how napi decorates error objects.
 
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
 use serde_json::{Map, Value, json};
 
 /// Marks a message as a turnout payload.
@@ -49,4 +54,30 @@ impl<T> IntoNapi<T> for turnout::Result<T> {
     fn napi(self) -> napi::Result<T> {
         self.map_err(|e| to_napi(&e))
     }
+}
+
+/// A panic inside turnout as a JS `TurnoutError` with code `"panic"` and the panic's message.
+pub fn panic_error(payload: &(dyn Any + Send)) -> napi::Error {
+    encode(json!({
+        "kind": "panic",
+        "message": format!(
+            "internal error in turnout (a bug; please report it): {}",
+            turnout::panic_message(payload)
+        ),
+    }))
+}
+
+/// Runs a synchronous method's body: a panic in it becomes a thrown `TurnoutError` instead of
+/// aborting the process (a panic must not unwind into Node).
+pub fn guard<T>(body: impl FnOnce() -> napi::Result<T>) -> napi::Result<T> {
+    std::panic::catch_unwind(AssertUnwindSafe(body))
+        .unwrap_or_else(|panic| Err(panic_error(panic.as_ref())))
+}
+
+/// An async method's future: a panic in it rejects the promise with a `TurnoutError`.
+pub async fn guarded<T>(fut: impl Future<Output = napi::Result<T>>) -> napi::Result<T> {
+    AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| Err(panic_error(panic.as_ref())))
 }

@@ -5,6 +5,7 @@
 mod client;
 mod convert;
 mod errors;
+mod logs;
 mod options;
 mod stream;
 
@@ -35,3 +36,21 @@ pub fn metrics_content_type() -> &'static str {
 /// The prefix of a native error message carrying a JSON payload.
 #[napi]
 pub const ERROR_PREFIX: &str = errors::PREFIX;
+
+/// Test-only (not part of the API): panics inside a synchronous call, so that the suite can
+/// check the caller gets a `TurnoutError` rather than an aborted process.
+#[napi(js_name = "_testPanic")]
+pub fn test_panic() -> napi::Result<()> {
+    errors::guard(|| panic!("injected panic (turnout test hook)"))
+}
+
+/// Test-only (not part of the API): a promise whose task panics, so that the suite can check
+/// it rejects with a `TurnoutError` instead of staying pending.
+#[napi(js_name = "_testPanicAsync", ts_return_type = "Promise<void>")]
+pub fn test_panic_async(
+    env: &napi::Env,
+) -> napi::Result<napi::bindgen_prelude::PromiseRaw<'_, ()>> {
+    env.spawn_future(errors::guarded(async {
+        panic!("injected panic (turnout test hook)")
+    }))
+}

@@ -11,7 +11,7 @@ use tokio::sync::{Mutex, watch};
 
 use crate::client::cancelled;
 use crate::convert;
-use crate::errors::to_napi;
+use crate::errors::{guarded, to_napi};
 
 /// Events handed over per `next()` at most: whatever has already arrived, so that a fast
 /// stream crosses into JS once per batch rather than once per chunk.
@@ -61,7 +61,7 @@ impl NativeStream {
     ) -> napi::Result<PromiseRaw<'env, Option<Vec<String>>>> {
         let state = Arc::clone(&self.state);
         let stop = self.stop.subscribe();
-        env.spawn_future(async move {
+        env.spawn_future(guarded(async move {
             let mut guard = state.lock().await;
             let st = &mut *guard;
             if let Some(e) = st.error.take() {
@@ -107,7 +107,7 @@ impl NativeStream {
                     Ok(Some(batch))
                 }
             }
-        })
+        }))
     }
 
     /// Ends the stream now and cancels the upstream request (idempotent).

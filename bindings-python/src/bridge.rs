@@ -6,21 +6,26 @@
 //! Nothing takes the GIL on the runtime's threads and no thread is handed the result, which is
 //! what makes this cheaper than a completion per `call_soon_threadsafe` from a blocking thread.
 //!
-//! Cancelling the asyncio future aborts the Rust task (dropping the request).
+//! Cancelling the asyncio future aborts the Rust task (dropping the request). A panic in the
+//! task, or in making its result, fails the future with a `TurnoutError`: it never stays
+//! pending.
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use futures_util::FutureExt;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::{intern, types::PyCFunction, types::PyTuple};
 
+use crate::errors::panic_error;
 use crate::route::Deferred;
 use crate::runtime;
 
@@ -92,7 +97,11 @@ fn complete(py: Python<'_>, done: Done) -> PyResult<()> {
     if future.call_method0(intern!(py, "done"))?.is_truthy()? {
         return Ok(()); // cancelled meanwhile
     }
-    match done.result.and_then(|deferred| deferred.into_py(py)) {
+    let made = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        done.result.and_then(|deferred| deferred.into_py(py))
+    }))
+    .unwrap_or_else(|panic| Err(panic_error(panic.as_ref())));
+    match made {
         Ok(value) => future.call_method1(intern!(py, "set_result"), (value,))?,
         Err(err) => future.call_method1(intern!(py, "set_exception"), (err.into_value(py),))?,
     };
@@ -159,7 +168,11 @@ where
     let future = event_loop.call_method0(intern!(py, "create_future"))?;
     let target = future.clone().unbind();
     let task = runtime::get()?.spawn(async move {
-        let result = fut.await;
+        // A panic must still complete the future, or its awaiter would wait forever.
+        let result = match AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(result) => result,
+            Err(panic) => Err(panic_error(panic.as_ref())),
+        };
         queue.push(Done {
             future: target,
             result,

@@ -2,9 +2,10 @@
 //! classes subclass it and add the OpenAI-style resources).
 //!
 //! Fork safety: the core client holds a connection pool bound to the runtime of the process
-//! that built it. Each call checks the pid; a forked child rebuilds the core client from the
-//! stored config (carrying over the traffic state it inherited and the event callbacks) and
-//! leaks the parent's, whose sockets and tasks belong to the parent.
+//! that built it. Each call checks the pid; a forked child rebuilds the core client with
+//! `turnout::Client::after_fork` (traffic state, version, checkpoints and a running rollout
+//! carried over; the metrics listener left to the parent), re-attaches the event callbacks,
+//! and leaks the parent's core client, whose sockets and tasks belong to the parent.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
@@ -67,8 +68,26 @@ fn start(
     }))
 }
 
+/// The core client of a forked child, rebuilt from the parent's (`Client::after_fork`).
+fn start_forked(
+    py: Python<'_>,
+    parent: &turnout::Client,
+    listeners: &Arc<Listeners>,
+) -> PyResult<Box<Slot>> {
+    let runtime = runtime::get()?;
+    let _entered = runtime.enter();
+    let core = parent.after_fork().map_err(|e| to_py_err(py, e))?;
+    let events = listeners.attach(&core);
+    Ok(Box::new(Slot {
+        pid: std::process::id(),
+        core,
+        _events: events,
+    }))
+}
+
 impl BaseClient {
     fn with_config(py: Python<'_>, config: turnout::Config) -> PyResult<Self> {
+        crate::logs::refresh(py)?;
         let listeners = Listeners::new(py);
         let slot = start(py, config.clone(), &listeners)?;
         Ok(Self {
@@ -88,13 +107,8 @@ impl BaseClient {
         if slot.pid == pid {
             return Ok(&slot.core);
         }
-        // A forked child: keep the traffic state it inherited.
-        let traffic = slot.core.traffic();
-        let mut config = self.config.clone();
-        config.active = traffic.active;
-        config.canary_weight = traffic.canary_weight();
-        config.salt = traffic.salt.clone();
-        let fresh = Box::into_raw(start(py, config, &self.listeners)?);
+        // A forked child: the core carries the traffic state, checkpoints and rollout over.
+        let fresh = Box::into_raw(start_forked(py, &slot.core, &self.listeners)?);
         if self.closed.load(Ordering::Acquire) {
             // SAFETY: just built, not yet shared.
             unsafe { (*fresh).core.close() };
@@ -180,11 +194,7 @@ impl BaseClient {
         f: impl FnOnce(&turnout::Client) -> T + Send,
     ) -> PyResult<T> {
         let core = self.core(py)?;
-        let runtime = runtime::get()?;
-        Ok(py.detach(|| {
-            let _entered = runtime.enter();
-            f(core)
-        }))
+        runtime::detached(py, || f(core))
     }
 }
 

@@ -15,6 +15,20 @@ use crate::errors::{config_error, to_py_err};
 /// objects with `to_dict()` (turnout's answers) or `model_dump()` (pydantic, openai's types)
 /// are converted through it. openai's `NOT_GIVEN` / `omit` markers in a dict are left out.
 pub fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    value_at(obj, 0)
+}
+
+/// How deeply a value sent as JSON may nest (serde_json's own limit when it parses): a list
+/// that contains itself would otherwise recurse until the stack overflows.
+const MAX_DEPTH: usize = 128;
+
+/// `to_value` of an object found `depth` levels down.
+fn value_at(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
+    if depth > MAX_DEPTH {
+        return Err(PyTypeError::new_err(format!(
+            "a value sent as JSON nests deeper than {MAX_DEPTH} levels (does a list or dict contain itself?)"
+        )));
+    }
     if let Ok(s) = obj.cast::<PyString>() {
         return Ok(Value::String(s.to_str()?.to_owned()));
     }
@@ -28,14 +42,14 @@ pub fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
                 Ok(s) => s.to_str()?.to_owned(),
                 Err(_) => k.str()?.to_str()?.to_owned(),
             };
-            map.insert(key, to_value(&v)?);
+            map.insert(key, value_at(&v, depth + 1)?);
         }
         return Ok(Value::Object(map));
     }
     if let Ok(l) = obj.cast::<PyList>() {
         return l
             .iter()
-            .map(|v| to_value(&v))
+            .map(|v| value_at(&v, depth + 1))
             .collect::<PyResult<_>>()
             .map(Value::Array);
     }
@@ -63,18 +77,18 @@ pub fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     if let Ok(t) = obj.cast::<PyTuple>() {
         return t
             .iter()
-            .map(|v| to_value(&v))
+            .map(|v| value_at(&v, depth + 1))
             .collect::<PyResult<_>>()
             .map(Value::Array);
     }
     if let Ok(to_dict) = obj.getattr("to_dict") {
-        return to_value(&to_dict.call0()?);
+        return value_at(&to_dict.call0()?, depth + 1);
     }
     if let Ok(dump) = obj.getattr("model_dump") {
         let kwargs = PyDict::new(obj.py());
         kwargs.set_item("mode", "json")?;
         kwargs.set_item("exclude_unset", true)?;
-        return to_value(&dump.call((), Some(&kwargs))?);
+        return value_at(&dump.call((), Some(&kwargs))?, depth + 1);
     }
     Err(PyTypeError::new_err(format!(
         "a {} cannot be sent as JSON",

@@ -213,3 +213,13 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 pub fn config_error(message: impl Into<String>) -> PyErr {
     ConfigError::new_err(message.into())
 }
+
+/// A panic inside turnout as the caller's exception: a `TurnoutError` carrying the panic's
+/// message (never Python's `PanicException`, which `except Exception` does not catch). Made
+/// lazily, so any thread may build it without the GIL.
+pub fn panic_error(payload: &(dyn std::any::Any + Send)) -> PyErr {
+    TurnoutError::new_err(format!(
+        "internal error in turnout (a bug; please report it): {}",
+        turnout::panic_message(payload)
+    ))
+}

@@ -9,6 +9,7 @@ mod config;
 mod convert;
 mod errors;
 mod events;
+mod logs;
 mod route;
 mod runtime;
 mod stream;
@@ -22,10 +23,41 @@ fn bucket(salt: &str, key: &str) -> u32 {
     turnout::routing::bucket(salt, key)
 }
 
+/// Test-only (not part of the API): panics inside turnout at `at` — `"block_on"` (a blocking
+/// request's wait), `"detached"` (an operation), `"async"` (an awaitable's task) or `"result"`
+/// (making an awaitable's result) — so that the suite can check the caller gets a
+/// `TurnoutError`, never a hang or an abort. Always compiled: a panic hook has to be tested in
+/// the wheel users get.
+#[pyfunction]
+fn _test_panic(py: Python<'_>, at: &str) -> PyResult<Py<PyAny>> {
+    fn injected() -> ! {
+        panic!("injected panic (turnout test hook)")
+    }
+    async fn injected_task() -> PyResult<route::Deferred> {
+        injected()
+    }
+    match at {
+        "block_on" => runtime::block_on(py, async { injected() }).map(|()| py.None()),
+        "detached" => runtime::detached(py, || injected()).map(|()| py.None()),
+        "async" => runtime::future_into_py(py, injected_task()).map(Bound::unbind),
+        "result" => runtime::future_into_py(py, async {
+            Ok(route::Deferred::new(|_py| -> PyResult<Py<PyAny>> {
+                injected()
+            }))
+        })
+        .map(Bound::unbind),
+        other => Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "unknown panic site {other:?}"
+        ))),
+    }
+}
+
 #[pymodule]
 fn _turnout(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    logs::register(m)?;
+    m.add_function(wrap_pyfunction!(_test_panic, m)?)?;
     m.add_class::<client::BaseClient>()?;
     m.add_class::<config::Environment>()?;
     m.add_class::<config::Rule>()?;

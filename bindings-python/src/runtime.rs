@@ -7,13 +7,17 @@
 //! join threads that do not exist in the child.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use tokio::runtime::Runtime;
+
+use crate::errors::panic_error;
 
 /// How often a blocking wait wakes up to let Python handle signals (Ctrl-C).
 const SIGNAL_CHECK: Duration = Duration::from_millis(100);
@@ -92,7 +96,7 @@ where
 }
 
 /// Waits for `fut` on this thread with the GIL released, checking for signals every 100 ms
-/// (no task is spawned: `fut` may borrow).
+/// (no task is spawned: `fut` may borrow). A panic in `fut` is raised as a `TurnoutError`.
 pub fn wait<F: Future + Send>(py: Python<'_>, fut: F) -> PyResult<F::Output>
 where
     F::Output: Send,
@@ -103,20 +107,33 @@ where
         ));
     }
     let runtime = get()?;
-    let mut fut = std::pin::pin!(fut);
+    // A future that panicked is never polled again: the loop returns at once.
+    let mut fut = std::pin::pin!(AssertUnwindSafe(fut).catch_unwind());
     loop {
         let waited = py.detach(|| {
             runtime.block_on(async { tokio::time::timeout(SIGNAL_CHECK, fut.as_mut()).await })
         });
         match waited {
-            Ok(value) => return Ok(value),
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(panic)) => return Err(panic_error(panic.as_ref())),
             Err(_elapsed) => py.check_signals()?,
         }
     }
 }
 
+/// Runs `f` with the GIL released, inside the runtime (it may start tasks); a panic in `f`
+/// is raised as a `TurnoutError`.
+pub fn detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+    let runtime = get()?;
+    py.detach(|| {
+        let _entered = runtime.enter();
+        std::panic::catch_unwind(AssertUnwindSafe(f))
+    })
+    .map_err(|panic| panic_error(panic.as_ref()))
+}
+
 /// Wraps `fut` in an asyncio future of the running event loop; cancelling that future cancels
-/// the Rust task.
+/// the Rust task, and a panic in it fails the future with a `TurnoutError`.
 pub fn future_into_py<'py, F>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = PyResult<crate::route::Deferred>> + Send + 'static,

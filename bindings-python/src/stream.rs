@@ -5,10 +5,11 @@
 //! network overlaps with the caller's work. Closing the stream, or dropping it, ends that task,
 //! which drops the core stream and so cancels the upstream request.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -38,8 +39,23 @@ pub fn pump(stream: turnout::RoutedStream<Value>) -> Pumped {
     let (tx, rx) = mpsc::channel(BUFFER);
     let route = stream.route().clone();
     let stop = Arc::new(Notify::new());
-    let task = run(stream, tx, Arc::clone(&stop));
-    runtime::handle().spawn(task);
+    let (failed, side) = (tx.clone(), route.environment);
+    let task = AssertUnwindSafe(run(stream, tx, Arc::clone(&stop))).catch_unwind();
+    runtime::handle().spawn(async move {
+        // A panic ends the stream with an error, never as if it had ended cleanly.
+        if let Err(panic) = task.await {
+            let message = format!(
+                "internal error in turnout (a bug; please report it): {}",
+                turnout::panic_message(panic.as_ref())
+            );
+            let _ = failed
+                .send(Err(turnout::Error::StreamInterrupted {
+                    environment: side,
+                    message,
+                }))
+                .await;
+        }
+    });
     Pumped { rx, route, stop }
 }
 

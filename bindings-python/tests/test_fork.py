@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import turnout
-from conftest import MESSAGES, Sim, client_kwargs
+from conftest import MESSAGES, Sim, client_kwargs, free_port
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
@@ -143,3 +143,48 @@ def test_client_built_in_child_after_parent_used_runtime(blue: Sim, green: Sim) 
 
     assert in_child(child) == "blue"
     warm.close()
+
+
+def test_fork_with_a_metrics_listener_keeps_version_checkpoints_and_rollout(blue: Sim, green: Sim) -> None:
+    # gunicorn --preload with `metrics.listen` on a fixed port: the child used to rebuild its
+    # client from the config, bind the parent's port, fail, and serve no request at all.
+    port = free_port()
+    client = turnout.Client(**client_kwargs(blue, green, metrics={"listen": f"127.0.0.1:{port}"}))
+    client.chat.completions.create(model="m", messages=MESSAGES)
+    checkpoint = client.checkpoint("before the rollout")
+    client.start_rollout({"steps": [{"weight": 20}, {"weight": 100}], "interval": 3600})
+    parent = client.status()
+    assert parent["version"] > 1 and parent["rollout"]["state"] == "running"
+
+    def child() -> Any:
+        create = client.chat.completions.create
+        routes = [
+            create(model="m", messages=MESSAGES, routing_key=f"u{i}").route.environment for i in range(40)
+        ]
+        status = client.status()
+        before_pause = client.rollout_status()
+        return {
+            "routes": routes,
+            "traffic": [status["version"], status["salt"], status["canary_weight"]],
+            "checkpoints": [c["id"] for c in client.checkpoints()],
+            "rollout": [before_pause["id"], before_pause["state"], before_pause["weight"]],
+            "paused": client.pause_rollout()["state"],
+            "metrics_address": client.metrics_address(),
+        }
+
+    got = in_child(child)
+    assert set(got["routes"]) == {"blue", "green"}, "the child routes with the rollout's weight"
+    assert got["traffic"] == [parent["version"], parent["salt"], 20.0]
+    assert checkpoint["id"] in got["checkpoints"]
+    assert got["checkpoints"] == [c["id"] for c in client.checkpoints()]
+    assert got["rollout"] == [parent["rollout"]["id"], "running", 20.0]
+    assert got["paused"] == "paused"
+    assert got["metrics_address"] is None, "the parent keeps the listener"
+    # The parent still serves its metrics, and its rollout was not paused by the child's.
+    import urllib.request
+
+    assert client.metrics_address() == f"127.0.0.1:{port}"
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        assert "turnout_requests_total" in resp.read().decode()
+    assert client.rollout_status()["state"] == "running"
+    client.close()

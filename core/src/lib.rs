@@ -18,6 +18,7 @@ mod error;
 pub mod events;
 pub mod health;
 mod limits;
+pub mod logging;
 mod metrics;
 pub mod protocol;
 mod provider;
@@ -29,6 +30,7 @@ pub mod state;
 pub mod stats;
 mod transport;
 
+pub use client::supervise::panic_message;
 pub use client::{
     Chat, ChatCreate, ChatStream, ChatStreamCreate, Client, ClientBuilder, Embeddings,
     EnvironmentStatus, Models, RequestOptions, RouteInfo, Routed, RoutedStream, Status,

@@ -41,6 +41,8 @@ __all__ = [
     "LoopBridge",
     "bucket",
     "METRICS_CONTENT_TYPE",
+    "_refresh_logging",
+    "_test_panic",
 ]
 
 __version__: Final[str]
@@ -52,6 +54,12 @@ _ConfigSource = str | os.PathLike[str] | Mapping[str, Any]
 
 def bucket(salt: str, key: str) -> int:
     """The sticky bucket (0..10000) of ``key`` under ``salt``."""
+
+def _refresh_logging() -> None:
+    """Reads the ``turnout`` logger's level again (it is cached)."""
+
+def _test_panic(at: str) -> Any:
+    """Test-only: panics inside turnout at ``at`` ("block_on", "detached", "async", "result")."""
 
 # --- configuration ------------------------------------------------------------------------
 

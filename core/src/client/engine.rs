@@ -50,6 +50,8 @@ pub(crate) struct Engine {
     pub shared: super::shared_state::SharedState,
     /// Which side holds which object (files, batches, stored responses, …).
     pub affinity: crate::routing::affinity::Affinity,
+    /// Restarts the background tasks that panic, and reports it.
+    pub supervisor: super::supervise::Supervisor,
     closed: AtomicBool,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -88,20 +90,23 @@ impl Engine {
         });
         let obs = super::observe::Observer::new(&config, &clock);
         let (shared, shared_writes) = super::shared_state::SharedState::new(&config.state);
+        let supervisor = super::supervise::Supervisor::default();
         let engine = Arc::new(Self {
             transport: Transport::new(config.connect_timeout, config.bounds)?,
             traffic,
             sides,
-            events: EventBus::new(&config)?,
+            events: EventBus::new(&config, &supervisor)?,
             clock,
             obs,
             control: crate::rollout::control::Control::new(&config),
             shared,
             affinity: crate::routing::affinity::Affinity::new(crate::routing::affinity::CAPACITY),
+            supervisor,
             closed: AtomicBool::new(false),
             shutdown: tokio::sync::watch::Sender::new(false),
             config,
         });
+        engine.supervisor.bind(&engine);
         engine.start_metrics_listener(engine.shutdown.subscribe())?;
         crate::rollout::guard::spawn_guard_task(&engine);
         if let Some(writes) = shared_writes {
@@ -114,11 +119,12 @@ impl Engine {
                 )
             })?;
             for side in Side::BOTH {
-                handle.spawn(probe_loop(
-                    Arc::downgrade(&engine),
-                    engine.shutdown.subscribe(),
-                    side,
-                ));
+                let (weak, shutdown) = (Arc::downgrade(&engine), engine.shutdown.subscribe());
+                engine
+                    .supervisor
+                    .spawn(&handle, super::supervise::HEALTH_PROBE, move || {
+                        probe_loop(weak.clone(), shutdown.clone(), side)
+                    });
             }
         }
         Ok(engine)

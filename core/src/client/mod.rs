@@ -6,6 +6,7 @@ mod call_kind;
 mod chat;
 mod deadline;
 pub(crate) mod engine;
+mod fork;
 mod observe;
 mod operations;
 mod options;
@@ -13,6 +14,7 @@ mod rollout;
 mod route;
 mod shared_state;
 mod stream;
+pub(crate) mod supervise;
 
 pub use builder::ClientBuilder;
 pub use chat::{Chat, ChatCreate, ChatStreamCreate, Embeddings, Models};

@@ -364,7 +364,7 @@ impl Engine {
     /// client is closed or dropped.
     pub(crate) fn start_metrics_listener(
         self: &Arc<Self>,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Result<()> {
         let Some(addr) = self.config.metrics.listen else {
             return Ok(());
@@ -375,14 +375,12 @@ impl Engine {
             )
         })?;
         let engine = Arc::downgrade(self);
-        let stop = async move {
-            let _ = shutdown.wait_for(|closed| *closed).await;
-        };
         let local = crate::metrics::spawn(
             &handle,
+            &self.supervisor,
             addr,
             move || engine.upgrade().map(|e| e.metrics_text()),
-            stop,
+            shutdown,
         )?;
         let _ = self.obs.listening.set(local);
         Ok(())

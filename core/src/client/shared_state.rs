@@ -67,12 +67,22 @@ impl Engine {
                 "a shared state store is kept in sync by a background task: build the client inside a tokio runtime".to_string(),
             )
         })?;
-        handle.spawn(sync_loop(
+        // The receiver outlives a panicking run of the loop, so a restart loses no write.
+        let writes = Arc::new(tokio::sync::Mutex::new(writes));
+        let (weak, config, shutdown) = (
             Arc::downgrade(self),
             self.config.state.clone(),
-            writes,
             self.shutdown_signal(),
-        ));
+        );
+        self.supervisor
+            .spawn(&handle, super::supervise::STATE_SYNC, move || {
+                sync_loop(
+                    weak.clone(),
+                    config.clone(),
+                    Arc::clone(&writes),
+                    shutdown.clone(),
+                )
+            });
         Ok(())
     }
 
@@ -108,9 +118,10 @@ impl Engine {
 async fn sync_loop(
     engine: Weak<Engine>,
     config: StateConfig,
-    mut writes: mpsc::UnboundedReceiver<Write>,
+    writes: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Write>>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut writes = writes.lock().await;
     let store = loop {
         match Store::open(&config).await {
             Ok(store) => break store,

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::time::Duration;
 
+use crate::client::supervise::{AUDIT_WRITER, Supervisor};
 use crate::error::{Error, Result};
 
 enum Message {
@@ -34,7 +35,7 @@ pub(crate) struct AuditLog {
 
 impl AuditLog {
     /// Opens (or creates) `path` for appending and starts the writer thread.
-    pub fn open(path: &Path) -> Result<Self> {
+    pub fn open(path: &Path, supervisor: &Supervisor) -> Result<Self> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -44,9 +45,13 @@ impl AuditLog {
             })?;
         let (tx, rx) = mpsc::channel();
         let shown = path.to_path_buf();
+        let supervisor = supervisor.clone();
         std::thread::Builder::new()
             .name("turnout-audit".to_string())
-            .spawn(move || write_lines(file, &shown, rx))
+            .spawn(move || {
+                let mut file = file;
+                supervisor.run_blocking(AUDIT_WRITER, || write_lines(&mut file, &shown, &rx));
+            })
             .map_err(|e| Error::Config(format!("audit_log: cannot start its writer: {e}")))?;
         Ok(Self {
             tx,
@@ -71,7 +76,7 @@ impl AuditLog {
     }
 }
 
-fn write_lines(mut file: File, path: &Path, rx: Receiver<Message>) {
+fn write_lines(file: &mut File, path: &Path, rx: &Receiver<Message>) {
     let mut failing = false;
     for message in rx {
         match message {
@@ -106,7 +111,7 @@ mod tests {
         let path = dir.join("unit.jsonl");
         let _ = std::fs::remove_file(&path);
         std::fs::write(&path, "{\"before\":true}\n").unwrap();
-        let log = AuditLog::open(&path).unwrap();
+        let log = AuditLog::open(&path, &Supervisor::default()).unwrap();
         for i in 0..100 {
             log.append(format!("{{\"i\":{i}}}"));
         }
@@ -121,7 +126,11 @@ mod tests {
 
     #[test]
     fn an_unopenable_path_is_a_config_error() {
-        let err = AuditLog::open(Path::new("/nonexistent-dir-turnout/x/audit.jsonl")).unwrap_err();
+        let err = AuditLog::open(
+            Path::new("/nonexistent-dir-turnout/x/audit.jsonl"),
+            &Supervisor::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("audit_log: cannot open"), "{err}");
     }
 }

@@ -8,6 +8,7 @@ use parking_lot::{Mutex, RwLock};
 use super::Event;
 use super::audit::AuditLog;
 use super::webhook::Webhook;
+use crate::client::supervise::Supervisor;
 use crate::config::Config;
 use crate::error::{Error, Result};
 
@@ -63,11 +64,11 @@ impl std::fmt::Debug for EventBus {
 impl EventBus {
     /// A bus with the audit log and webhook of `config`, when set. The webhook's task runs on
     /// the current tokio runtime, so a webhook needs one.
-    pub fn new(config: &Config) -> Result<Self> {
+    pub fn new(config: &Config, supervisor: &Supervisor) -> Result<Self> {
         let audit = config
             .audit_log
             .as_deref()
-            .map(AuditLog::open)
+            .map(|path| AuditLog::open(path, supervisor))
             .transpose()?;
         let webhook = match &config.webhook {
             None => None,
@@ -77,7 +78,7 @@ impl EventBus {
                         "webhook delivery runs as a background task: build the client inside a tokio runtime".to_string(),
                     )
                 })?;
-                Some(Webhook::start(url, &runtime)?)
+                Some(Webhook::start(url, &runtime, supervisor)?)
             }
         };
         Ok(Self {

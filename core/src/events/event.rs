@@ -45,6 +45,8 @@ pub enum EventKind {
     CheckpointRestored,
     /// A gate failed while the policy only alerts.
     Alert,
+    /// A background task panicked and was restarted (`task`, `panic` say which and why).
+    TaskRestarted,
 }
 
 impl EventKind {
@@ -68,6 +70,7 @@ impl EventKind {
             Self::CheckpointCreated => "checkpoint_created",
             Self::CheckpointRestored => "checkpoint_restored",
             Self::Alert => "alert",
+            Self::TaskRestarted => "task_restarted",
         }
     }
 }

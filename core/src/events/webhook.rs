@@ -16,6 +16,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
+use crate::client::supervise::{Supervisor, WEBHOOK};
 use crate::error::{Error, Result};
 
 /// Events waiting for delivery, at most.
@@ -58,11 +59,20 @@ pub(crate) struct Webhook {
 
 impl Webhook {
     /// Starts the delivery task on `runtime`.
-    pub fn start(url: &str, runtime: &tokio::runtime::Handle) -> Result<Self> {
-        Self::start_with(url, runtime, QUEUE)
+    pub fn start(
+        url: &str,
+        runtime: &tokio::runtime::Handle,
+        supervisor: &Supervisor,
+    ) -> Result<Self> {
+        Self::start_with(url, runtime, supervisor, QUEUE)
     }
 
-    fn start_with(url: &str, runtime: &tokio::runtime::Handle, capacity: usize) -> Result<Self> {
+    fn start_with(
+        url: &str,
+        runtime: &tokio::runtime::Handle,
+        supervisor: &Supervisor,
+        capacity: usize,
+    ) -> Result<Self> {
         let url = reqwest::Url::parse(url)
             .map_err(|e| Error::Config(format!("webhook is not a valid URL: {e}")))?;
         let http = reqwest::Client::builder()
@@ -78,7 +88,10 @@ impl Webhook {
             closed: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
         });
-        runtime.spawn(deliver_all(Arc::clone(&queue), http, url));
+        let delivered = Arc::clone(&queue);
+        supervisor.spawn(runtime, WEBHOOK, move || {
+            deliver_all(Arc::clone(&delivered), http.clone(), url.clone())
+        });
         Ok(Self { queue })
     }
 
@@ -158,7 +171,13 @@ mod tests {
         // A port nobody answers on: the task keeps retrying the first event.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        let hook = Webhook::start_with(&url, &tokio::runtime::Handle::current(), 3).unwrap();
+        let hook = Webhook::start_with(
+            &url,
+            &tokio::runtime::Handle::current(),
+            &Supervisor::default(),
+            3,
+        )
+        .unwrap();
         for i in 0..10 {
             hook.send(format!("{{\"i\":{i}}}"));
         }

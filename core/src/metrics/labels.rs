@@ -1,5 +1,5 @@
-//! Label sets. Only environment, label, model, outcome and kind are ever labels: never a key,
-//! a prompt, a routing key or metadata.
+//! Label sets. Only environment, label, model, outcome, kind and task (a fixed name) are ever
+//! labels: never a key, a prompt, a routing key or metadata.
 
 use std::collections::HashSet;
 
@@ -32,6 +32,11 @@ pub(crate) struct ModelLabels {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub(crate) struct KindLabels {
     pub kind: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct TaskLabels {
+    pub task: &'static str,
 }
 
 /// The model names seen so far, bounded.

@@ -9,18 +9,23 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
+use tokio::sync::watch;
+
+use crate::client::supervise::{METRICS_LISTENER, Supervisor};
 use crate::error::{Error, Result};
 
 /// The content type of `prometheus-client`'s text encoding.
 pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Binds `addr` now (so that a taken port is a build error) and serves `/metrics` with what
-/// `scrape` returns until `stop` resolves. `scrape` returns `None` once the client is gone.
+/// `scrape` returns until `stop` turns true. `scrape` returns `None` once the client is gone.
+/// The serving task is supervised: after a panic it serves the same socket again.
 pub(crate) fn spawn(
     handle: &tokio::runtime::Handle,
+    supervisor: &Supervisor,
     addr: SocketAddr,
     scrape: impl Fn() -> Option<String> + Send + Sync + 'static,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
+    stop: watch::Receiver<bool>,
 ) -> Result<SocketAddr> {
     let listener = std::net::TcpListener::bind(addr)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
@@ -41,20 +46,33 @@ pub(crate) fn spawn(
             }
         }),
     );
-    handle.spawn(async move {
-        let listener = match tokio::net::TcpListener::from_std(listener) {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!(%local, error = %e, "the metrics listener cannot start");
-                return;
-            }
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
-        {
-            tracing::error!(%local, error = %e, "the metrics listener stopped");
-        }
+    supervisor.spawn(handle, METRICS_LISTENER, move || {
+        serve(listener.try_clone(), app.clone(), local, stop.clone())
     });
     Ok(local)
+}
+
+/// Serves `app` on `listener` (a handle on the bound socket) until `stop` turns true.
+async fn serve(
+    listener: std::io::Result<std::net::TcpListener>,
+    app: Router,
+    local: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
+    let listener = match listener.and_then(tokio::net::TcpListener::from_std) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(%local, error = %e, "the metrics listener cannot start");
+            return;
+        }
+    };
+    let stop = async move {
+        let _ = stop.wait_for(|closed| *closed).await;
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
+    {
+        tracing::error!(%local, error = %e, "the metrics listener stopped");
+    }
 }

@@ -1,8 +1,8 @@
 //! Prometheus metrics: a `prometheus-client` registry per client, encoded as OpenMetrics text
 //! by `Client::metrics_text()` and, optionally, served on `metrics.listen`.
 //!
-//! Labels are only `environment`, `label`, `model`, `outcome` and `kind`: never a key, a
-//! prompt, a routing key or metadata.
+//! Labels are only `environment`, `label`, `model`, `outcome`, `kind` and `task`: never a key,
+//! a prompt, a routing key or metadata.
 
 mod labels;
 mod listener;

@@ -11,7 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use super::labels::{KindLabels, ModelLabels, ModelNames, RequestLabels, SideLabels};
+use super::labels::{KindLabels, ModelLabels, ModelNames, RequestLabels, SideLabels, TaskLabels};
 use super::outcome::Outcome;
 use crate::cost::Tokens;
 use crate::environment::Side;
@@ -45,6 +45,7 @@ pub(crate) struct Metrics {
     active: Family<SideLabels, Gauge>,
     circuit: Family<SideLabels, Gauge>,
     rollbacks: Counter,
+    task_restarts: Family<TaskLabels, Counter>,
 }
 
 fn side(side: Side) -> SideLabels {
@@ -72,6 +73,7 @@ impl Metrics {
             active: Family::default(),
             circuit: Family::default(),
             rollbacks: Counter::default(),
+            task_restarts: Family::default(),
         };
         m.register();
         // Series that exist from the start, at zero, so that rates and alerts work at once.
@@ -80,6 +82,9 @@ impl Metrics {
             let _ = m.failovers.get_or_create(&side(s));
             let _ = m.active.get_or_create(&side(s));
             let _ = m.circuit.get_or_create(&side(s));
+        }
+        for task in crate::client::supervise::TASKS {
+            let _ = m.task_restarts.get_or_create(&TaskLabels { task });
         }
         for kind in ["prompt", "completion"] {
             let _ = m.tokens.get_or_create(&KindLabels { kind });
@@ -150,6 +155,11 @@ impl Metrics {
             "Rollbacks, automatic and manual",
             self.rollbacks.clone(),
         );
+        r.register(
+            "turnout_task_restarts",
+            "Background tasks restarted after a panic, by task",
+            self.task_restarts.clone(),
+        );
     }
 
     /// Counts one request's outcome; `environment` is `None` when no side was tried.
@@ -190,6 +200,11 @@ impl Metrics {
 
     pub fn rollback(&self) {
         self.rollbacks.inc();
+    }
+
+    /// A background task panicked and was restarted.
+    pub fn task_restart(&self, task: &'static str) {
+        self.task_restarts.get_or_create(&TaskLabels { task }).inc();
     }
 
     /// An answer's tokens and cost.

@@ -170,6 +170,18 @@ impl CheckpointStore {
         cp
     }
 
+    /// Takes over `parent`'s checkpoints and numbering (a client rebuilt in a forked child).
+    /// The parent's lock is only tried: one held at the fork stays held in the child.
+    pub fn inherit(&self, parent: &CheckpointStore) {
+        let Some(kept) = parent.kept.try_lock() else {
+            tracing::warn!(target: "turnout::fork", "the checkpoints were locked at the fork; the child starts without them");
+            return;
+        };
+        *self.kept.lock() = kept.clone();
+        self.next_id
+            .store(parent.next_id.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+
     /// Every checkpoint kept, oldest first.
     pub fn list(&self) -> Vec<Checkpoint> {
         self.kept.lock().iter().cloned().collect()

@@ -66,6 +66,36 @@ impl Control {
     pub fn total(&self, side: Side) -> u64 {
         self.totals[side.index()].load(Ordering::Relaxed)
     }
+
+    /// Takes over `parent`'s checkpoints, outcome totals and current rollout (a client rebuilt
+    /// in a forked child, see `Client::after_fork`). Locks are only tried: one a parent thread
+    /// held at the fork stays held forever in the child. Returns the rollout taken over, if
+    /// it is live and so needs its task.
+    pub(crate) fn inherit(&self, parent: &Control) -> Option<Controller> {
+        self.checkpoints.inherit(&parent.checkpoints);
+        for (mine, theirs) in self.totals.iter().zip(&parent.totals) {
+            mine.store(theirs.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        self.next_rollout.store(
+            parent.next_rollout.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        let Some(rollout) = parent.rollout.try_lock() else {
+            tracing::warn!(target: "turnout::fork", "the rollout was locked at the fork; the child does not take it over");
+            return None;
+        };
+        let rollout = rollout.clone();
+        // The windows start empty in the child (its own requests only), at the plan's length.
+        if let (Some(c), true) = (&rollout, parent.plan_windows.load().is_some()) {
+            let window = c.plan.gates.window;
+            self.plan_windows.store(Some(Arc::new([
+                StatsWindow::new(window),
+                StatsWindow::new(window),
+            ])));
+        }
+        *self.rollout.lock() = rollout.clone();
+        rollout.filter(|c| c.state.is_live())
+    }
 }
 
 /// A traffic change that was applied, with its (unpublished) event.
@@ -332,8 +362,22 @@ impl Engine {
             id
         };
         self.publish_all(events);
-        runtime.spawn(rollout_loop(Arc::downgrade(self), id, interval));
+        self.spawn_rollout_task(&runtime, id, interval);
         Ok(())
+    }
+
+    /// Starts the task that evaluates rollout `id` every `interval`.
+    pub(crate) fn spawn_rollout_task(
+        self: &Arc<Self>,
+        runtime: &tokio::runtime::Handle,
+        id: u64,
+        interval: Duration,
+    ) {
+        let weak = Arc::downgrade(self);
+        self.supervisor
+            .spawn(runtime, crate::client::supervise::ROLLOUT, move || {
+                rollout_loop(weak.clone(), id, interval)
+            });
     }
 
     /// Pauses the running rollout (the guard keeps watching). Pausing a paused rollout does

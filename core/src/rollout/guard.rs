@@ -252,7 +252,12 @@ impl Engine {
 /// Starts the guard's once-a-second task on the client's runtime, if it was built on one.
 pub(crate) fn spawn_guard_task(engine: &Arc<Engine>) {
     if let Some(rt) = engine.control.runtime.clone() {
-        rt.spawn(guard_loop(Arc::downgrade(engine)));
+        let weak = Arc::downgrade(engine);
+        engine
+            .supervisor
+            .spawn(&rt, crate::client::supervise::GUARD, move || {
+                guard_loop(weak.clone())
+            });
     }
 }
 
