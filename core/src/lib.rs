@@ -31,6 +31,7 @@ mod transport;
 pub use client::{
     Chat, ChatCreate, ChatStream, ChatStreamCreate, Client, ClientBuilder, Embeddings,
     EnvironmentStatus, Models, RequestOptions, RouteInfo, Routed, RoutedStream, Status,
+    StoreStatus,
 };
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use config::Config;

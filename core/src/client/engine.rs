@@ -77,14 +77,17 @@ impl Engine {
             })
         };
         let sides = [side_state(Side::Blue)?, side_state(Side::Green)?];
-        let traffic = TrafficCell::new(TrafficState {
-            active: config.active,
-            weight_bp: crate::routing::percent_to_bp(config.canary_weight),
-            salt: config.salt.clone(),
-            version: 1,
-        });
+        let (shared, start_warning) = super::shared_state::SharedState::new(
+            &config.state,
+            TrafficState {
+                active: config.active,
+                weight_bp: crate::routing::percent_to_bp(config.canary_weight),
+                salt: config.salt.clone(),
+                version: 1,
+            },
+        )?;
+        let traffic = TrafficCell::new(shared.initial());
         let obs = super::observe::Observer::new(&config, &clock);
-        let (shared, shared_writes) = super::shared_state::SharedState::new(&config.state);
         let engine = Arc::new(Self {
             transport: Transport::new(config.connect_timeout)?,
             traffic,
@@ -100,9 +103,10 @@ impl Engine {
         });
         engine.start_metrics_listener(engine.shutdown.subscribe())?;
         crate::rollout::guard::spawn_guard_task(&engine);
-        if let Some(writes) = shared_writes {
-            engine.spawn_state_sync(writes)?;
+        if let Some(warning) = start_warning {
+            engine.publish(warning);
         }
+        engine.spawn_state_sync()?;
         if engine.config.health_check.enabled {
             let handle = tokio::runtime::Handle::try_current().map_err(|_| {
                 Error::Config(
@@ -223,6 +227,7 @@ impl Engine {
             self.obs.metrics.rollback();
         }
         event.version = self.traffic.peek().version;
+        self.shared.share_event(&event);
         self.events.publish(event);
     }
 

@@ -9,7 +9,7 @@ mod operations;
 mod options;
 mod rollout;
 mod route;
-mod shared_state;
+pub(crate) mod shared_state;
 mod stream;
 
 pub use builder::ClientBuilder;
@@ -17,6 +17,7 @@ pub use chat::{Chat, ChatCreate, ChatStreamCreate, Embeddings, Models};
 pub use operations::{EnvironmentStatus, Status};
 pub use options::RequestOptions;
 pub use route::{RouteInfo, Routed};
+pub use shared_state::StoreStatus;
 pub use stream::{ChatStream, RoutedStream};
 
 use std::sync::Arc;

@@ -371,6 +371,8 @@ pub struct StateConfig {
     pub url: Option<String>,
     /// Key prefix, so that several apps share one Redis [`turnout`].
     pub namespace: Option<String>,
+    /// This instance's id in the shared history [`host:pid`].
+    pub instance_id: Option<String>,
 }
 
 fn default_active() -> Side {

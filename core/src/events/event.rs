@@ -45,6 +45,13 @@ pub enum EventKind {
     CheckpointRestored,
     /// A gate failed while the policy only alerts.
     Alert,
+    /// An operation found the state changed under it (a rollback of a canary that is gone) and
+    /// did nothing.
+    Superseded,
+    /// The link to the shared state store was lost.
+    StoreDisconnected,
+    /// The link to the shared state store is back.
+    StoreReconnected,
 }
 
 impl EventKind {
@@ -68,6 +75,9 @@ impl EventKind {
             Self::CheckpointCreated => "checkpoint_created",
             Self::CheckpointRestored => "checkpoint_restored",
             Self::Alert => "alert",
+            Self::Superseded => "superseded",
+            Self::StoreDisconnected => "store_disconnected",
+            Self::StoreReconnected => "store_reconnected",
         }
     }
 }
