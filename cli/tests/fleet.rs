@@ -518,3 +518,44 @@ fn propagation_time_to_three_processes() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn history_follow_prints_each_change_as_it_is_made() {
+    let dir = temp_dir("follow");
+    let redis = Redis::start(&dir);
+    let (_sim, sim) = start_sim();
+    let config = write_config(&dir, sim, &redis_state(&redis));
+    turnout_json(&config, &["set-weight", "3"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_turnout"))
+        .args(["history", "--follow", "--json", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("turnout history --follow");
+    let stdout = child.stdout.take().expect("stdout");
+    let _follower = Proc(child);
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str(&line)
+                && tx.send(v).is_err()
+            {
+                return;
+            }
+        }
+    });
+    let first = rx.recv_timeout(WAIT).expect("the past event");
+    assert_eq!(first["type"], "weight_changed");
+    for (args, kind) in [
+        (&["switch", "green"][..], "switch"),
+        (&["rollback"][..], "rollback"),
+    ] {
+        let done = turnout_json(&config, args);
+        let next = rx.recv_timeout(WAIT).expect("the new event");
+        assert_eq!(next["type"], kind);
+        assert_eq!(next["op"], done["op"]);
+    }
+    drop(redis);
+    let _ = std::fs::remove_dir_all(dir);
+}

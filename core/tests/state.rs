@@ -536,6 +536,9 @@ async fn operations_made_while_redis_is_down_reach_it_when_it_returns() {
     assert_eq!(a.traffic().weight_bp, 0);
     wait("a sees the store down", || !a.status().store.connected).await;
     assert_eq!(a.status().store.pending_ops, 1);
+    let metrics = a.metrics_text();
+    assert!(metrics.contains("turnout_store_up 0"), "{metrics}");
+    assert!(metrics.contains("turnout_store_pending_ops 1"), "{metrics}");
     assert!(
         a.history()
             .iter()
@@ -559,6 +562,23 @@ async fn operations_made_while_redis_is_down_reach_it_when_it_returns() {
             .iter()
             .any(|e| e.kind == EventKind::StoreReconnected)
     );
+    assert!(a.metrics_text().contains("turnout_store_up 1"));
+    // The link's events reach the shared history too, with their author.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let events = store.events(100).await.expect("events");
+        let shared = events.iter().any(|e| {
+            e.kind == EventKind::StoreDisconnected && e.details.get("author") == Some(&"a".into())
+        });
+        if shared {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a's link events shared: {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // And both follow the next operator change after the restart.
     let cli = Operation::new(
         "cli:ops@host",

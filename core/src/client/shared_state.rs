@@ -187,7 +187,7 @@ impl SharedState {
         if outbox.len() == OUTBOX {
             outbox.pop_front();
         }
-        outbox.push_back(event.clone());
+        outbox.push_back(event.clone().detail("author", self.author.as_str()));
         drop(outbox);
         self.wake.notify_one();
     }

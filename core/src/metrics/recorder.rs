@@ -45,6 +45,8 @@ pub(crate) struct Metrics {
     active: Family<SideLabels, Gauge>,
     circuit: Family<SideLabels, Gauge>,
     rollbacks: Counter,
+    store_up: Gauge,
+    store_pending: Gauge,
 }
 
 fn side(side: Side) -> SideLabels {
@@ -72,6 +74,8 @@ impl Metrics {
             active: Family::default(),
             circuit: Family::default(),
             rollbacks: Counter::default(),
+            store_up: Gauge::default(),
+            store_pending: Gauge::default(),
         };
         m.register();
         // Series that exist from the start, at zero, so that rates and alerts work at once.
@@ -150,6 +154,16 @@ impl Metrics {
             "Rollbacks, automatic and manual",
             self.rollbacks.clone(),
         );
+        r.register(
+            "turnout_store_up",
+            "1 while the state store answers (always 1 for the memory store)",
+            self.store_up.clone(),
+        );
+        r.register(
+            "turnout_store_pending_ops",
+            "Operations applied here and not yet acknowledged by the state store",
+            self.store_pending.clone(),
+        );
     }
 
     /// Counts one request's outcome; `environment` is `None` when no side was tried.
@@ -219,6 +233,13 @@ impl Metrics {
             };
             self.circuit.get_or_create(&side(s)).set(state);
         }
+    }
+
+    /// Sets the gauges of the state store link (at scrape time).
+    pub fn set_store(&self, up: bool, pending_ops: usize) {
+        self.store_up.set(i64::from(up));
+        self.store_pending
+            .set(i64::try_from(pending_ops).unwrap_or(i64::MAX));
     }
 
     /// The OpenMetrics text exposition.
