@@ -212,6 +212,7 @@ async fn change(args: &ChangeArgs, reason: String, change: Change) -> Result<(),
     let (config, store) = open(&args.config)?;
     let mut op = Operation::new(&author(), reason, change, SystemTime::now());
     op.if_version = args.if_version;
+    op.source = "cli".to_string();
     let outcome = store.apply(&op, &initial(&config)).await?;
     if args.config.json {
         println!(

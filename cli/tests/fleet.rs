@@ -445,6 +445,13 @@ fn concurrent_writers_lose_no_operation() {
         let n = history.iter().filter(|e| e["op"] == *id.as_str()).count();
         assert_eq!(n, 1, "{id} is in the history exactly once");
     }
+    for e in &history {
+        assert!(e["author"].is_string(), "every entry names its author: {e}");
+        assert!(
+            e["source"] == "cli" || e["source"] == "local",
+            "and its source: {e}"
+        );
+    }
     let stored = turnout_json(&config, &["status"]);
     let last = history.last().expect("history");
     assert_eq!(last["version"], stored["version"]);

@@ -228,7 +228,13 @@ impl Engine {
     /// unpublished event. Refused when a precondition fails, or when the change would send
     /// more traffic to a side whose circuit is open or whose probes say unhealthy, unless
     /// `force`.
-    pub(crate) fn apply_op(&self, op: Operation, source: Source, force: bool) -> Result<Applied> {
+    pub(crate) fn apply_op(
+        &self,
+        mut op: Operation,
+        source: Source,
+        force: bool,
+    ) -> Result<Applied> {
+        op.source = source.as_str().to_string();
         let mut local = self.shared.local.lock();
         let outcome = apply(&local.view, &op);
         if outcome.verdict == Verdict::Refused {

@@ -134,6 +134,9 @@ pub struct Operation {
     pub author: String,
     /// Why, in words.
     pub reason: String,
+    /// What decided it: `local` (a call), `guard`, `rollout` or `cli`.
+    #[serde(default)]
+    pub source: String,
     /// When it was decided (RFC 3339).
     pub at: String,
     /// What it changes.
@@ -155,6 +158,7 @@ impl Operation {
             ),
             author: author.to_string(),
             reason: reason.into(),
+            source: String::new(),
             at: humantime::format_rfc3339_millis(at).to_string(),
             change,
             if_version: None,

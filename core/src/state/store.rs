@@ -174,6 +174,9 @@ pub(crate) fn event_template(op: &Operation) -> Event {
     };
     e.details.insert("op".into(), op.id.clone().into());
     e.details.insert("author".into(), op.author.clone().into());
+    if !op.source.is_empty() {
+        e.details.insert("source".into(), op.source.clone().into());
+    }
     e
 }
 
