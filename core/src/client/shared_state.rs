@@ -438,8 +438,10 @@ impl Engine {
     }
 
     /// One round with the store: read it (when asked), submit the queue in order, flush the
-    /// history outbox. Stops at the first error, leaving the rest queued.
-    async fn sync_once(&self, store: &Store, read: bool) -> Result<()> {
+    /// history outbox. Stops at the first error, leaving the rest queued. Returns whether the
+    /// store was asked anything (only then does a success say the link is up).
+    async fn sync_once(&self, store: &Store, read: bool) -> Result<bool> {
+        let mut asked = read;
         if read {
             let stored = store.load().await?;
             self.reconcile(stored, None);
@@ -454,10 +456,9 @@ impl Engine {
                     .map(|op| (op, local.followed.traffic.clone()))
             };
             let Some((op, init)) = next else { break };
+            asked = true;
             let outcome = store.apply(&op, &init).await?;
-            let stored = (outcome.verdict != Verdict::Refused || outcome.state.traffic.version > 0)
-                .then(|| outcome.state.clone());
-            self.reconcile(stored, Some(&outcome));
+            self.reconcile(Some(outcome.state.clone()), Some(&outcome));
             if outcome.verdict == Verdict::Refused {
                 tracing::warn!(target: "turnout::state", op = %op.id, note = %outcome.note,
                     "the store refused an operation");
@@ -467,13 +468,13 @@ impl Engine {
             let Some(event) = self.shared.outbox.lock().pop_front() else {
                 break;
             };
+            asked = true;
             if let Err(e) = store.append_event(&event).await {
                 self.shared.outbox.lock().push_front(event);
                 return Err(e);
             }
         }
-        *self.shared.last_sync.lock() = Some(Instant::now());
-        Ok(())
+        Ok(asked)
     }
 
     /// Starts the sync task on the current runtime (shared stores only).
@@ -512,7 +513,8 @@ async fn sync_loop(
         }
         let result = e.sync_once(&store, read).await;
         match &result {
-            Ok(()) => e.link_up(),
+            Ok(true) => e.link_up(),
+            Ok(false) => {}
             Err(err) => e.link_down(err),
         }
         drop(e);
