@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 import turnout
-
 from conftest import MESSAGES, Sim, client_kwargs
 
 
