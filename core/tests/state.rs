@@ -568,7 +568,9 @@ async fn operations_made_while_redis_is_down_reach_it_when_it_returns() {
     loop {
         let events = store.events(100).await.expect("events");
         let shared = events.iter().any(|e| {
-            e.kind == EventKind::StoreDisconnected && e.details.get("author") == Some(&"a".into())
+            e.kind == EventKind::StoreDisconnected
+                && e.details.get("author") == Some(&"a".into())
+                && e.details.get("active") == Some(&"blue".into())
         });
         if shared {
             break;

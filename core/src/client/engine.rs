@@ -226,8 +226,10 @@ impl Engine {
         if event.kind == EventKind::Rollback {
             self.obs.metrics.rollback();
         }
-        event.version = self.traffic.peek().version;
-        self.shared.share_event(&event);
+        let state = self.traffic.peek();
+        event.version = state.version;
+        self.shared.share_event(&event, &state);
+        drop(state);
         self.events.publish(event);
     }
 

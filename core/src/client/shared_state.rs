@@ -178,16 +178,24 @@ impl SharedState {
     }
 
     /// Queues an event for the shared history (events recorded by operations are not: the
-    /// store records those itself).
-    pub fn share_event(&self, event: &Event) {
+    /// store records those itself), with this instance as author and the traffic `state` it
+    /// served then.
+    pub fn share_event(&self, event: &Event, state: &TrafficState) {
         if self.store.is_none() || recorded_by_ops(event.kind) {
             return;
+        }
+        let mut event = event.clone();
+        for (key, value) in [
+            ("active", state.active.as_str().into()),
+            ("canary_weight", state.canary_weight().into()),
+        ] {
+            event.details.entry(key).or_insert(value);
         }
         let mut outbox = self.outbox.lock();
         if outbox.len() == OUTBOX {
             outbox.pop_front();
         }
-        outbox.push_back(event.clone().detail("author", self.author.as_str()));
+        outbox.push_back(event.detail("author", self.author.as_str()));
         drop(outbox);
         self.wake.notify_one();
     }
