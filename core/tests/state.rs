@@ -661,3 +661,32 @@ async fn rollback_after_an_automatic_rollback_keeps_the_stable_side() {
     sims.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_drops_no_rollback() {
+    let mut redis = Redis::start();
+    let config = redis.config("queue");
+    let a = shared_client(config.clone(), "a");
+    a.set_canary_weight(30.0).expect("weight");
+    wait("acknowledged", || a.status().store.pending_ops == 0).await;
+    redis.stop();
+    a.rollback("the canary is bad").expect("rollback");
+    for i in 0..150 {
+        a.set_canary_weight(f64::from(i % 50 + 1)).expect("weight");
+    }
+    assert_eq!(a.status().store.pending_ops, 100, "the queue is bounded");
+    redis.run();
+    wait("the queue drained", || a.status().store.pending_ops == 0).await;
+    let store = Store::open(&config).expect("open");
+    let events = store.events(1000).await.expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == EventKind::Rollback && e.reason == "the canary is bad"),
+        "the rollback survived the full queue"
+    );
+    let stored = store.load().await.expect("load").expect("state");
+    assert_eq!(stored.traffic, a.traffic(), "the store has the last change");
+    assert_eq!(stored.traffic.weight_bp, 5000);
+    a.close();
+}
