@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use turnout::events::Event;
 use turnout::routing::{TrafficState, percent_to_bp};
-use turnout::state::{Change, Operation, Store, StoredState, Verdict};
+use turnout::state::{Change, Operation, Source, Store, StoredState, Verdict};
 use turnout::{Client, Config, ErrorKind, Side};
 
 /// The config file every operator command reads.
@@ -212,7 +212,7 @@ async fn change(args: &ChangeArgs, reason: String, change: Change) -> Result<(),
     let (config, store) = open(&args.config)?;
     let mut op = Operation::new(&author(), reason, change, SystemTime::now());
     op.if_version = args.if_version;
-    op.source = "cli".to_string();
+    op.source = Source::Cli.as_str().to_string();
     let outcome = store.apply(&op, &initial(&config)).await?;
     if args.config.json {
         println!(

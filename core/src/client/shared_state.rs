@@ -23,7 +23,7 @@ use crate::environment::Side;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::routing::TrafficState;
-use crate::state::{Operation, Outcome, Store, StoredState, Verdict, apply};
+use crate::state::{Operation, Outcome, Source, Store, StoredState, Verdict, apply};
 
 /// At most this many operations wait for the store; past it the oldest that is not a rollback
 /// is dropped (rollbacks never are).
@@ -36,30 +36,6 @@ const START_WAIT: Duration = Duration::from_secs(2);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 /// …up to this.
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
-
-/// Where a change came from, as the `source` of its event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Source {
-    /// A call on this client.
-    Local,
-    /// The rollback guard of this client.
-    Guard,
-    /// A rollout run by this client.
-    Rollout,
-    /// Adopted from the shared store.
-    Store,
-}
-
-impl Source {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Local => "local",
-            Self::Guard => "guard",
-            Self::Rollout => "rollout",
-            Self::Store => "store",
-        }
-    }
-}
 
 /// What `status()["store"]` shows.
 #[derive(Debug, Clone, Serialize)]

@@ -20,13 +20,12 @@ use super::gates::{GateFailure, Scope, Verdict, evaluate};
 use super::guard::GuardState;
 use super::plan::RolloutPlan;
 use crate::client::engine::Engine;
-use crate::client::shared_state::Source;
 use crate::config::{Config, RollbackAction, RollbackPolicy};
 use crate::environment::Side;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::routing::TrafficState;
-use crate::state::{Canary, Change, Operation, Verdict as OpVerdict};
+use crate::state::{Canary, Change, Operation, Source, Verdict as OpVerdict};
 use crate::stats::{StatsWindow, WindowStats};
 
 /// Rollout control state, one per engine.

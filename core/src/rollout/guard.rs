@@ -27,12 +27,11 @@ use super::control::with_figures;
 use super::controller::RolloutState;
 use super::gates::{GateFailure, Scope, Signals, Verdict, evaluate, has_quantile_gates};
 use crate::client::engine::Engine;
-use crate::client::shared_state::Source;
 use crate::config::RollbackAction;
 use crate::environment::Side;
 use crate::events::{Event, EventKind};
 use crate::resilience::CircuitState;
-use crate::state::{Canary, Change, Verdict as OpVerdict};
+use crate::state::{Canary, Change, Source, Verdict as OpVerdict};
 use crate::stats::{Outcome, WindowStats};
 
 /// Quantile gates run on the request path at most this often.

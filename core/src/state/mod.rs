@@ -11,5 +11,5 @@ mod store;
 
 pub use instance::{hostname, instance_id};
 pub use memory::MemoryStore;
-pub use operation::{Canary, Change, Operation, Outcome, StoredState, Verdict, apply};
+pub use operation::{Canary, Change, Operation, Outcome, Source, StoredState, Verdict, apply};
 pub use store::{MAX_VERSION, REDIS_POLL, Store};

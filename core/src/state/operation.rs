@@ -12,6 +12,34 @@ use crate::environment::Side;
 use crate::events::EventKind;
 use crate::routing::TrafficState;
 
+/// Where a change came from, as the `source` of its event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A call on this client.
+    Local,
+    /// The rollback guard of this client.
+    Guard,
+    /// A rollout run by this client.
+    Rollout,
+    /// Adopted from the shared store.
+    Store,
+    /// The `turnout` CLI.
+    Cli,
+}
+
+impl Source {
+    /// The name, e.g. `"guard"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Guard => "guard",
+            Self::Rollout => "rollout",
+            Self::Store => "store",
+            Self::Cli => "cli",
+        }
+    }
+}
+
 /// The canary a rollback rolls back, or the state a rollout step expects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Canary {
