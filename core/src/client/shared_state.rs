@@ -493,7 +493,7 @@ async fn sync_loop(
     loop {
         let Some(e) = engine.upgrade() else { return };
         if e.is_closed() {
-            return;
+            break;
         }
         let result = e.sync_once(&store, read).await;
         match &result {
@@ -517,7 +517,11 @@ async fn sync_loop(
         tokio::select! {
             () = wake.notified() => {}
             () = store.changed() => read = true,
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => break,
         }
+    }
+    // Closing: one last bounded attempt to hand the queue to the store.
+    if let Some(e) = engine.upgrade() {
+        let _ = tokio::time::timeout(START_WAIT, e.sync_once(&store, false)).await;
     }
 }
