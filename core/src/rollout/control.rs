@@ -1,8 +1,9 @@
 //! The engine's side of rollout control: the state it keeps (judged windows, checkpoints, the
-//! current rollout), every traffic change (each one checkpointed first), and the rollout
-//! operations and their background task.
+//! current rollout), the operations a call, a rollout step or an abort makes (each applied
+//! through the one apply path, `client/shared_state.rs`), and the rollout's background task.
 //!
-//! Lock order, everywhere: the rollout slot, then the traffic writer, then the checkpoints.
+//! Lock order, everywhere: the rollout slot, then the local view of the store
+//! (`SharedState`), then the traffic writer, then the checkpoints.
 //! Events are published only after every lock is released, so a subscriber may call back into
 //! the client.
 
