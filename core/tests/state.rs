@@ -690,3 +690,36 @@ async fn a_full_queue_drops_no_rollback() {
     assert_eq!(stored.traffic.weight_bp, 5000);
     a.close();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_started_while_redis_is_down_says_so_and_adopts_the_store_later() {
+    let mut redis = Redis::start();
+    let config = redis.config("late");
+    let store = Store::open(&config).expect("open");
+    store
+        .apply(&op(Change::SetWeight { weight_bp: 4200 }), &init())
+        .await
+        .expect("apply");
+    redis.stop();
+    let c = shared_client(config.clone(), "c");
+    assert_eq!(c.traffic().weight_bp, 0, "from the config");
+    let status = c.status().store;
+    assert!(!status.connected);
+    assert_eq!(status.backend, "redis");
+    assert!(
+        c.history()
+            .iter()
+            .any(|e| e.kind == EventKind::StoreDisconnected)
+    );
+    redis.run();
+    wait("the stored state adopted", || {
+        c.traffic().weight_bp == 4200 && c.status().store.connected
+    })
+    .await;
+    assert!(
+        c.history()
+            .iter()
+            .any(|e| e.kind == EventKind::StoreReconnected)
+    );
+    c.close();
+}
