@@ -32,6 +32,34 @@ class NoHealthyEnvironmentError extends TurnoutError {
   }
 }
 
+/** The shared state store is unreachable, or holds contents turnout refuses. */
+class StoreError extends TurnoutError {
+  constructor(message, options = {}) {
+    super(message, { code: 'store', ...options })
+  }
+}
+
+/** A rollout operation was asked for while no rollout is running. */
+class NoRolloutError extends TurnoutError {
+  constructor(message, options = {}) {
+    super(message, { code: 'no_rollout', ...options })
+  }
+}
+
+/** No checkpoint has the id asked for. */
+class UnknownCheckpointError extends TurnoutError {
+  constructor(message, options = {}) {
+    super(message, { code: 'unknown_checkpoint', ...options })
+  }
+}
+
+/** A change was refused: it sends traffic to an unavailable side (pass `{ force: true }`), or its precondition no longer holds. */
+class RefusedError extends TurnoutError {
+  constructor(message, options = {}) {
+    super(message, { code: 'refused', ...options })
+  }
+}
+
 /** An upstream request failed. */
 class APIError extends TurnoutError {}
 
@@ -133,6 +161,14 @@ function fromPayload(p) {
     }
     case 'stream_interrupted':
       return new StreamInterruptedError(p.message, options)
+    case 'store':
+      return new StoreError(p.message, options)
+    case 'no_rollout':
+      return new NoRolloutError(p.message, options)
+    case 'unknown_checkpoint':
+      return new UnknownCheckpointError(p.message, options)
+    case 'refused':
+      return new RefusedError(p.message, options)
     default:
       // `rate_limited` (a client-side limit), `closed`, and kinds added later.
       return new TurnoutError(p.message, options)
@@ -169,6 +205,10 @@ module.exports = {
   RateLimitError,
   InternalServerError,
   StreamInterruptedError,
+  StoreError,
+  NoRolloutError,
+  UnknownCheckpointError,
+  RefusedError,
   fromNative,
   RAW_BODY,
 }

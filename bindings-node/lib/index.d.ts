@@ -529,13 +529,13 @@ export declare class Client {
   /** The traffic state, per-side health, circuits and window statistics, and the rollout. */
   status(): Status
   /** Makes `environment` active with no canary: an instant, reversible blue/green switch. */
-  switchTo(environment: Side): TrafficState
+  switchTo(environment: Side, options?: ChangeOptions): TrafficState
   /** Sends `percent` (0..100) of traffic to the candidate. */
-  setCanaryWeight(percent: number): TrafficState
+  setCanaryWeight(percent: number, options?: ChangeOptions): TrafficState
   /** Makes the candidate active; weight back to 0. */
-  promote(): TrafficState
-  /** Back to the last known-good traffic state: weight 0 during a canary, else the other side. */
-  rollback(reason?: string): TrafficState
+  promote(options?: ChangeOptions): TrafficState
+  /** Undoes the last release step: weight 0 during a canary, else the side active before the last switch or promotion; nothing when the last change was a rollback. */
+  rollback(reason?: string, options?: ChangeOptions): TrafficState
   /** Probes `environment` now (the probe also counts toward the health thresholds). */
   healthCheck(environment: Side): Promise<ProbeResult>
 
@@ -585,6 +585,12 @@ export declare function bucket(salt: string, key: string): number
 export declare function isCandidate(salt: string, key: string, weightBp: number): boolean
 
 /** The stable kinds carried by `code`. */
+/** Options of a traffic change. */
+export interface ChangeOptions {
+  /** Send traffic to a side even when its circuit is open or its probes say unhealthy. */
+  force?: boolean
+}
+
 export type ErrorCode =
   | 'config'
   | 'connect'
@@ -595,6 +601,10 @@ export type ErrorCode =
   | 'no_healthy_environment'
   | 'rate_limited'
   | 'closed'
+  | 'store'
+  | 'no_rollout'
+  | 'unknown_checkpoint'
+  | 'refused'
   | (string & {})
 
 /** The root of every error turnout throws. */
@@ -643,3 +653,11 @@ export declare class RateLimitError extends APIStatusError {}
 export declare class InternalServerError extends APIStatusError {}
 /** A stream failed after data had reached the caller; never retried. */
 export declare class StreamInterruptedError extends APIError {}
+/** The shared state store is unreachable, or holds contents turnout refuses. */
+export declare class StoreError extends TurnoutError {}
+/** A rollout operation was asked for while no rollout is running. */
+export declare class NoRolloutError extends TurnoutError {}
+/** No checkpoint has the id asked for. */
+export declare class UnknownCheckpointError extends TurnoutError {}
+/** A change was refused (an unavailable side without `force`, or a failed precondition). */
+export declare class RefusedError extends TurnoutError {}

@@ -232,24 +232,24 @@ class Client {
   }
 
   /** Makes `environment` active with no canary: an instant blue/green switch. */
-  switchTo(environment) {
-    return sync(() => this.#native.switchTo(String(environment)))
+  switchTo(environment, { force = false } = {}) {
+    return sync(() => this.#native.switchTo(String(environment), Boolean(force)))
   }
 
   /** Sends `percent` (0..100) of traffic to the candidate. */
-  setCanaryWeight(percent) {
+  setCanaryWeight(percent, options = {}) {
     if (typeof percent !== 'number') throw new ConfigError(`canaryWeight must be a number, got ${typeof percent}`)
-    return sync(() => this.#native.setCanaryWeight(percent))
+    return sync(() => this.#native.setCanaryWeight(percent, Boolean(options.force)))
   }
 
   /** Makes the candidate active; weight back to 0. */
-  promote() {
-    return sync(() => this.#native.promote())
+  promote({ force = false } = {}) {
+    return sync(() => this.#native.promote(Boolean(force)))
   }
 
   /** Returns to the last known-good traffic state. */
-  rollback(reason = 'manual') {
-    return sync(() => this.#native.rollback(String(reason)))
+  rollback(reason = 'manual', { force = false } = {}) {
+    return sync(() => this.#native.rollback(String(reason), Boolean(force)))
   }
 
   /** Probes `environment` now: `{ environment, healthy, latencyMs, error }`. */
@@ -401,4 +401,8 @@ module.exports = {
   RateLimitError: errors.RateLimitError,
   InternalServerError: errors.InternalServerError,
   StreamInterruptedError: errors.StreamInterruptedError,
+  StoreError: errors.StoreError,
+  NoRolloutError: errors.NoRolloutError,
+  UnknownCheckpointError: errors.UnknownCheckpointError,
+  RefusedError: errors.RefusedError,
 }

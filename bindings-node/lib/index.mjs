@@ -24,5 +24,9 @@ export const {
   RateLimitError,
   InternalServerError,
   StreamInterruptedError,
+  StoreError,
+  NoRolloutError,
+  UnknownCheckpointError,
+  RefusedError,
 } = turnout
 export default turnout

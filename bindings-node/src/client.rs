@@ -271,29 +271,32 @@ impl NativeClient {
 
     /// Makes `side` active with no canary.
     #[napi(ts_return_type = "Record<string, any>")]
-    pub fn switch_to(&self, side: String) -> napi::Result<Value> {
+    pub fn switch_to(&self, side: String, force: Option<bool>) -> napi::Result<Value> {
         guard(|| {
             let side = side.parse::<turnout::Side>().napi()?;
-            convert::traffic(&self.inner.switch_to(side))
+            let force = force.unwrap_or(false);
+            convert::traffic(&self.inner.switch_to_with(side, force).napi()?)
         })
     }
 
     /// Sends `percent` (0..100) of traffic to the candidate.
     #[napi(ts_return_type = "Record<string, any>")]
-    pub fn set_canary_weight(&self, percent: f64) -> napi::Result<Value> {
-        guard(|| convert::traffic(&self.inner.set_canary_weight(percent).napi()?))
+    pub fn set_canary_weight(&self, percent: f64, force: Option<bool>) -> napi::Result<Value> {
+        let force = force.unwrap_or(false);
+        guard(|| convert::traffic(&self.inner.set_canary_weight_with(percent, force).napi()?))
     }
 
     /// Makes the candidate active, weight back to 0.
     #[napi(ts_return_type = "Record<string, any>")]
-    pub fn promote(&self) -> napi::Result<Value> {
-        guard(|| convert::traffic(&self.inner.promote()))
+    pub fn promote(&self, force: Option<bool>) -> napi::Result<Value> {
+        guard(|| convert::traffic(&self.inner.promote_with(force.unwrap_or(false)).napi()?))
     }
 
-    /// Returns to the last known-good traffic state.
+    /// Undoes the last release step (nothing when the last change was a rollback).
     #[napi(ts_return_type = "Record<string, any>")]
-    pub fn rollback(&self, reason: String) -> napi::Result<Value> {
-        guard(|| convert::traffic(&self.inner.rollback(&reason)))
+    pub fn rollback(&self, reason: String, force: Option<bool>) -> napi::Result<Value> {
+        let force = force.unwrap_or(false);
+        guard(|| convert::traffic(&self.inner.rollback_with(&reason, force).napi()?))
     }
 
     /// Probes `side` now.

@@ -536,30 +536,40 @@ impl BaseClient {
         serde_to_py(py, &status)
     }
 
-    /// Makes `environment` active with no canary.
-    fn _switch_to(&self, py: Python<'_>, environment: &str) -> PyResult<Py<PyAny>> {
+    /// Makes `environment` active with no canary (`force`: even when it is unavailable).
+    #[pyo3(signature = (environment, force = false))]
+    fn _switch_to(&self, py: Python<'_>, environment: &str, force: bool) -> PyResult<Py<PyAny>> {
         let side = convert::side(py, environment)?;
-        let state = self.op(py, |core| core.switch_to(side))?;
+        let state = self
+            .op(py, |core| core.switch_to_with(side, force))?
+            .map_err(|e| to_py_err(py, e))?;
         serde_to_py(py, &state)
     }
 
     /// Sends `percent` (0..=100) of traffic to the candidate.
-    fn _set_canary_weight(&self, py: Python<'_>, percent: f64) -> PyResult<Py<PyAny>> {
+    #[pyo3(signature = (percent, force = false))]
+    fn _set_canary_weight(&self, py: Python<'_>, percent: f64, force: bool) -> PyResult<Py<PyAny>> {
         let state = self
-            .op(py, |core| core.set_canary_weight(percent))?
+            .op(py, |core| core.set_canary_weight_with(percent, force))?
             .map_err(|e| to_py_err(py, e))?;
         serde_to_py(py, &state)
     }
 
     /// Makes the candidate active, weight back to 0.
-    fn _promote(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let state = self.op(py, |core| core.promote())?;
+    #[pyo3(signature = (force = false))]
+    fn _promote(&self, py: Python<'_>, force: bool) -> PyResult<Py<PyAny>> {
+        let state = self
+            .op(py, |core| core.promote_with(force))?
+            .map_err(|e| to_py_err(py, e))?;
         serde_to_py(py, &state)
     }
 
-    /// Back to the last known-good traffic state.
-    fn _rollback(&self, py: Python<'_>, reason: &str) -> PyResult<Py<PyAny>> {
-        let state = self.op(py, |core| core.rollback(reason))?;
+    /// Undoes the last release step (nothing when the last change was a rollback).
+    #[pyo3(signature = (reason, force = false))]
+    fn _rollback(&self, py: Python<'_>, reason: &str, force: bool) -> PyResult<Py<PyAny>> {
+        let state = self
+            .op(py, |core| core.rollback_with(reason, force))?
+            .map_err(|e| to_py_err(py, e))?;
         serde_to_py(py, &state)
     }
 

@@ -79,6 +79,30 @@ create_exception!(
     APIStatusError,
     "HTTP 422."
 );
+create_exception!(
+    turnout,
+    StoreError,
+    TurnoutError,
+    "The shared state store is unreachable, or holds contents turnout refuses."
+);
+create_exception!(
+    turnout,
+    NoRolloutError,
+    TurnoutError,
+    "A rollout operation was asked for while no rollout is running."
+);
+create_exception!(
+    turnout,
+    UnknownCheckpointError,
+    TurnoutError,
+    "No checkpoint has the id asked for."
+);
+create_exception!(
+    turnout,
+    RefusedError,
+    TurnoutError,
+    "A change was refused: it sends traffic to an unavailable side (pass force=True), or its precondition no longer holds."
+);
 create_exception!(turnout, RateLimitError, APIStatusError, "HTTP 429.");
 create_exception!(turnout, InternalServerError, APIStatusError, "HTTP 5xx.");
 
@@ -112,6 +136,10 @@ pub fn to_py_err(py: Python<'_>, err: turnout::Error) -> PyErr {
             K::NoHealthyEnvironment => py.get_type::<NoHealthyEnvironmentError>(),
             K::RateLimited => py.get_type::<ClientRateLimitError>(),
             K::Closed => py.get_type::<ClientClosedError>(),
+            K::Store => py.get_type::<StoreError>(),
+            K::NoRollout => py.get_type::<NoRolloutError>(),
+            K::UnknownCheckpoint => py.get_type::<UnknownCheckpointError>(),
+            K::Refused => py.get_type::<RefusedError>(),
         };
         match build(py, &class, &err) {
             Ok(e) => e,
@@ -185,6 +213,13 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<ClientRateLimitError>(),
     )?;
     m.add("ClientClosedError", py.get_type::<ClientClosedError>())?;
+    m.add("StoreError", py.get_type::<StoreError>())?;
+    m.add("NoRolloutError", py.get_type::<NoRolloutError>())?;
+    m.add(
+        "UnknownCheckpointError",
+        py.get_type::<UnknownCheckpointError>(),
+    )?;
+    m.add("RefusedError", py.get_type::<RefusedError>())?;
     m.add("APIError", api)?;
     m.add("APIConnectionError", py.get_type::<APIConnectionError>())?;
     m.add("APITimeoutError", py.get_type::<APITimeoutError>())?;

@@ -89,7 +89,7 @@ async def test_rollout_operations(aclient: turnout.AsyncClient) -> None:
     aborted = await aclient.abort_rollout("enough")
     assert aborted["state"] == "aborted"
     assert (await aclient.status())["canary_weight"] == 0
-    with pytest.raises(turnout.ConfigError):
+    with pytest.raises(turnout.NoRolloutError):
         await aclient.pause_rollout()
 
 

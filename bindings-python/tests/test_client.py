@@ -397,7 +397,7 @@ def test_rollout_checkpoints_metrics_costs(client: turnout.Client) -> None:
     restored = client.restore_checkpoint(cp["id"])
     assert restored["active"] == "blue" and client.status()["active"] == "blue"
     assert cp["id"] in [c["id"] for c in client.checkpoints()]
-    with pytest.raises(turnout.ConfigError):
+    with pytest.raises(turnout.UnknownCheckpointError):
         client.restore_checkpoint("cp-does-not-exist")
     kinds = [e["type"] for e in client.history()]
     assert "rollout_started" in kinds and "checkpoint_restored" in kinds

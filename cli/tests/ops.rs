@@ -26,10 +26,16 @@ fn write_config(dir: &Path, backend: &str) -> PathBuf {
 }
 
 fn turnout(args: &[&str], config: &Path) -> (bool, String) {
+    let (code, text) = turnout_code(args, config);
+    (code == Some(0), text)
+}
+
+fn turnout_code(args: &[&str], config: &Path) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_turnout"))
         .args(args)
         .arg("--config")
         .arg(config)
+        .env("USER", "ops")
         .output()
         .expect("runs");
     let text = format!(
@@ -37,7 +43,7 @@ fn turnout(args: &[&str], config: &Path) -> (bool, String) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    (out.status.success(), text)
+    (out.status.code(), text)
 }
 
 #[test]
@@ -51,7 +57,7 @@ fn switch_weight_promote_rollback_and_history() {
     let (ok, out) = turnout(&["set-weight", "12.5"], &config);
     assert!(ok, "{out}");
     assert!(out.contains("candidate  green v2 at 12.50%"), "{out}");
-    assert!(out.contains("version    1"), "{out}");
+    assert!(out.contains("version    2"), "{out}");
 
     let (ok, out) = turnout(&["promote"], &config);
     assert!(ok, "{out}");
@@ -64,6 +70,12 @@ fn switch_weight_promote_rollback_and_history() {
     assert!(ok, "{out}");
     assert!(out.contains("active     blue v1"), "{out}");
 
+    // The last change was a rollback: another one changes nothing and says so.
+    let (ok, out) = turnout(&["rollback"], &config);
+    assert!(ok, "{out}");
+    assert!(out.contains("no change: already rolled back"), "{out}");
+    assert!(out.contains("active     blue v1"), "{out}");
+
     let (ok, out) = turnout(&["switch", "blue"], &config);
     assert!(ok, "{out}");
     assert!(out.contains("no change"), "{out}");
@@ -74,8 +86,22 @@ fn switch_weight_promote_rollback_and_history() {
         .lines()
         .filter_map(|l| l.split_whitespace().nth(2))
         .collect();
-    assert_eq!(kinds, ["weight_changed", "promote", "rollback"], "{out}");
+    assert_eq!(
+        kinds,
+        [
+            "weight_changed",
+            "promote",
+            "rollback",
+            "rollback",
+            "switch"
+        ],
+        "{out}"
+    );
     assert!(out.contains("bad tokens/s"), "{out}");
+    assert!(
+        out.contains("by cli:ops@"),
+        "every entry names its author: {out}"
+    );
     assert!(!out.contains("SECRET"), "no key in any output");
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -99,5 +125,53 @@ fn bad_input_is_a_clear_error() {
     let (ok, out) = turnout(&["status"], &dir.join("missing.yaml"));
     assert!(!ok);
     assert!(out.contains("missing.yaml"), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn if_version_refuses_a_moved_state_and_json_is_one_document() {
+    let dir = temp_dir("ifv");
+    let config = write_config(&dir, "file");
+    let (ok, out) = turnout(&["set-weight", "5", "--json"], &config);
+    assert!(ok, "{out}");
+    let doc: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON document");
+    assert_eq!(doc["verdict"], "applied");
+    assert_eq!(doc["state"]["version"], 2);
+    assert!(
+        doc["author"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("cli:ops@"))
+    );
+
+    let (code, out) = turnout_code(&["promote", "--if-version", "1"], &config);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("the state is at version 2, not 1"), "{out}");
+    let (ok, out) = turnout(&["promote", "--if-version", "2"], &config);
+    assert!(ok, "{out}");
+
+    let (ok, out) = turnout(&["status", "--json"], &config);
+    assert!(ok, "{out}");
+    let doc: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON document");
+    assert_eq!(doc["active"], "green");
+    assert_eq!(doc["version"], 3);
+    assert_eq!(doc["store"]["backend"], "file");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn an_unreachable_store_exits_with_2() {
+    let dir = temp_dir("down");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let path = dir.join("turnout.yaml");
+    let text = format!(
+        "environments:\n  blue: {{base_url: \"http://127.0.0.1:9/v1\", api_key: \"sk-a\"}}\n  green: {{base_url: \"http://127.0.0.1:9/v1\", api_key: \"sk-b\"}}\nstate: {{backend: redis, url: \"redis://127.0.0.1:{port}/\"}}\n"
+    );
+    std::fs::write(&path, text).expect("config");
+    let (code, out) = turnout_code(&["switch", "green"], &path);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("state store: redis"), "{out}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -85,6 +85,24 @@ pub enum Error {
     /// The client was closed.
     #[error("the client is closed")]
     Closed,
+
+    /// The shared state store is unreachable, or holds contents turnout refuses; the message
+    /// names the backend and the key.
+    #[error("state store: {0}")]
+    Store(String),
+
+    /// A rollout operation was asked for while no rollout is running.
+    #[error("no rollout is running: {0}")]
+    NoRollout(String),
+
+    /// No checkpoint has the id asked for.
+    #[error("unknown checkpoint: {0}")]
+    UnknownCheckpoint(String),
+
+    /// A change was refused: it would send traffic to an unavailable side (pass `force`), or
+    /// its precondition (`if_version`, a stale rollout step) no longer holds.
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 /// The stable kind of an [`Error`], as bindings expose it (`code` in Node).
@@ -108,6 +126,14 @@ pub enum ErrorKind {
     RateLimited,
     /// [`Error::Closed`]
     Closed,
+    /// [`Error::Store`]
+    Store,
+    /// [`Error::NoRollout`]
+    NoRollout,
+    /// [`Error::UnknownCheckpoint`]
+    UnknownCheckpoint,
+    /// [`Error::Refused`]
+    Refused,
 }
 
 impl ErrorKind {
@@ -123,6 +149,10 @@ impl ErrorKind {
             Self::NoHealthyEnvironment => "no_healthy_environment",
             Self::RateLimited => "rate_limited",
             Self::Closed => "closed",
+            Self::Store => "store",
+            Self::NoRollout => "no_rollout",
+            Self::UnknownCheckpoint => "unknown_checkpoint",
+            Self::Refused => "refused",
         }
     }
 }
@@ -140,6 +170,10 @@ impl Error {
             Self::NoHealthyEnvironment(_) => ErrorKind::NoHealthyEnvironment,
             Self::RateLimited(_) => ErrorKind::RateLimited,
             Self::Closed => ErrorKind::Closed,
+            Self::Store(_) => ErrorKind::Store,
+            Self::NoRollout(_) => ErrorKind::NoRollout,
+            Self::UnknownCheckpoint(_) => ErrorKind::UnknownCheckpoint,
+            Self::Refused(_) => ErrorKind::Refused,
         }
     }
 

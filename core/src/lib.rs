@@ -34,6 +34,7 @@ pub use client::supervise::panic_message;
 pub use client::{
     Chat, ChatCreate, ChatStream, ChatStreamCreate, Client, ClientBuilder, Embeddings,
     EnvironmentStatus, Models, RequestOptions, RouteInfo, Routed, RoutedStream, Status,
+    StoreStatus,
 };
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use config::Config;

@@ -87,10 +87,10 @@ async fn the_content_holds_traffic_routing_and_key_digests_only() {
 async fn every_change_takes_a_checkpoint_of_the_state_it_replaces() {
     let client = fixed_client();
     let before = client.traffic();
-    client.switch_to(Side::Green);
+    client.switch_to(Side::Green).unwrap();
     client.set_canary_weight(25.0).unwrap();
     client.set_canary_weight(25.0).unwrap(); // no change: no checkpoint, no event
-    client.promote();
+    client.promote().unwrap();
     let kept = client.checkpoints();
     let names: Vec<&str> = kept.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
@@ -134,7 +134,7 @@ async fn restore_is_exact() {
                 .interval(Duration::from_secs(3600)),
         )
         .unwrap();
-    client.switch_to(Side::Green);
+    client.switch_to(Side::Green).unwrap();
     client.set_canary_weight(40.0).unwrap();
     assert_ne!(client.traffic().salt, good_state.salt);
 
@@ -180,18 +180,26 @@ async fn rollback_returns_to_the_last_known_good_state() {
     let original_salt = client.traffic().salt;
     client.set_canary_weight(20.0).unwrap();
     // A canary is running: weight back to 0, same active side.
-    let t = client.rollback("canary looks off");
+    let t = client.rollback("canary looks off").unwrap();
     assert_eq!((t.active, t.weight_bp), (Side::Blue, 0));
 
     // No canary: back to the previous active side.
-    client.switch_to(Side::Green);
-    let t = client.rollback("green is bad");
+    client.switch_to(Side::Green).unwrap();
+    let t = client.rollback("green is bad").unwrap();
     assert_eq!((t.active, t.weight_bp), (Side::Blue, 0));
     assert_eq!(t.salt, original_salt);
     let event = client.history().into_iter().last().unwrap();
     assert_eq!(event.kind, EventKind::Rollback);
     assert_eq!(event.reason, "green is bad");
     assert_eq!(event.details["from_active"], "green");
+
+    // The last change was a rollback: a second one changes nothing and says so.
+    let t = client.rollback("again").unwrap();
+    assert_eq!((t.active, t.weight_bp), (Side::Blue, 0));
+    let event = client.history().into_iter().last().unwrap();
+    assert_eq!(event.kind, EventKind::Rollback);
+    assert_eq!(event.details["changed"], false);
+    assert_eq!(event.details["note"], "already rolled back");
 }
 
 #[tokio::test]

@@ -345,6 +345,7 @@ fn assert_full_config(c: &Config) {
             path: Some("/tmp/turnout-state.json".into()),
             url: None,
             namespace: Some("app".to_string()),
+            instance_id: None,
         }
     );
     assert_eq!(c.audit_log, Some("/tmp/audit.jsonl".into()));

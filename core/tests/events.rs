@@ -44,10 +44,10 @@ async fn the_audit_log_has_one_json_line_per_event_in_order() {
         .configure(move |c| c.audit_log = Some(audit))
         .build()
         .unwrap();
-    client.switch_to(Side::Green);
+    client.switch_to(Side::Green).unwrap();
     client.set_canary_weight(10.0).unwrap();
     let cp = client.checkpoint("before the fix");
-    client.rollback("manual");
+    client.rollback("manual").unwrap();
     client.restore_checkpoint(&cp.id).unwrap();
     // close() returns once every event published before it is written.
     client.close();
@@ -169,7 +169,7 @@ async fn the_webhook_receives_every_event_retrying_a_failed_post() {
         .configure(move |c| c.webhook = Some(url.into()))
         .build()
         .unwrap();
-    client.switch_to(Side::Green);
+    client.switch_to(Side::Green).unwrap();
     client.set_canary_weight(5.0).unwrap();
     let got = Arc::clone(&bodies);
     assert!(

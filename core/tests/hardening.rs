@@ -272,7 +272,7 @@ async fn the_cache_never_serves_one_sides_answer_for_the_other() {
     assert_eq!(first.route.environment, Side::Blue);
     let again = client.chat().create(chat(MODEL, "same")).await.unwrap();
     assert!(again.route.cached);
-    client.switch_to(Side::Green);
+    client.switch_to(Side::Green).expect("switch");
     let after = client.chat().create(chat(MODEL, "same")).await.unwrap();
     assert_eq!(after.route.environment, Side::Green);
     assert!(!after.route.cached, "blue's answer is not green's");

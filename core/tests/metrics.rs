@@ -270,7 +270,7 @@ async fn retries_failovers_fallbacks_rollbacks_and_circuits_are_counted() {
     );
 
     // A rollback: the canary goes back to 0 (a manual rollback counts like an automatic one).
-    client.rollback("test");
+    client.rollback("test").unwrap();
     let m = scrape(&client);
     assert_eq!(value(&m, "turnout_rollbacks_total", &[]), 1.0);
     assert_eq!(value(&m, "turnout_canary_weight", &[]), 0.0);

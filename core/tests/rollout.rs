@@ -580,7 +580,7 @@ async fn a_failure_soon_after_a_promotion_switches_the_active_side_back() {
             .rollback(gates(10))
             .circuit_breaker(no_circuit()),
     );
-    client.promote();
+    client.promote().unwrap();
     assert_eq!(client.traffic().active, Side::Green);
     sims.fault(Side::Green, always(500));
     send(&client, 30).await;
@@ -599,7 +599,7 @@ async fn a_failure_soon_after_a_promotion_switches_the_active_side_back() {
 
     // Past the window after a promotion, a failing active side is not switched back.
     sims.fault(Side::Green, none());
-    client.promote();
+    client.promote().unwrap();
     assert_eq!(client.traffic().active, Side::Green);
     clock.advance(Duration::from_secs(61));
     sims.fault(Side::Green, always(500));

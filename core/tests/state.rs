@@ -1,27 +1,39 @@
-//! The shared state stores: compare-and-swap on version, the shared history, change hints.
-//! Redis tests start Debian's `redis-server` on a free loopback port.
+//! The shared state stores and the clients following them: operations applied atomically
+//! (memory, file and Redis run one scenario list), idempotent retries, the shared history,
+//! bad stored contents, following, outages and restarts. Redis tests start Debian's
+//! `redis-server` on a free loopback port.
+
+mod common;
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use turnout::Side;
-use turnout::config::{StateBackend, StateConfig};
-use turnout::events::{Event, EventKind};
+use common::{Sims, always, chat, eventually};
+use turnout::config::{RollbackPolicy, StateBackend, StateConfig};
+use turnout::events::EventKind;
 use turnout::routing::TrafficState;
-use turnout::state::Store;
+use turnout::state::{Canary, Change, Operation, Store, Verdict};
+use turnout::{ErrorKind, Side};
 
-fn state(version: u64, weight_bp: u32) -> TrafficState {
+/// Long enough for any hint or poll on a loaded machine; only a bound, never a verdict.
+const WAIT: Duration = Duration::from_secs(15);
+
+fn init() -> TrafficState {
     TrafficState {
         active: Side::Blue,
-        weight_bp,
+        weight_bp: 0,
         salt: "s1".to_string(),
-        version,
+        version: 1,
     }
 }
 
-fn temp_path(name: &str) -> PathBuf {
+fn op(change: Change) -> Operation {
+    Operation::new("test:1", "because", change, SystemTime::now())
+}
+
+fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "turnout-state-{}-{}-{name}",
         std::process::id(),
@@ -31,238 +43,366 @@ fn temp_path(name: &str) -> PathBuf {
             .unwrap_or(0)
     ));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join("traffic.json")
+    dir
 }
 
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A `redis-server` of this test; its data persists in `dir` (append-only file), so a restart
+/// on the same port finds it again.
 struct Redis {
-    child: Child,
-    url: String,
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Redis {
+    fn start() -> Self {
+        let mut r = Self {
+            child: None,
+            port: free_port(),
+            dir: temp_dir("redis"),
+        };
+        r.run();
+        r
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn run(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (make setup-system)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn config(&self, ns: &str) -> StateConfig {
+        StateConfig {
+            backend: StateBackend::Redis,
+            url: Some(self.url().into()),
+            namespace: Some(ns.to_string()),
+            ..Default::default()
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) {
+        let client = redis::Client::open(self.url()).expect("url");
+        let mut conn = client.get_connection().expect("connect");
+        let mut c = redis::cmd(args[0]);
+        for a in &args[1..] {
+            c.arg(*a);
+        }
+        let _: redis::Value = c.query(&mut conn).expect("command");
+    }
+
+    fn keys(&self) -> Vec<String> {
+        let client = redis::Client::open(self.url()).expect("url");
+        let mut conn = client.get_connection().expect("connect");
+        redis::cmd("KEYS").arg("*").query(&mut conn).expect("keys")
+    }
 }
 
 impl Drop for Redis {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-fn start_redis() -> Redis {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server must be installed (make test installs Debian's redis-server)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Redis {
-        child,
-        url: format!("redis://127.0.0.1:{port}/"),
+fn file_config(dir: &Path) -> StateConfig {
+    StateConfig {
+        backend: StateBackend::File,
+        path: Some(dir.join("traffic.json")),
+        ..Default::default()
     }
 }
 
-async fn check_cas_and_history(store: &Store) {
+/// One list of operations every store must answer alike.
+async fn scenarios(store: &Store) {
     assert_eq!(store.load().await.expect("load"), None, "empty at first");
-    assert!(
-        store
-            .compare_and_swap(None, &state(1, 0))
-            .await
-            .expect("cas")
-    );
-    assert!(
-        !store
-            .compare_and_swap(None, &state(1, 500))
-            .await
-            .expect("cas"),
-        "something is stored now"
-    );
-    assert!(
-        !store
-            .compare_and_swap(Some(7), &state(8, 500))
-            .await
-            .expect("cas"),
-        "stale version"
-    );
-    assert!(
-        store
-            .compare_and_swap(Some(1), &state(2, 500))
-            .await
-            .expect("cas")
-    );
-    assert_eq!(store.load().await.expect("load"), Some(state(2, 500)));
 
-    for i in 0..3 {
-        let e = Event::new(
-            EventKind::WeightChanged,
-            SystemTime::now(),
-            format!("change {i}"),
-        );
-        store.append_event(&e).await.expect("append");
-    }
-    let events = store.events(2).await.expect("events");
-    let reasons: Vec<&str> = events.iter().map(|e| e.reason.as_str()).collect();
-    assert_eq!(
-        reasons,
-        ["change 1", "change 2"],
-        "the newest, oldest first"
-    );
-}
+    let weight = op(Change::SetWeight { weight_bp: 500 });
+    let out = store.apply(&weight, &init()).await.expect("apply");
+    assert_eq!(out.verdict, Verdict::Applied);
+    assert_eq!(out.state.traffic.version, 2, "from the initial state, + 1");
+    assert_eq!(out.state.traffic.weight_bp, 500);
+    assert_eq!(out.state.updated_by, "test:1");
+    // A retried submission gets the first outcome and is applied once.
+    let again = store.apply(&weight, &init()).await.expect("apply");
+    assert_eq!(again, out);
 
-#[tokio::test]
-async fn file_store_compares_and_swaps() {
-    let path = temp_path("cas");
-    let store = Store::open(&StateConfig {
-        backend: StateBackend::File,
-        path: Some(path.clone()),
-        ..Default::default()
-    })
-    .await
-    .expect("open");
-    check_cas_and_history(&store).await;
-    let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
-}
-
-#[tokio::test]
-async fn file_store_serialises_concurrent_writers() {
-    let path = temp_path("race");
-    let config = StateConfig {
-        backend: StateBackend::File,
-        path: Some(path.clone()),
-        ..Default::default()
+    // A rollback of a canary that is gone is recorded as superseded and changes nothing.
+    let stale = Canary {
+        weight_bp: 900,
+        ..Canary::of(&out.state.traffic)
     };
-    let store = Store::open(&config).await.expect("open");
-    assert!(
-        store
-            .compare_and_swap(None, &state(1, 0))
-            .await
-            .expect("cas")
+    let out = store
+        .apply(
+            &op(Change::Rollback {
+                canary: Some(stale),
+            }),
+            &init(),
+        )
+        .await
+        .expect("apply");
+    assert_eq!(out.verdict, Verdict::Superseded);
+    assert_eq!(out.state.traffic.weight_bp, 500);
+
+    // --if-version refuses a moved state, and records nothing.
+    let mut guarded = op(Change::Promote);
+    guarded.if_version = Some(1);
+    let out = store.apply(&guarded, &init()).await.expect("apply");
+    assert_eq!(out.verdict, Verdict::Refused);
+    assert!(out.note.contains("version 2, not 1"), "{}", out.note);
+
+    let out = store
+        .apply(&op(Change::Promote), &init())
+        .await
+        .expect("apply");
+    assert_eq!(out.verdict, Verdict::Applied);
+    assert_eq!(
+        (out.state.traffic.active, out.state.traffic.weight_bp),
+        (Side::Green, 0)
     );
-    // Eight writers race from version 1: exactly one may win.
-    let mut tasks = Vec::new();
-    for w in 0..8u32 {
-        let config = config.clone();
-        tasks.push(tokio::spawn(async move {
-            let store = Store::open(&config).await.expect("open");
-            store
-                .compare_and_swap(Some(1), &state(2, w))
-                .await
-                .expect("cas")
-        }));
+    // Rollback undoes the promotion, then has nothing left to undo.
+    let out = store
+        .apply(&op(Change::Rollback { canary: None }), &init())
+        .await
+        .expect("apply");
+    assert_eq!(out.verdict, Verdict::Applied);
+    assert_eq!(out.state.traffic.active, Side::Blue);
+    assert_eq!(out.state.traffic.version, 4);
+    let out = store
+        .apply(&op(Change::Rollback { canary: None }), &init())
+        .await
+        .expect("apply");
+    assert_eq!(out.verdict, Verdict::Unchanged);
+    assert_eq!(out.note, "already rolled back");
+    assert_eq!(out.state.traffic.version, 4);
+
+    // A stale rollout step is refused.
+    let step = op(Change::RolloutStep {
+        rollout: "r1".into(),
+        step: 1,
+        weight_bp: 1500,
+        expect: Canary {
+            active: Side::Blue,
+            weight_bp: 500,
+            salt: "s1".into(),
+        },
+    });
+    let out = store.apply(&step, &init()).await.expect("apply");
+    assert_eq!(out.verdict, Verdict::Refused);
+
+    // History: every recorded operation once, with its author and result, oldest first.
+    let events = store.events(100).await.expect("events");
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "weight_changed",
+            "superseded",
+            "promote",
+            "rollback",
+            "rollback"
+        ]
+    );
+    for e in &events {
+        assert_eq!(e.details["author"], "test:1", "{e:?}");
+        assert!(e.details.contains_key("active"), "{e:?}");
+        assert!(e.details.contains_key("canary_weight"), "{e:?}");
     }
-    let mut wins = 0;
-    for t in tasks {
-        wins += u32::from(t.await.expect("task"));
-    }
-    assert_eq!(wins, 1);
-    let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+    assert_eq!(events[0].details["canary_weight"], 5.0);
+    assert_eq!(events[2].details["active"], "green");
+    assert_eq!(events[2].version, 3);
+    assert_eq!(events[4].details["verdict"], "unchanged");
+    // A checkpoint of the state before each change.
+    let cps = store.checkpoints().await.expect("checkpoints");
+    let versions: Vec<u64> = cps.iter().map(|c| c.traffic.version).collect();
+    assert_eq!(versions, [1, 2, 3]);
 }
 
 #[tokio::test]
-async fn file_store_refuses_a_corrupt_file_with_its_path() {
-    let path = temp_path("corrupt");
-    std::fs::write(&path, "{not json").expect("write");
-    let store = Store::open(&StateConfig {
-        backend: StateBackend::File,
-        path: Some(path.clone()),
-        ..Default::default()
-    })
-    .await
-    .expect("open");
-    let err = store.load().await.expect_err("corrupt");
-    assert!(err.to_string().contains("is not a traffic state"), "{err}");
+async fn the_memory_store_applies_operations() {
+    scenarios(&Store::open(&StateConfig::default()).expect("open")).await;
+}
+
+#[tokio::test]
+async fn the_file_store_applies_operations() {
+    let dir = temp_dir("ops");
+    scenarios(&Store::open(&file_config(&dir)).expect("open")).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_redis_store_applies_operations_under_one_hash_tag() {
+    let redis = Redis::start();
+    scenarios(&Store::open(&redis.config("app")).expect("open")).await;
+    let keys = redis.keys();
+    assert!(!keys.is_empty());
+    for k in &keys {
+        assert!(
+            k.starts_with("{app}:"),
+            "every key inside the hash tag: {keys:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_lose_no_operation() {
+    let redis = Redis::start();
+    let dir = temp_dir("race");
+    for config in [redis.config("race"), file_config(&dir)] {
+        let mut tasks = Vec::new();
+        for w in 0..4u32 {
+            let config = config.clone();
+            tasks.push(tokio::spawn(async move {
+                let store = Store::open(&config).expect("open");
+                let mut acked = Vec::new();
+                for i in 0..25u32 {
+                    let o = op(Change::SetWeight {
+                        weight_bp: w * 1000 + i + 1,
+                    });
+                    let out = store.apply(&o, &init()).await.expect("apply");
+                    assert_eq!(out.verdict, Verdict::Applied);
+                    acked.push(o.id);
+                }
+                acked
+            }));
+        }
+        let mut acked = Vec::new();
+        for t in tasks {
+            acked.extend(t.await.expect("task"));
+        }
+        let store = Store::open(&config).expect("open");
+        let events = store.events(1000).await.expect("events");
+        for id in &acked {
+            let n = events
+                .iter()
+                .filter(|e| e.details["op"] == *id.as_str())
+                .count();
+            assert_eq!(n, 1, "{id} is in the history exactly once");
+        }
+        let stored = store.load().await.expect("load").expect("state");
+        assert_eq!(stored.traffic.version, 101, "one version per operation");
+        let last = events.last().expect("events");
+        assert_eq!(last.version, stored.traffic.version);
+        assert_eq!(
+            last.details["canary_weight"],
+            stored.traffic.canary_weight(),
+            "the final state is what the history says"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn bad_redis_contents_are_refused_naming_the_key() {
+    let redis = Redis::start();
+    let store = Store::open(&redis.config("bad")).expect("open");
+    store
+        .apply(&op(Change::SetWeight { weight_bp: 100 }), &init())
+        .await
+        .expect("apply");
+    for (field, value, says) in [
+        ("weight_bp", "20000", "weight_bp"),
+        ("version", "18446744073709551615", "version"),
+        ("active", "purple", "active"),
+    ] {
+        redis.cmd(&["HSET", "{bad}:traffic", field, value]);
+        let err = store.load().await.expect_err("refused");
+        assert_eq!(err.kind(), ErrorKind::Store);
+        let text = err.to_string();
+        assert!(
+            text.contains("{bad}:traffic") && text.contains(says),
+            "{text}"
+        );
+        let err = store
+            .apply(&op(Change::Promote), &init())
+            .await
+            .expect_err("the script refuses it too");
+        assert!(err.to_string().contains(says), "{err}");
+        let good = match field {
+            "weight_bp" => "100",
+            "version" => "2",
+            _ => "blue",
+        };
+        redis.cmd(&["HSET", "{bad}:traffic", field, good]);
+    }
+    assert_eq!(
+        store
+            .load()
+            .await
+            .expect("load")
+            .expect("state")
+            .traffic
+            .weight_bp,
+        100
+    );
+}
+
+#[tokio::test]
+async fn a_torn_state_file_is_refused_naming_the_file() {
+    let dir = temp_dir("torn");
+    let config = file_config(&dir);
+    let path = dir.join("traffic.json");
+    std::fs::write(&path, "{\"state\": {\"active\": \"blu").expect("write");
+    let store = Store::open(&config).expect("open");
+    let err = store.load().await.expect_err("torn");
+    assert_eq!(err.kind(), ErrorKind::Store);
     assert!(
         err.to_string().contains(&path.display().to_string()),
         "{err}"
     );
-    let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]
-async fn redis_store_compares_and_swaps_and_hints() {
-    let redis = start_redis();
-    let config = StateConfig {
+async fn an_unreachable_redis_is_a_store_error() {
+    let store = Store::open(&StateConfig {
         backend: StateBackend::Redis,
-        url: Some(redis.url.clone().into()),
-        namespace: Some("t1".to_string()),
-        ..Default::default()
-    };
-    let store = Store::open(&config).await.expect("open");
-    check_cas_and_history(&store).await;
-
-    // A writer's PUBLISH wakes a reader long before the 15 s backstop poll.
-    let reader = Store::open(&config).await.expect("open");
-    let writer = Store::open(&config).await.expect("open");
-    let waiting = tokio::spawn(async move {
-        let started = Instant::now();
-        reader.changed().await;
-        started.elapsed()
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(
-        writer
-            .compare_and_swap(Some(2), &state(3, 900))
-            .await
-            .expect("cas")
-    );
-    let waited = tokio::time::timeout(Duration::from_secs(10), waiting)
-        .await
-        .expect("woken by the hint")
-        .expect("task");
-    assert!(waited < Duration::from_secs(10));
-}
-
-#[tokio::test]
-async fn redis_namespaces_are_separate() {
-    let redis = start_redis();
-    let open = |ns: &str| StateConfig {
-        backend: StateBackend::Redis,
-        url: Some(redis.url.clone().into()),
-        namespace: Some(ns.to_string()),
-        ..Default::default()
-    };
-    let a = Store::open(&open("app-a")).await.expect("open");
-    let b = Store::open(&open("app-b")).await.expect("open");
-    assert!(a.compare_and_swap(None, &state(1, 100)).await.expect("cas"));
-    assert_eq!(b.load().await.expect("load"), None);
-}
-
-#[tokio::test]
-async fn an_unreachable_redis_is_a_clear_error() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
-    let err = Store::open(&StateConfig {
-        backend: StateBackend::Redis,
-        url: Some(format!("redis://127.0.0.1:{port}/").into()),
+        url: Some(format!("redis://127.0.0.1:{}/", free_port()).into()),
         ..Default::default()
     })
-    .await
-    .expect_err("nothing listens");
-    assert!(
-        err.to_string()
-            .starts_with("invalid configuration: state store (redis)"),
-        "{err}"
-    );
+    .expect("open dials nothing");
+    let err = store.load().await.expect_err("nothing listens");
+    assert_eq!(err.kind(), ErrorKind::Store);
+    assert!(err.to_string().starts_with("state store: redis"), "{err}");
 }
 
-fn shared_client(state: StateConfig) -> turnout::Client {
+fn shared_client(state: StateConfig, id: &str) -> turnout::Client {
     let mut config = turnout::Config::new(
         turnout::Environment::new(
             "http://127.0.0.1:9/v1",
@@ -274,85 +414,312 @@ fn shared_client(state: StateConfig) -> turnout::Client {
         ),
     );
     config.health_check.enabled = false;
-    config.state = state;
+    config.state = StateConfig {
+        instance_id: Some(id.to_string()),
+        ..state
+    };
     turnout::Client::from_config(config).expect("client")
 }
 
-async fn eventually(what: &str, f: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn wait(what: &str, f: impl FnMut() -> bool) {
+    assert!(eventually(WAIT, f).await, "timed out waiting for: {what}");
 }
 
 async fn check_instances_follow(config: StateConfig) {
-    let a = shared_client(config.clone());
-    let b = shared_client(config.clone());
-    // Both start from the seeded state; a change on one reaches the other.
+    let a = shared_client(config.clone(), "a");
+    let b = shared_client(config.clone(), "b");
     a.set_canary_weight(25.0).expect("weight");
-    eventually("b adopts a's weight", || b.traffic().weight_bp == 2500).await;
+    wait("b adopts a's weight", || b.traffic().weight_bp == 2500).await;
+    wait("a's op acknowledged", || a.status().store.pending_ops == 0).await;
     assert_eq!(b.traffic().version, a.traffic().version);
-    // A writer outside the app (the CLI) wins over both.
-    let store = Store::open(&config).await.expect("open");
-    let stored = store.load().await.expect("load").expect("seeded");
-    let cli = stored.switched(Side::Green);
-    let cli = TrafficState {
-        version: stored.version + 1,
-        ..cli
-    };
-    assert!(
-        store
-            .compare_and_swap(Some(stored.version), &cli)
-            .await
-            .expect("cas")
+
+    // An operator's rollback (the CLI writes through the store) reaches both as a rollback.
+    let store = Store::open(&config).expect("open");
+    let cli = Operation::new(
+        "cli:ops@host",
+        "bad tokens/s",
+        Change::Rollback { canary: None },
+        SystemTime::now(),
     );
-    eventually("a adopts the CLI's switch", || {
-        a.traffic().active == Side::Green
-    })
-    .await;
-    eventually("b adopts the CLI's switch", || {
-        b.traffic().active == Side::Green
-    })
-    .await;
-    assert_eq!(a.traffic().weight_bp, 0);
-    let adopted = a
-        .history()
-        .into_iter()
-        .any(|e| e.reason.contains("adopted version"));
-    assert!(adopted, "the adoption is an event");
-    // A rollback decided by one instance reaches the shared history.
-    b.rollback("guard fired");
-    eventually("a adopts b's rollback", || a.traffic().active == Side::Blue).await;
-    let history = store.events(10).await.expect("events");
-    assert!(
-        history.iter().any(|e| e.reason == "guard fired"),
-        "{history:?}"
-    );
+    let out = store.apply(&cli, &init()).await.expect("apply");
+    assert_eq!(out.verdict, Verdict::Applied);
+    for (name, c) in [("a", &a), ("b", &b)] {
+        wait("the CLI's rollback arrives", || c.traffic().weight_bp == 0).await;
+        let e = c
+            .history()
+            .into_iter()
+            .rfind(|e| e.kind == EventKind::Rollback)
+            .unwrap_or_else(|| panic!("{name} has a rollback event"));
+        assert_eq!(e.details["source"], "store", "{e:?}");
+        assert_eq!(e.details["author"], "cli:ops@host", "{e:?}");
+        assert_eq!(e.reason, "bad tokens/s");
+    }
+    // Every shared-history entry names its author.
+    let history = store.events(100).await.expect("events");
+    let authors: Vec<&str> = history
+        .iter()
+        .filter_map(|e| e.details.get("author").and_then(|a| a.as_str()))
+        .collect();
+    assert_eq!(authors, ["a", "cli:ops@host"], "{history:?}");
     a.close();
     b.close();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_follow_each_other_through_a_file() {
-    let path = temp_path("fleet");
-    check_instances_follow(StateConfig {
-        backend: StateBackend::File,
-        path: Some(path.clone()),
-        ..Default::default()
-    })
-    .await;
-    let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+    let dir = temp_dir("fleet");
+    check_instances_follow(file_config(&dir)).await;
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_follow_each_other_through_redis() {
-    let redis = start_redis();
-    check_instances_follow(StateConfig {
-        backend: StateBackend::Redis,
-        url: Some(redis.url.clone().into()),
-        namespace: Some("fleet".to_string()),
-        ..Default::default()
+    let redis = Redis::start();
+    check_instances_follow(redis.config("fleet")).await;
+}
+
+async fn check_start_from_the_store(config: StateConfig) {
+    let store = Store::open(&config).expect("open");
+    for w in 1..=10 {
+        store
+            .apply(&op(Change::SetWeight { weight_bp: w * 100 }), &init())
+            .await
+            .expect("apply");
+    }
+    let n = store
+        .load()
+        .await
+        .expect("load")
+        .expect("state")
+        .traffic
+        .version;
+    let c = shared_client(config.clone(), "late");
+    // Read before serving: the very first snapshot is the stored one.
+    assert_eq!(c.traffic().version, n);
+    assert_eq!(c.traffic().weight_bp, 1000);
+    // An operation right after start is applied to the stored state, never discarded.
+    c.set_canary_weight(20.0).expect("weight");
+    wait("acknowledged", || c.status().store.pending_ops == 0).await;
+    let stored = store.load().await.expect("load").expect("state");
+    assert_eq!(stored.traffic.weight_bp, 2000);
+    assert_eq!(stored.traffic.version, n + 1);
+    assert_eq!(c.traffic(), stored.traffic);
+    c.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_starts_from_the_stored_state_file() {
+    let dir = temp_dir("start");
+    check_start_from_the_store(file_config(&dir)).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_starts_from_the_stored_state_redis() {
+    let redis = Redis::start();
+    check_start_from_the_store(redis.config("start")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_made_while_redis_is_down_reach_it_when_it_returns() {
+    let mut redis = Redis::start();
+    let config = redis.config("outage");
+    let a = shared_client(config.clone(), "a");
+    let b = shared_client(config.clone(), "b");
+    a.set_canary_weight(30.0).expect("weight");
+    wait("b follows", || b.traffic().weight_bp == 3000).await;
+
+    redis.stop();
+    // A local decision applies at once and waits in the queue.
+    let t = a.rollback("canary is bad").expect("rollback");
+    assert_eq!(t.weight_bp, 0);
+    assert_eq!(a.traffic().weight_bp, 0);
+    wait("a sees the store down", || !a.status().store.connected).await;
+    assert_eq!(a.status().store.pending_ops, 1);
+    let metrics = a.metrics_text();
+    assert!(metrics.contains("turnout_store_up 0"), "{metrics}");
+    assert!(metrics.contains("turnout_store_pending_ops 1"), "{metrics}");
+    assert!(
+        a.history()
+            .iter()
+            .any(|e| e.kind == EventKind::StoreDisconnected)
+    );
+    // Still the old state at b: nothing reached it.
+    assert_eq!(b.traffic().weight_bp, 3000);
+
+    redis.run();
+    wait("a's rollback acknowledged", || {
+        a.status().store.pending_ops == 0 && a.status().store.connected
     })
     .await;
+    wait("b follows the rollback", || b.traffic().weight_bp == 0).await;
+    let store = Store::open(&config).expect("open");
+    let stored = store.load().await.expect("load").expect("state");
+    assert_eq!(stored.traffic.weight_bp, 0);
+    assert_eq!(stored.updated_by, "a");
+    assert!(
+        a.history()
+            .iter()
+            .any(|e| e.kind == EventKind::StoreReconnected)
+    );
+    assert!(a.metrics_text().contains("turnout_store_up 1"));
+    // The link's events reach the shared history too, with their author.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let events = store.events(100).await.expect("events");
+        let shared = events.iter().any(|e| {
+            e.kind == EventKind::StoreDisconnected
+                && e.details.get("author") == Some(&"a".into())
+                && e.details.get("active") == Some(&"blue".into())
+        });
+        if shared {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a's link events shared: {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // And both follow the next operator change after the restart.
+    let cli = Operation::new(
+        "cli:ops@host",
+        "switch",
+        Change::Switch { to: Side::Green },
+        SystemTime::now(),
+    );
+    store.apply(&cli, &init()).await.expect("apply");
+    wait("a follows", || a.traffic().active == Side::Green).await;
+    wait("b follows", || b.traffic().active == Side::Green).await;
+    a.close();
+    b.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_keeps_its_last_good_state_over_bad_contents() {
+    let redis = Redis::start();
+    let config = redis.config("keep");
+    let a = shared_client(config.clone(), "a");
+    a.set_canary_weight(10.0).expect("weight");
+    wait("acknowledged", || a.status().store.pending_ops == 0).await;
+    redis.cmd(&["HSET", "{keep}:traffic", "weight_bp", "20000"]);
+    redis.cmd(&["PUBLISH", "{keep}:changed", "x"]);
+    wait("a reports the bad contents", || {
+        a.status()
+            .store
+            .error
+            .is_some_and(|e| e.contains("{keep}:traffic"))
+    })
+    .await;
+    assert_eq!(a.traffic().weight_bp, 1000, "the last good state is kept");
+    a.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_after_an_automatic_rollback_keeps_the_stable_side() {
+    let sims = Sims::start().await;
+    sims.green.set_faults(always(500));
+    let dir = temp_dir("auto");
+    let client = sims
+        .builder()
+        .rollback(RollbackPolicy {
+            min_requests: 5,
+            ..RollbackPolicy::default()
+        })
+        .configure({
+            let state = file_config(&dir);
+            move |c| c.state = state
+        })
+        .build()
+        .expect("client");
+    client.set_canary_weight(100.0).expect("weight");
+    for i in 0..20 {
+        let _ = client
+            .chat()
+            .create(chat(common::MODEL, "hi"))
+            .routing_key(format!("u{i}"))
+            .await;
+        if client.traffic().weight_bp == 0 {
+            break;
+        }
+    }
+    assert_eq!(client.traffic().weight_bp, 0, "the guard rolled back");
+    for _ in 0..2 {
+        let t = client.rollback("on-call repeats it").expect("rollback");
+        assert_eq!((t.active, t.weight_bp), (Side::Blue, 0));
+    }
+    let last = client.history().into_iter().last().expect("event");
+    assert_eq!(last.details["note"], "already rolled back");
+    // Sending traffic to green, whose circuit is open, needs force.
+    let err = client.switch_to(Side::Green).expect_err("refused");
+    assert_eq!(err.kind(), ErrorKind::Refused);
+    assert!(err.to_string().contains("circuit is open"), "{err}");
+    assert_eq!(client.traffic().active, Side::Blue);
+    let t = client.switch_to_with(Side::Green, true).expect("forced");
+    assert_eq!(t.active, Side::Green);
+    client.close();
+    sims.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_drops_no_rollback() {
+    let mut redis = Redis::start();
+    let config = redis.config("queue");
+    let a = shared_client(config.clone(), "a");
+    a.set_canary_weight(30.0).expect("weight");
+    wait("acknowledged", || a.status().store.pending_ops == 0).await;
+    redis.stop();
+    a.rollback("the canary is bad").expect("rollback");
+    for i in 0..150 {
+        a.set_canary_weight(f64::from(i % 50 + 1)).expect("weight");
+    }
+    assert_eq!(a.status().store.pending_ops, 100, "the queue is bounded");
+    redis.run();
+    wait("the queue drained", || a.status().store.pending_ops == 0).await;
+    let store = Store::open(&config).expect("open");
+    let events = store.events(1000).await.expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == EventKind::Rollback && e.reason == "the canary is bad"),
+        "the rollback survived the full queue"
+    );
+    let stored = store.load().await.expect("load").expect("state");
+    assert_eq!(stored.traffic, a.traffic(), "the store has the last change");
+    assert_eq!(stored.traffic.weight_bp, 5000);
+    a.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_started_while_redis_is_down_says_so_and_adopts_the_store_later() {
+    let mut redis = Redis::start();
+    let config = redis.config("late");
+    let store = Store::open(&config).expect("open");
+    store
+        .apply(&op(Change::SetWeight { weight_bp: 4200 }), &init())
+        .await
+        .expect("apply");
+    redis.stop();
+    let c = shared_client(config.clone(), "c");
+    assert_eq!(c.traffic().weight_bp, 0, "from the config");
+    let status = c.status().store;
+    assert!(!status.connected);
+    assert_eq!(status.backend, "redis");
+    assert!(
+        c.history()
+            .iter()
+            .any(|e| e.kind == EventKind::StoreDisconnected)
+    );
+    redis.run();
+    wait("the stored state adopted", || {
+        c.traffic().weight_bp == 4200 && c.status().store.connected
+    })
+    .await;
+    assert!(
+        c.history()
+            .iter()
+            .any(|e| e.kind == EventKind::StoreReconnected)
+    );
+    c.close();
 }

@@ -244,23 +244,25 @@ class Client(_turnout.BaseClient):
         health, circuit and window statistics."""
         return self._status()
 
-    def switch_to(self, environment: str) -> dict[str, Any]:
+    def switch_to(self, environment: str, force: bool = False) -> dict[str, Any]:
         """Makes ``environment`` active with no canary: an instant, reversible switch.
-        Returns the new traffic state."""
-        return self._switch_to(environment)
+        Returns the new traffic state. Raises ``RefusedError`` when ``environment`` is
+        unavailable (circuit open, or unhealthy) unless ``force``."""
+        return self._switch_to(environment, force)
 
-    def set_canary_weight(self, percent: float) -> dict[str, Any]:
+    def set_canary_weight(self, percent: float, force: bool = False) -> dict[str, Any]:
         """Sends ``percent`` (0..100) of traffic to the candidate (the side not active)."""
-        return self._set_canary_weight(percent)
+        return self._set_canary_weight(percent, force)
 
-    def promote(self) -> dict[str, Any]:
+    def promote(self, force: bool = False) -> dict[str, Any]:
         """Makes the candidate active, weight back to 0."""
-        return self._promote()
+        return self._promote(force)
 
-    def rollback(self, reason: str = "manual") -> dict[str, Any]:
-        """Back to the last known-good state: weight 0 when a canary runs, else the previous
-        active side."""
-        return self._rollback(reason)
+    def rollback(self, reason: str = "manual", force: bool = False) -> dict[str, Any]:
+        """Undoes the last release step: weight 0 when a canary runs, else the side active
+        before the last switch or promotion; nothing (``already rolled back``) when the last
+        change was a rollback."""
+        return self._rollback(reason, force)
 
     def health_check(self, environment: str) -> dict[str, Any]:
         """Probes ``environment`` now: ``{environment, healthy, latency_ms, error}``."""
@@ -542,21 +544,21 @@ class AsyncClient(_turnout.BaseClient):
         """The traffic state and each environment's health, circuit and window statistics."""
         return self._status()
 
-    async def switch_to(self, environment: str) -> dict[str, Any]:
+    async def switch_to(self, environment: str, force: bool = False) -> dict[str, Any]:
         """Makes ``environment`` active with no canary."""
-        return self._switch_to(environment)
+        return self._switch_to(environment, force)
 
-    async def set_canary_weight(self, percent: float) -> dict[str, Any]:
+    async def set_canary_weight(self, percent: float, force: bool = False) -> dict[str, Any]:
         """Sends ``percent`` (0..100) of traffic to the candidate."""
-        return self._set_canary_weight(percent)
+        return self._set_canary_weight(percent, force)
 
-    async def promote(self) -> dict[str, Any]:
+    async def promote(self, force: bool = False) -> dict[str, Any]:
         """Makes the candidate active, weight back to 0."""
-        return self._promote()
+        return self._promote(force)
 
-    async def rollback(self, reason: str = "manual") -> dict[str, Any]:
-        """Back to the last known-good traffic state."""
-        return self._rollback(reason)
+    async def rollback(self, reason: str = "manual", force: bool = False) -> dict[str, Any]:
+        """Undoes the last release step (nothing when the last change was a rollback)."""
+        return self._rollback(reason, force)
 
     async def health_check(self, environment: str) -> dict[str, Any]:
         """Probes ``environment`` now: ``{environment, healthy, latency_ms, error}``."""

@@ -82,14 +82,17 @@ impl Engine {
             })
         };
         let sides = [side_state(Side::Blue)?, side_state(Side::Green)?];
-        let traffic = TrafficCell::new(TrafficState {
-            active: config.active,
-            weight_bp: crate::routing::percent_to_bp(config.canary_weight),
-            salt: config.salt.clone(),
-            version: 1,
-        });
+        let (shared, start_warning) = super::shared_state::SharedState::new(
+            &config.state,
+            TrafficState {
+                active: config.active,
+                weight_bp: crate::routing::percent_to_bp(config.canary_weight),
+                salt: config.salt.clone(),
+                version: 1,
+            },
+        )?;
+        let traffic = TrafficCell::new(shared.initial());
         let obs = super::observe::Observer::new(&config, &clock);
-        let (shared, shared_writes) = super::shared_state::SharedState::new(&config.state);
         let supervisor = super::supervise::Supervisor::default();
         let engine = Arc::new(Self {
             transport: Transport::new(config.connect_timeout, config.bounds)?,
@@ -109,9 +112,10 @@ impl Engine {
         engine.supervisor.bind(&engine);
         engine.start_metrics_listener(engine.shutdown.subscribe())?;
         crate::rollout::guard::spawn_guard_task(&engine);
-        if let Some(writes) = shared_writes {
-            engine.spawn_state_sync(writes)?;
+        if let Some(warning) = start_warning {
+            engine.publish(warning);
         }
+        engine.spawn_state_sync()?;
         if engine.config.health_check.enabled {
             let handle = tokio::runtime::Handle::try_current().map_err(|_| {
                 Error::Config(
@@ -228,7 +232,10 @@ impl Engine {
         if event.kind == EventKind::Rollback {
             self.obs.metrics.rollback();
         }
-        event.version = self.traffic.peek().version;
+        let state = self.traffic.peek();
+        event.version = state.version;
+        self.shared.share_event(&event, &state);
+        drop(state);
         self.events.publish(event);
     }
 

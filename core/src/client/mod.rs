@@ -12,7 +12,7 @@ mod operations;
 mod options;
 mod rollout;
 mod route;
-mod shared_state;
+pub(crate) mod shared_state;
 mod stream;
 pub(crate) mod supervise;
 
@@ -21,6 +21,7 @@ pub use chat::{Chat, ChatCreate, ChatStreamCreate, Embeddings, Models};
 pub use operations::{EnvironmentStatus, Status};
 pub use options::RequestOptions;
 pub use route::{RouteInfo, Routed};
+pub use shared_state::StoreStatus;
 pub use stream::{ChatStream, RoutedStream};
 
 use std::sync::Arc;

@@ -357,6 +357,10 @@ impl Engine {
         self.obs
             .metrics
             .set_state(state.active, state.canary_weight(), circuits);
+        let store = self.shared.status();
+        self.obs
+            .metrics
+            .set_store(store.connected, store.pending_ops);
         self.obs.metrics.encode()
     }
 

@@ -8,10 +8,11 @@ use serde::Serialize;
 use super::Client;
 use crate::environment::Side;
 use crate::error::{Error, Result};
-use crate::events::{Event, EventKind, Subscription};
+use crate::events::{Event, Subscription};
 use crate::health::ProbeResult;
 use crate::resilience::CircuitState;
 use crate::routing::TrafficState;
+use crate::state::Change;
 use crate::stats::WindowStats;
 
 /// What `status()` reports.
@@ -29,6 +30,8 @@ pub struct Status {
     pub environments: BTreeMap<Side, EnvironmentStatus>,
     /// The current or last rollout's progress.
     pub rollout: Option<crate::rollout::RolloutStatus>,
+    /// The link to the state store.
+    pub store: super::shared_state::StoreStatus,
 }
 
 /// One side in `status()`.
@@ -85,57 +88,70 @@ impl Client {
             salt: state.salt.clone(),
             environments,
             rollout: e.rollout_status(),
+            store: e.shared.status(),
         }
     }
 
-    /// Makes `side` active with no canary: an instant, reversible blue/green switch.
-    pub fn switch_to(&self, side: Side) -> TrafficState {
-        self.change(EventKind::Switch, format!("switched to {side}"), |s| {
-            TrafficState {
-                active: side,
-                weight_bp: 0,
-                ..s.clone()
-            }
-        })
+    /// Makes `side` active with no canary: an instant, reversible blue/green switch. Refused
+    /// when `side` is unavailable (circuit open, or unhealthy): see [`Client::switch_to_with`].
+    pub fn switch_to(&self, side: Side) -> Result<TrafficState> {
+        self.switch_to_with(side, false)
+    }
+
+    /// [`Client::switch_to`]; `force` sends traffic to `side` even when it is unavailable.
+    pub fn switch_to_with(&self, side: Side, force: bool) -> Result<TrafficState> {
+        self.engine.manual_change(
+            Change::Switch { to: side },
+            format!("switched to {side}"),
+            force,
+        )
     }
 
     /// Sends `percent` (0..=100) of traffic to the candidate.
     pub fn set_canary_weight(&self, percent: f64) -> Result<TrafficState> {
+        self.set_canary_weight_with(percent, false)
+    }
+
+    /// [`Client::set_canary_weight`]; `force` raises the weight of an unavailable candidate.
+    pub fn set_canary_weight_with(&self, percent: f64, force: bool) -> Result<TrafficState> {
         if !(0.0..=100.0).contains(&percent) {
             return Err(Error::Config(format!(
                 "canary_weight must be within 0..=100, got {percent}"
             )));
         }
-        let bp = crate::routing::percent_to_bp(percent);
-        Ok(self.change(
-            EventKind::WeightChanged,
+        let weight_bp = crate::routing::percent_to_bp(percent);
+        self.engine.manual_change(
+            Change::SetWeight { weight_bp },
             format!("canary weight set to {percent}%"),
-            |s| TrafficState {
-                weight_bp: bp,
-                ..s.clone()
-            },
-        ))
+            force,
+        )
     }
 
     /// Makes the candidate active, weight back to 0.
-    pub fn promote(&self) -> TrafficState {
-        let candidate = self.engine.traffic.peek().candidate();
-        self.change(EventKind::Promote, format!("promoted {candidate}"), |s| {
-            TrafficState {
-                active: s.candidate(),
-                weight_bp: 0,
-                ..s.clone()
-            }
-        })
+    pub fn promote(&self) -> Result<TrafficState> {
+        self.promote_with(false)
     }
 
-    /// Returns to the last known-good state: weight 0 when a canary is running, else the
-    /// previous active side (the newest checkpoint with the other side active, its salt
-    /// included). A live rollout is aborted.
-    pub fn rollback(&self, reason: &str) -> TrafficState {
-        self.change(EventKind::Rollback, reason.to_string(), |s| {
-            self.engine.last_known_good(s)
-        })
+    /// [`Client::promote`]; `force` promotes an unavailable candidate.
+    pub fn promote_with(&self, force: bool) -> Result<TrafficState> {
+        let candidate = self.engine.traffic.peek().candidate();
+        self.engine
+            .manual_change(Change::Promote, format!("promoted {candidate}"), force)
+    }
+
+    /// Undoes the last release step: weight 0 when a canary runs; else, when the last change
+    /// made a side active (promote, switch, restore), the side active before it (with its
+    /// salt). When the last change already was a rollback it changes nothing (the event says
+    /// `already rolled back`), so repeating a rollback never puts a failed release live. A live
+    /// rollout is aborted.
+    pub fn rollback(&self, reason: &str) -> Result<TrafficState> {
+        self.rollback_with(reason, false)
+    }
+
+    /// [`Client::rollback`]; `force` goes back to a side that is unavailable.
+    pub fn rollback_with(&self, reason: &str, force: bool) -> Result<TrafficState> {
+        self.engine
+            .manual_change(Change::Rollback { canary: None }, reason.to_string(), force)
     }
 
     /// Probes `side` now and returns this probe's result (it also counts toward the
@@ -159,15 +175,5 @@ impl Client {
     /// audit log has written every event published before (at most two seconds).
     pub fn close(&self) {
         self.engine.close();
-    }
-
-    fn change(
-        &self,
-        kind: EventKind,
-        reason: String,
-        f: impl FnOnce(&TrafficState) -> TrafficState,
-    ) -> TrafficState {
-        // A checkpoint is taken first; a live rollout is superseded (rollout/control.rs).
-        self.engine.manual_change(kind, reason, f)
     }
 }

@@ -56,7 +56,13 @@ impl Client {
     /// (`checkpoint_restored`); a live rollout is aborted. Fails when no checkpoint has this
     /// id, or it was taken with another routing config.
     pub fn restore_checkpoint(&self, id: &str) -> Result<TrafficState> {
-        self.engine.restore_checkpoint(id)
+        self.engine.restore_checkpoint(id, false)
+    }
+
+    /// [`Client::restore_checkpoint`]; `force` restores a state that sends traffic to an
+    /// unavailable side.
+    pub fn restore_checkpoint_with(&self, id: &str, force: bool) -> Result<TrafficState> {
+        self.engine.restore_checkpoint(id, force)
     }
 
     /// Runs the periodic checks now, at the client's clock: the guard judges every gate, and

@@ -1,189 +1,537 @@
-//! Keeping the traffic state in step with the shared store (file or Redis): local changes are
-//! written with a compare-and-swap on `version`, in order, by one background task; newer
-//! versions written elsewhere (another instance, the `turnout` CLI) are adopted.
+//! Every change of the traffic state is an [`Operation`], and [`Engine::apply_op`] is the one
+//! path it takes in this process, whatever its source (a local call, the guard, a rollout,
+//! the CLI or another instance, adopted from the store).
+//!
+//! With a shared store (file or Redis) the local view is the *followed* state (the last one
+//! read from the store) with the operations not yet acknowledged applied on top, in order: a
+//! local decision takes effect at once and holds until the store has it. One background task
+//! submits the queue (retrying with backoff for as long as it takes), follows the store (hint,
+//! poll, re-read after every reconnect) and appends the other events to the shared history.
 
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use parking_lot::Mutex;
+use serde::Serialize;
+use tokio::sync::{Notify, watch};
 
 use super::engine::Engine;
-use crate::config::StateConfig;
+use crate::config::{StateBackend, StateConfig};
+use crate::environment::Side;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::routing::TrafficState;
-use crate::state::Store;
+use crate::state::{Operation, Outcome, Source, Store, StoredState, Verdict, apply};
 
-/// How long to wait before trying an unreachable store again.
-const RECONNECT: Duration = Duration::from_secs(5);
+/// At most this many operations wait for the store; past it the oldest that is not a rollback
+/// is dropped (rollbacks never are).
+const QUEUE: usize = 100;
+/// Events waiting for the shared history; past it the oldest are dropped.
+const OUTBOX: usize = 1000;
+/// How long a client's start waits for the store.
+const START_WAIT: Duration = Duration::from_secs(2);
+/// Backoff of the store link: from this, doubling…
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// …up to this.
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
-/// One local change to write to the store.
-#[derive(Debug)]
-pub(crate) struct Write {
-    expected: u64,
-    state: TrafficState,
-    event: Event,
+/// What `status()["store"]` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreStatus {
+    /// `memory`, `file` or `redis`.
+    pub backend: &'static str,
+    /// Whether the last exchange with the store succeeded.
+    pub connected: bool,
+    /// Seconds since the state was last read from or acknowledged by the store.
+    pub last_sync_age_s: Option<f64>,
+    /// Operations applied here and not yet acknowledged by the store.
+    pub pending_ops: usize,
+    /// The last store error, while the link is down.
+    pub error: Option<String>,
 }
 
-/// The engine's link to the store: a queue of writes, absent for the memory backend.
-#[derive(Debug, Default)]
+/// The local view and the queue.
+#[derive(Debug)]
+struct Local {
+    followed: StoredState,
+    view: StoredState,
+    pending: VecDeque<Operation>,
+}
+
+/// The engine's link to its store.
+#[derive(Debug)]
 pub(crate) struct SharedState {
-    writes: Option<mpsc::UnboundedSender<Write>>,
+    store: Option<Arc<Store>>,
+    backend: &'static str,
+    /// Who this instance is, for the `author` of its operations.
+    pub author: String,
+    local: Mutex<Local>,
+    outbox: Mutex<VecDeque<Event>>,
+    wake: Arc<Notify>,
+    connected: AtomicBool,
+    last_sync: Mutex<Option<Instant>>,
+    error: Mutex<Option<String>>,
 }
 
 impl SharedState {
-    /// A link for `config`, and the receiving end for the sync task when the state is shared.
-    pub fn new(config: &StateConfig) -> (Self, Option<mpsc::UnboundedReceiver<Write>>) {
-        if config.backend == crate::config::StateBackend::Memory {
-            return (Self::default(), None);
+    /// The link for `config`, starting from `initial`. A shared store is read at once (waiting
+    /// [`START_WAIT`] at most), so the first request is served from the stored state.
+    pub fn new(config: &StateConfig, initial: TrafficState) -> Result<(Self, Option<Event>)> {
+        let store = match config.backend {
+            StateBackend::Memory => None,
+            _ => Some(Arc::new(Store::open(config)?)),
+        };
+        let mut state = StoredState::initial(initial);
+        let mut warning = None;
+        let mut connected = true;
+        let mut error = None;
+        if let Some(store) = &store {
+            match store.load_blocking(START_WAIT) {
+                Ok(Some(stored)) => state = stored,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(target: "turnout::state", error = %e,
+                        "the shared state store is unreachable at start; serving from the config until it answers");
+                    connected = false;
+                    warning = Some(
+                        Event::new(
+                            EventKind::StoreDisconnected,
+                            std::time::SystemTime::now(),
+                            format!(
+                                "the store is unreachable at start, serving from the config: {e}"
+                            ),
+                        )
+                        .detail("source", "store"),
+                    );
+                    error = Some(e.to_string());
+                }
+            }
         }
-        let (tx, rx) = mpsc::unbounded_channel();
-        (Self { writes: Some(tx) }, Some(rx))
+        let backend = match config.backend {
+            StateBackend::Memory => "memory",
+            StateBackend::File => "file",
+            StateBackend::Redis => "redis",
+        };
+        let link = Self {
+            store,
+            backend,
+            author: crate::state::instance_id(config),
+            local: Mutex::new(Local {
+                followed: state.clone(),
+                view: state,
+                pending: VecDeque::new(),
+            }),
+            outbox: Mutex::new(VecDeque::new()),
+            wake: Arc::new(Notify::new()),
+            connected: AtomicBool::new(connected),
+            last_sync: Mutex::new(connected.then(Instant::now)),
+            error: Mutex::new(error),
+        };
+        Ok((link, warning))
+    }
+
+    /// The state to serve first.
+    pub fn initial(&self) -> TrafficState {
+        self.local.lock().view.traffic.clone()
+    }
+
+    /// Whether a store is shared with other processes.
+    pub fn is_shared(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// `status()["store"]`.
+    pub fn status(&self) -> StoreStatus {
+        StoreStatus {
+            backend: self.backend,
+            connected: self.connected.load(Ordering::Relaxed),
+            last_sync_age_s: self.last_sync.lock().map(|t| t.elapsed().as_secs_f64()),
+            pending_ops: self.local.lock().pending.len(),
+            error: self.error.lock().clone(),
+        }
+    }
+
+    /// Queues an event for the shared history (events recorded by operations are not: the
+    /// store records those itself), with this instance as author and the traffic `state` it
+    /// served then.
+    pub fn share_event(&self, event: &Event, state: &TrafficState) {
+        if self.store.is_none() || recorded_by_ops(event.kind) {
+            return;
+        }
+        let mut event = event.clone();
+        for (key, value) in [
+            ("active", state.active.as_str().into()),
+            ("canary_weight", state.canary_weight().into()),
+        ] {
+            event.details.entry(key).or_insert(value);
+        }
+        let mut outbox = self.outbox.lock();
+        if outbox.len() == OUTBOX {
+            outbox.pop_front();
+        }
+        outbox.push_back(event.detail("author", self.author.as_str()));
+        drop(outbox);
+        self.wake.notify_one();
     }
 }
 
+/// Event kinds the store records when it applies an operation; failovers (rate-limited, but
+/// many) stay local.
+fn recorded_by_ops(kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Switch
+            | EventKind::WeightChanged
+            | EventKind::Promote
+            | EventKind::Rollback
+            | EventKind::RolloutStarted
+            | EventKind::RolloutStep
+            | EventKind::CheckpointRestored
+            | EventKind::Superseded
+            | EventKind::Failover
+    )
+}
+
+fn same_routing(a: &TrafficState, b: &TrafficState) -> bool {
+    a.active == b.active && a.weight_bp == b.weight_bp && a.salt == b.salt
+}
+
+/// What [`Engine::apply_op`] did: the outcome on the local view, the state now served, and
+/// the event to publish once the caller's locks are released.
+pub(crate) struct Applied {
+    pub outcome: Outcome,
+    pub new: Arc<TrafficState>,
+    pub event: Event,
+}
+
 impl Engine {
-    /// Queues a local change for the store (no-op in memory).
-    pub(crate) fn share(&self, old: &TrafficState, new: &TrafficState, event: &Event) {
-        if let Some(tx) = &self.shared.writes {
-            let mut event = event.clone();
-            event.version = new.version;
-            // The receiver lives as long as the engine's runtime; a closed one means shutdown.
-            let _ = tx.send(Write {
-                expected: old.version,
-                state: new.clone(),
-                event,
-            });
+    /// The one apply path: applies `op` to the local view, runs its effects here (snapshot
+    /// swap, checkpoint, post-promotion analysis), queues it for the store, and returns the
+    /// unpublished event. Refused when a precondition fails, or when the change would send
+    /// more traffic to a side whose circuit is open or whose probes say unhealthy, unless
+    /// `force`.
+    pub(crate) fn apply_op(
+        &self,
+        mut op: Operation,
+        source: Source,
+        force: bool,
+    ) -> Result<Applied> {
+        op.source = source.as_str().to_string();
+        let mut local = self.shared.local.lock();
+        let outcome = apply(&local.view, &op);
+        if outcome.verdict == Verdict::Refused {
+            return Err(Error::Refused(outcome.note));
+        }
+        let old = local.view.traffic.clone();
+        let new = &outcome.state.traffic;
+        if !force && outcome.verdict == Verdict::Applied {
+            self.check_available(&old, new)?;
+        }
+        let kind = op.change.event_kind();
+        let (reason, author, id) = (op.reason.clone(), op.author.clone(), op.id.clone());
+        if self.shared.is_shared() {
+            if local.pending.len() >= QUEUE
+                && let Some(i) = local.pending.iter().position(|o| !o.change.is_safety())
+            {
+                let dropped = local.pending.remove(i);
+                tracing::warn!(target: "turnout::state", op = ?dropped.map(|o| o.id),
+                    "the store queue is full: dropped its oldest operation that is not a rollback");
+            }
+            local.pending.push_back(op);
+            self.shared.wake.notify_one();
+        } else {
+            local.followed = outcome.state.clone();
+        }
+        let event = match outcome.verdict {
+            Verdict::Applied => {
+                local.view = outcome.state.clone();
+                self.effects(&old, &outcome.state.traffic, kind, reason, source)
+            }
+            verdict => {
+                let kind = if verdict == Verdict::Superseded {
+                    EventKind::Superseded
+                } else {
+                    kind
+                };
+                Event::new(kind, self.clock.wall(), reason)
+                    .detail("active", old.active.as_str())
+                    .detail("canary_weight", old.canary_weight())
+                    .detail("changed", false)
+                    .detail("note", outcome.note.as_str())
+                    .detail("source", source.as_str())
+            }
+        };
+        drop(local);
+        let event = event.detail("author", author).detail("op", id);
+        Ok(Applied {
+            outcome,
+            new: self.traffic.load(),
+            event,
+        })
+    }
+
+    /// Refuses a change that sends more traffic to an unavailable side.
+    fn check_available(&self, old: &TrafficState, new: &TrafficState) -> Result<()> {
+        let share = |s: &TrafficState, side: Side| {
+            if side == s.active {
+                10_000 - s.weight_bp
+            } else {
+                s.weight_bp
+            }
+        };
+        let now = self.now();
+        for side in Side::BOTH {
+            if share(new, side) > share(old, side) && !self.is_available(side, now) {
+                let s = self.side(side);
+                let why = if s.circuit.allows(now) {
+                    "its probes say it is unhealthy"
+                } else {
+                    "its circuit is open"
+                };
+                return Err(Error::Refused(format!(
+                    "this change sends traffic to {side}, but {why}; pass force to do it anyway"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// A change's effects on this process: checkpoint of the state replaced, snapshot swap,
+    /// post-promotion analysis started (promote) or stopped (anything else). Returns its event.
+    fn effects(
+        &self,
+        old: &TrafficState,
+        new: &TrafficState,
+        kind: EventKind,
+        reason: String,
+        source: Source,
+    ) -> Event {
+        let wall = self.clock.wall();
+        let checkpoint = (!same_routing(old, new)).then(|| {
+            let name = format!("auto: before {}", kind.as_str());
+            self.control.checkpoints.take(old, &name, wall).id
+        });
+        self.traffic.replace(new.clone());
+        if kind == EventKind::Promote {
+            self.control
+                .guard
+                .start_post_promotion(self.now() + self.config.rollback.window);
+        } else {
+            self.control.guard.end_post_promotion();
+        }
+        let mut event = Event::new(kind, wall, reason)
+            .detail("from_active", old.active.as_str())
+            .detail("active", new.active.as_str())
+            .detail("from_weight", old.canary_weight())
+            .detail("canary_weight", new.canary_weight())
+            .detail("source", source.as_str());
+        if old.salt != new.salt {
+            event = event.detail("salt", new.salt.as_str());
+        }
+        if let Some(id) = checkpoint {
+            event = event.detail("checkpoint", id);
+        }
+        event
+    }
+
+    /// Takes what the store says: `stored` (`None`: nothing stored yet) and, when `acked`, the
+    /// removal of that operation from the queue. The view is refolded; a change of routing runs
+    /// the apply path's effects with `source: store`, and ends a local rollout it overrides.
+    fn reconcile(&self, stored: Option<StoredState>, acked: Option<&Outcome>) {
+        let mut events = Vec::new();
+        {
+            let mut slot = self.control.rollout.lock();
+            let mut local = self.shared.local.lock();
+            if let Some(done) = acked {
+                local.pending.retain(|o| o.id != done.id);
+            }
+            if let Some(s) = stored {
+                local.followed = s;
+            }
+            let mut view = local.followed.clone();
+            for op in &local.pending {
+                let o = apply(&view, op);
+                if o.verdict == Verdict::Applied {
+                    view = o.state;
+                }
+            }
+            let old = std::mem::replace(&mut local.view, view.clone());
+            if same_routing(&old.traffic, &view.traffic) {
+                if old.traffic.version != view.traffic.version {
+                    self.traffic.replace(view.traffic.clone());
+                }
+            } else {
+                let kind = serde_json::from_value(view.last_change.clone().into())
+                    .unwrap_or(EventKind::WeightChanged);
+                let reason = if view.last_reason.is_empty() {
+                    format!(
+                        "adopted version {} from the shared store",
+                        view.traffic.version
+                    )
+                } else {
+                    view.last_reason.clone()
+                };
+                let event = self
+                    .effects(&old.traffic, &view.traffic, kind, reason, Source::Store)
+                    .detail("author", view.updated_by.as_str());
+                events.push(event);
+                let live = slot.as_ref().is_some_and(|c| c.state.is_live());
+                if live && local.pending.is_empty() {
+                    drop(local);
+                    events.extend(self.finish_rollout(
+                        &mut slot,
+                        crate::rollout::RolloutState::Aborted,
+                        "the traffic state was changed elsewhere".to_string(),
+                    ));
+                }
+            }
+        }
+        self.publish_all(events);
+    }
+
+    fn link_up(&self) {
+        *self.shared.last_sync.lock() = Some(Instant::now());
+        *self.shared.error.lock() = None;
+        if !self.shared.connected.swap(true, Ordering::Relaxed) {
+            self.publish(
+                Event::new(
+                    EventKind::StoreReconnected,
+                    self.clock.wall(),
+                    format!("the {} store answers again", self.shared.backend),
+                )
+                .detail("source", "store"),
+            );
         }
     }
 
-    /// Starts the sync task on the current runtime.
-    pub(crate) fn spawn_state_sync(
-        self: &Arc<Self>,
-        writes: mpsc::UnboundedReceiver<Write>,
-    ) -> Result<()> {
+    fn link_down(&self, e: &Error) {
+        *self.shared.error.lock() = Some(e.to_string());
+        if self.shared.connected.swap(false, Ordering::Relaxed) {
+            tracing::warn!(target: "turnout::state", error = %e, "lost the shared state store; serving the last known state");
+            self.publish(
+                Event::new(
+                    EventKind::StoreDisconnected,
+                    self.clock.wall(),
+                    format!("the {} store is unreachable: {e}", self.shared.backend),
+                )
+                .detail("source", "store"),
+            );
+        }
+    }
+
+    /// One round with the store: read it (when asked), submit the queue in order, flush the
+    /// history outbox. Stops at the first error, leaving the rest queued. Returns whether the
+    /// store was asked anything (only then does a success say the link is up).
+    async fn sync_once(&self, store: &Store, read: bool) -> Result<bool> {
+        let mut asked = read;
+        if read {
+            let stored = store.load().await?;
+            self.reconcile(stored, None);
+        }
+        loop {
+            let next = {
+                let local = self.shared.local.lock();
+                local
+                    .pending
+                    .front()
+                    .cloned()
+                    .map(|op| (op, local.followed.traffic.clone()))
+            };
+            let Some((op, init)) = next else { break };
+            asked = true;
+            let outcome = store.apply(&op, &init).await?;
+            self.reconcile(Some(outcome.state.clone()), Some(&outcome));
+            if outcome.verdict == Verdict::Refused {
+                tracing::warn!(target: "turnout::state", op = %op.id, note = %outcome.note,
+                    "the store refused an operation");
+            }
+        }
+        loop {
+            let Some(event) = self.shared.outbox.lock().pop_front() else {
+                break;
+            };
+            asked = true;
+            if let Err(e) = store.append_event(&event).await {
+                self.shared.outbox.lock().push_front(event);
+                return Err(e);
+            }
+        }
+        Ok(asked)
+    }
+
+    /// Starts the sync task on the current runtime (shared stores only).
+    pub(crate) fn spawn_state_sync(self: &Arc<Self>) -> Result<()> {
+        let Some(store) = self.shared.store.clone() else {
+            return Ok(());
+        };
         let handle = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::Config(
-                "a shared state store is kept in sync by a background task: build the client inside a tokio runtime".to_string(),
+                "a shared state store is followed by a background task: build the client inside a tokio runtime".to_string(),
             )
         })?;
-        // The receiver outlives a panicking run of the loop, so a restart loses no write.
-        let writes = Arc::new(tokio::sync::Mutex::new(writes));
-        let (weak, config, shutdown) = (
+        // Everything the loop must not lose (the queue, the followed state) lives in the
+        // engine, so a run restarted after a panic picks up where the last one stopped.
+        let (weak, wake, shutdown) = (
             Arc::downgrade(self),
-            self.config.state.clone(),
+            Arc::clone(&self.shared.wake),
             self.shutdown_signal(),
         );
         self.supervisor
             .spawn(&handle, super::supervise::STATE_SYNC, move || {
                 sync_loop(
                     weak.clone(),
-                    config.clone(),
-                    Arc::clone(&writes),
+                    Arc::clone(&store),
+                    Arc::clone(&wake),
                     shutdown.clone(),
                 )
             });
         Ok(())
     }
-
-    /// Takes a state written elsewhere, exactly (version included), and says so.
-    fn adopt(&self, stored: TrafficState) {
-        let old = self.traffic.load();
-        if *old == stored {
-            return;
-        }
-        self.traffic.replace(stored.clone());
-        let kind = if old.active != stored.active {
-            EventKind::Switch
-        } else {
-            EventKind::WeightChanged
-        };
-        let event = Event::new(
-            kind,
-            self.clock.wall(),
-            format!(
-                "adopted version {} from the shared state store (written by another instance or the CLI)",
-                stored.version
-            ),
-        )
-        .detail("from_active", old.active.as_str())
-        .detail("active", stored.active.as_str())
-        .detail("from_weight", old.canary_weight())
-        .detail("canary_weight", stored.canary_weight())
-        .detail("source", "store");
-        self.publish(event);
-    }
 }
 
+/// Follows the store and submits the queue until the engine closes or is dropped.
 async fn sync_loop(
     engine: Weak<Engine>,
-    config: StateConfig,
-    writes: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Write>>>,
+    store: Arc<Store>,
+    wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut writes = writes.lock().await;
-    let store = loop {
-        match Store::open(&config).await {
-            Ok(store) => break store,
-            Err(e) => {
-                tracing::error!(target: "turnout::state", error = %e, "cannot open the shared state store; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(RECONNECT) => {}
-                    _ = shutdown.changed() => return,
-                }
-            }
-        }
-    };
-    // Seed an empty store with our state, or adopt what is there.
-    if let Some(e) = engine.upgrade() {
-        let local = (*e.traffic.load()).clone();
-        match store.load().await {
-            Ok(Some(stored)) => e.adopt(stored),
-            Ok(None) => {
-                if !matches!(store.compare_and_swap(None, &local).await, Ok(true)) {
-                    reload(&e, &store).await;
-                }
-            }
-            Err(err) => {
-                tracing::error!(target: "turnout::state", error = %err, "cannot read the shared state")
-            }
-        }
-    }
+    let mut backoff = BACKOFF_MIN;
+    let mut read = true;
     loop {
+        let Some(e) = engine.upgrade() else { return };
+        if e.is_closed() {
+            break;
+        }
+        let result = e.sync_once(&store, read).await;
+        match &result {
+            Ok(true) => e.link_up(),
+            Ok(false) => {}
+            Err(err) => e.link_down(err),
+        }
+        drop(e);
+        if result.is_err() {
+            // Re-read after every reconnect: hints sent meanwhile were lost.
+            read = true;
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                _ = shutdown.changed() => return,
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+            continue;
+        }
+        backoff = BACKOFF_MIN;
+        read = false;
         tokio::select! {
-            w = writes.recv() => {
-                let Some(w) = w else { return };
-                let Some(e) = engine.upgrade() else { return };
-                match store.compare_and_swap(Some(w.expected), &w.state).await {
-                    Ok(true) => {
-                        if let Err(err) = store.append_event(&w.event).await {
-                            tracing::warn!(target: "turnout::state", error = %err, "cannot append to the shared history");
-                        }
-                    }
-                    Ok(false) => {
-                        tracing::warn!(target: "turnout::state", version = w.state.version,
-                            "another writer changed the shared state first; adopting theirs");
-                        reload(&e, &store).await;
-                    }
-                    Err(err) => tracing::error!(target: "turnout::state", error = %err, "cannot write the shared state"),
-                }
-            }
-            () = store.changed() => {
-                let Some(e) = engine.upgrade() else { return };
-                reload(&e, &store).await;
-            }
-            _ = shutdown.changed() => return,
+            () = wake.notified() => {}
+            () = store.changed() => read = true,
+            _ = shutdown.changed() => break,
         }
     }
-}
-
-/// Adopts the stored state when it is newer than ours, or differs at the same version.
-async fn reload(engine: &Engine, store: &Store) {
-    match store.load().await {
-        Ok(Some(stored)) if stored.version >= engine.traffic.peek().version => engine.adopt(stored),
-        Ok(_) => {}
-        Err(err) => {
-            tracing::error!(target: "turnout::state", error = %err, "cannot read the shared state")
-        }
+    // Closing: one last bounded attempt to hand the queue to the store.
+    if let Some(e) = engine.upgrade() {
+        let _ = tokio::time::timeout(START_WAIT, e.sync_once(&store, false)).await;
     }
 }

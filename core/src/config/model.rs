@@ -409,6 +409,8 @@ pub struct StateConfig {
     pub url: Option<SecretUrl>,
     /// Key prefix, so that several apps share one Redis [`turnout`].
     pub namespace: Option<String>,
+    /// This instance's id in the shared history [`host:pid`].
+    pub instance_id: Option<String>,
 }
 
 fn default_active() -> Side {

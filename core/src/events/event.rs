@@ -47,6 +47,13 @@ pub enum EventKind {
     Alert,
     /// A background task panicked and was restarted (`task`, `panic` say which and why).
     TaskRestarted,
+    /// An operation found the state changed under it (a rollback of a canary that is gone) and
+    /// did nothing.
+    Superseded,
+    /// The link to the shared state store was lost.
+    StoreDisconnected,
+    /// The link to the shared state store is back.
+    StoreReconnected,
 }
 
 impl EventKind {
@@ -71,6 +78,9 @@ impl EventKind {
             Self::CheckpointRestored => "checkpoint_restored",
             Self::Alert => "alert",
             Self::TaskRestarted => "task_restarted",
+            Self::Superseded => "superseded",
+            Self::StoreDisconnected => "store_disconnected",
+            Self::StoreReconnected => "store_reconnected",
         }
     }
 }

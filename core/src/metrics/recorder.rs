@@ -46,6 +46,8 @@ pub(crate) struct Metrics {
     circuit: Family<SideLabels, Gauge>,
     rollbacks: Counter,
     task_restarts: Family<TaskLabels, Counter>,
+    store_up: Gauge,
+    store_pending: Gauge,
 }
 
 fn side(side: Side) -> SideLabels {
@@ -74,6 +76,8 @@ impl Metrics {
             circuit: Family::default(),
             rollbacks: Counter::default(),
             task_restarts: Family::default(),
+            store_up: Gauge::default(),
+            store_pending: Gauge::default(),
         };
         m.register();
         // Series that exist from the start, at zero, so that rates and alerts work at once.
@@ -160,6 +164,16 @@ impl Metrics {
             "Background tasks restarted after a panic, by task",
             self.task_restarts.clone(),
         );
+        r.register(
+            "turnout_store_up",
+            "1 while the state store answers (always 1 for the memory store)",
+            self.store_up.clone(),
+        );
+        r.register(
+            "turnout_store_pending_ops",
+            "Operations applied here and not yet acknowledged by the state store",
+            self.store_pending.clone(),
+        );
     }
 
     /// Counts one request's outcome; `environment` is `None` when no side was tried.
@@ -234,6 +248,13 @@ impl Metrics {
             };
             self.circuit.get_or_create(&side(s)).set(state);
         }
+    }
+
+    /// Sets the gauges of the state store link (at scrape time).
+    pub fn set_store(&self, up: bool, pending_ops: usize) {
+        self.store_up.set(i64::from(up));
+        self.store_pending
+            .set(i64::try_from(pending_ops).unwrap_or(i64::MAX));
     }
 
     /// The OpenMetrics text exposition.

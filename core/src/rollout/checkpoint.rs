@@ -192,7 +192,7 @@ impl CheckpointStore {
         let kept = self.kept.lock();
         let Some(cp) = kept.iter().find(|c| c.id == id).cloned() else {
             let ids: Vec<&str> = kept.iter().map(|c| c.id.as_str()).collect();
-            return Err(Error::Config(format!(
+            return Err(Error::UnknownCheckpoint(format!(
                 "no checkpoint with id {id:?} (kept: {})",
                 if ids.is_empty() {
                     "none".to_string()
@@ -211,17 +211,6 @@ impl CheckpointStore {
             )));
         }
         Ok(cp)
-    }
-
-    /// The newest checkpoint whose active side is not `active`: where `rollback()` returns to
-    /// when no canary is running.
-    pub fn last_with_other_active(&self, active: Side) -> Option<Checkpoint> {
-        self.kept
-            .lock()
-            .iter()
-            .rev()
-            .find(|c| c.traffic().is_ok_and(|(a, _, _)| a != active))
-            .cloned()
     }
 }
 

@@ -1,8 +1,9 @@
 //! The engine's side of rollout control: the state it keeps (judged windows, checkpoints, the
-//! current rollout), every traffic change (each one checkpointed first), and the rollout
-//! operations and their background task.
+//! current rollout), the operations a call, a rollout step or an abort makes (each applied
+//! through the one apply path, `client/shared_state.rs`), and the rollout's background task.
 //!
-//! Lock order, everywhere: the rollout slot, then the traffic writer, then the checkpoints.
+//! Lock order, everywhere: the rollout slot, then the local view of the store
+//! (`SharedState`), then the traffic writer, then the checkpoints.
 //! Events are published only after every lock is released, so a subscriber may call back into
 //! the client.
 
@@ -25,6 +26,7 @@ use crate::environment::Side;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::routing::TrafficState;
+use crate::state::{Canary, Change, Operation, Source, Verdict as OpVerdict};
 use crate::stats::{StatsWindow, WindowStats};
 
 /// Rollout control state, one per engine.
@@ -98,19 +100,9 @@ impl Control {
     }
 }
 
-/// A traffic change that was applied, with its (unpublished) event.
-pub(crate) struct Applied {
-    pub new: Arc<TrafficState>,
-    pub event: Event,
-}
-
 /// A fresh bucketing salt: 16 random hex digits.
 fn new_salt() -> String {
     format!("{:016x}", rand::random::<u64>())
-}
-
-fn same_routing(a: &TrafficState, b: &TrafficState) -> bool {
-    a.active == b.active && a.weight_bp == b.weight_bp && a.salt == b.salt
 }
 
 /// The figures of a failed gate, for a `rollback` or `alert` event.
@@ -150,46 +142,9 @@ impl Engine {
         }
     }
 
-    /// Applies a traffic change. `change` returns the new state, or `None` when the change
-    /// no longer applies (the state moved on). A checkpoint of the state being replaced is
-    /// taken first, under the traffic writer lock, so it is exactly the state that was live.
-    /// The event is returned for the caller to publish once its locks are released.
-    pub(crate) fn apply_change(
-        &self,
-        kind: EventKind,
-        reason: String,
-        change: impl FnOnce(&TrafficState) -> Option<TrafficState>,
-    ) -> Option<Applied> {
-        let wall = self.clock.wall();
-        let mut checkpoint = None;
-        let (old, new) = self.traffic.update(|s| match change(s) {
-            Some(next) if !same_routing(s, &next) => {
-                let name = format!("auto: before {}", kind.as_str());
-                checkpoint = Some(self.control.checkpoints.take(s, &name, wall).id);
-                next
-            }
-            _ => s.clone(),
-        })?;
-        if kind == EventKind::Promote {
-            self.control
-                .guard
-                .start_post_promotion(self.now() + self.config.rollback.window);
-        } else {
-            self.control.guard.end_post_promotion();
-        }
-        let mut event = Event::new(kind, wall, reason)
-            .detail("from_active", old.active.as_str())
-            .detail("active", new.active.as_str())
-            .detail("from_weight", old.canary_weight())
-            .detail("canary_weight", new.canary_weight());
-        if old.salt != new.salt {
-            event = event.detail("salt", new.salt.as_str());
-        }
-        if let Some(id) = checkpoint {
-            event = event.detail("checkpoint", id);
-        }
-        self.share(&old, &new, &event);
-        Some(Applied { new, event })
+    /// A new operation authored by this instance.
+    pub(crate) fn operation(&self, reason: String, change: Change) -> Operation {
+        Operation::new(&self.shared.author, reason, change, self.clock.wall())
     }
 
     /// Publishes events in order.
@@ -199,58 +154,31 @@ impl Engine {
         }
     }
 
-    /// A manual traffic change (switch, weight, promote, rollback): applied with a checkpoint
-    /// first; a live rollout is superseded (aborted) by it.
+    /// A change asked for by a call on the client (switch, weight, promote, rollback): applied
+    /// through the one apply path; a live rollout is superseded (aborted) when it changed
+    /// something.
     pub(crate) fn manual_change(
         &self,
-        kind: EventKind,
+        change: Change,
         reason: String,
-        change: impl FnOnce(&TrafficState) -> TrafficState,
-    ) -> TrafficState {
+        force: bool,
+    ) -> Result<TrafficState> {
+        let kind = change.event_kind();
+        let op = self.operation(reason.clone(), change);
         let mut events = Vec::new();
         let state = {
             let mut slot = self.control.rollout.lock();
-            match self.apply_change(kind, reason.clone(), |s| Some(change(s))) {
-                Some(applied) => {
-                    events.push(applied.event);
-                    let why = format!("superseded by a manual {}: {reason}", kind.as_str());
-                    events.extend(self.finish_rollout(&mut slot, RolloutState::Aborted, why));
-                    (*applied.new).clone()
-                }
-                None => (*self.traffic.load()).clone(),
+            let applied = self.apply_op(op, Source::Local, force)?;
+            let changed = applied.outcome.verdict == OpVerdict::Applied;
+            events.push(applied.event);
+            if changed {
+                let why = format!("superseded by a manual {}: {reason}", kind.as_str());
+                events.extend(self.finish_rollout(&mut slot, RolloutState::Aborted, why));
             }
+            (*applied.new).clone()
         };
         self.publish_all(events);
-        state
-    }
-
-    /// The last known-good state from `s`: weight 0 when a canary is running; otherwise the
-    /// newest checkpoint with the other side active (its salt too), weight 0; without one,
-    /// simply the other side.
-    pub(crate) fn last_known_good(&self, s: &TrafficState) -> TrafficState {
-        if s.weight_bp > 0 {
-            return TrafficState {
-                weight_bp: 0,
-                ..s.clone()
-            };
-        }
-        match self
-            .control
-            .checkpoints
-            .last_with_other_active(s.active)
-            .and_then(|cp| cp.traffic().ok())
-        {
-            Some((active, _, salt)) => TrafficState {
-                active,
-                weight_bp: 0,
-                salt,
-                version: s.version,
-            },
-            None => TrafficState {
-                active: s.candidate(),
-                ..s.clone()
-            },
-        }
+        Ok(state)
     }
 
     /// Ends the rollout in `slot` if it is live; returns its event.
@@ -330,20 +258,16 @@ impl Engine {
                 "rollout {id} started: {candidate} through {}",
                 weights.join(", ")
             );
-            let applied = self
-                .apply_change(EventKind::RolloutStarted, reason, |s| {
-                    (s.candidate() == candidate).then(|| TrafficState {
-                        weight_bp: bp,
-                        salt: salt.clone(),
-                        ..s.clone()
-                    })
-                })
-                .ok_or_else(|| {
-                    Error::Config(
-                        "the traffic state changed while the rollout was starting; start it again"
-                            .to_string(),
-                    )
-                })?;
+            let op = self.operation(
+                reason,
+                Change::RolloutStart {
+                    rollout: id.to_string(),
+                    weight_bp: bp,
+                    salt,
+                    candidate,
+                },
+            );
+            let applied = self.apply_op(op, Source::Rollout, false)?;
             let c = Controller::new(
                 id,
                 plan,
@@ -420,13 +344,15 @@ impl Engine {
             let c = live(&mut slot)?;
             let (id, candidate) = (c.id, c.candidate);
             let why = format!("rollout {id} aborted: {reason}");
-            if let Some(applied) = self.apply_change(EventKind::Rollback, why, |s| {
-                (s.candidate() == candidate && s.weight_bp > 0).then(|| TrafficState {
-                    weight_bp: 0,
-                    ..s.clone()
-                })
-            }) {
-                events.push(applied.event.environment(candidate));
+            let t = self.traffic.load();
+            if t.candidate() == candidate && t.weight_bp > 0 {
+                let canary = Some(Canary::of(&t));
+                let op = self.operation(why, Change::Rollback { canary });
+                events.push(
+                    self.apply_op(op, Source::Local, true)?
+                        .event
+                        .environment(candidate),
+                );
             }
             events.extend(self.finish_rollout(
                 &mut slot,
@@ -487,8 +413,7 @@ impl Engine {
                 let total = self.control.total(candidate);
                 let decision = c.decide(now, &verdict, c.step_requests(total));
                 // The traffic must still be the rollout's own for a step to apply.
-                let ours =
-                    move |s: &TrafficState| s.candidate() == candidate && s.weight_bp == current_bp;
+                let expect = Canary::of(&self.traffic.load());
                 match decision {
                     Decision::Hold => {}
                     Decision::Counted(f) => {
@@ -517,17 +442,21 @@ impl Engine {
                             c.plan.steps.len(),
                             c.plan.steps[next].weight
                         );
-                        match self.apply_change(EventKind::RolloutStep, reason, |s| {
-                            ours(s).then(|| TrafficState {
+                        let op = self.operation(
+                            reason,
+                            Change::RolloutStep {
+                                rollout: id.to_string(),
+                                step: next,
                                 weight_bp: bp,
-                                ..s.clone()
-                            })
-                        }) {
-                            Some(applied) => {
+                                expect: expect.clone(),
+                            },
+                        );
+                        match self.apply_op(op, Source::Rollout, true) {
+                            Ok(applied) => {
                                 c.enter_step(next, now, wall, total);
                                 events.push(step_details(applied.event, c).environment(candidate));
                             }
-                            None => events.extend(self.finish_rollout(
+                            Err(_) => events.extend(self.finish_rollout(
                                 &mut slot,
                                 RolloutState::Aborted,
                                 "the traffic state was changed outside the rollout".to_string(),
@@ -536,19 +465,19 @@ impl Engine {
                     }
                     Decision::Promote => {
                         let reason = format!("rollout {id} promoted {candidate}");
-                        let applied = self.apply_change(EventKind::Promote, reason, |s| {
-                            ours(s).then(|| TrafficState {
-                                active: candidate,
-                                weight_bp: 0,
-                                ..s.clone()
-                            })
-                        });
-                        let (state, why) = match applied {
-                            Some(applied) => {
+                        let op = self.operation(
+                            reason,
+                            Change::RolloutPromote {
+                                rollout: id.to_string(),
+                                expect: expect.clone(),
+                            },
+                        );
+                        let (state, why) = match self.apply_op(op, Source::Rollout, true) {
+                            Ok(applied) => {
                                 events.push(applied.event.environment(candidate));
                                 (RolloutState::Completed, format!("promoted {candidate}"))
                             }
-                            None => (
+                            Err(_) => (
                                 RolloutState::Aborted,
                                 "the traffic state was changed outside the rollout".to_string(),
                             ),
@@ -590,18 +519,17 @@ impl Engine {
                 }
             }
             RollbackAction::Rollback => {
-                if let Some(applied) = self.apply_change(
-                    EventKind::Rollback,
-                    format!("rollout {}: {why}", c.id),
-                    |s| {
-                        (s.candidate() == candidate && s.weight_bp > 0).then(|| TrafficState {
-                            weight_bp: 0,
-                            ..s.clone()
-                        })
-                    },
-                ) {
-                    let event = applied.event.environment(candidate);
-                    events.push(with_figures(event, failure, &window, &baseline));
+                let t = self.traffic.load();
+                if t.candidate() == candidate && t.weight_bp > 0 {
+                    let canary = Some(Canary::of(&t));
+                    let op = self.operation(
+                        format!("rollout {}: {why}", c.id),
+                        Change::Rollback { canary },
+                    );
+                    if let Ok(applied) = self.apply_op(op, Source::Rollout, true) {
+                        let event = applied.event.environment(candidate);
+                        events.push(with_figures(event, failure, &window, &baseline));
+                    }
                 }
                 events.extend(self.finish_rollout(slot, RolloutState::RolledBack, why));
             }
@@ -630,47 +558,35 @@ impl Engine {
     }
 
     /// Re-applies checkpoint `id` (`checkpoint_restored`); a live rollout is superseded.
-    pub(crate) fn restore_checkpoint(&self, id: &str) -> Result<TrafficState> {
+    pub(crate) fn restore_checkpoint(&self, id: &str, force: bool) -> Result<TrafficState> {
         let cp = self.control.checkpoints.restorable(id)?;
         let (active, weight_bp, salt) = cp.traffic()?;
         let reason = format!("restored checkpoint {} ({:?})", cp.id, cp.name);
+        let op = self.operation(
+            reason,
+            Change::Restore {
+                checkpoint: cp.id.clone(),
+                active,
+                weight_bp,
+                salt,
+            },
+        );
         let mut events = Vec::new();
         let state = {
             let mut slot = self.control.rollout.lock();
-            let applied = self.apply_change(EventKind::CheckpointRestored, reason.clone(), |s| {
-                Some(TrafficState {
-                    active,
-                    weight_bp,
-                    salt: salt.clone(),
-                    version: s.version,
-                })
-            });
-            match applied {
-                Some(applied) => {
-                    events.push(
-                        applied
-                            .event
-                            .detail("restored", cp.id.as_str())
-                            .detail("hash", cp.hash.as_str()),
-                    );
-                    let why = format!("superseded by restoring checkpoint {}", cp.id);
-                    events.extend(self.finish_rollout(&mut slot, RolloutState::Aborted, why));
-                    (*applied.new).clone()
-                }
-                None => {
-                    // Nothing to change, but the restore is still on the record.
-                    let state = self.traffic.load();
-                    events.push(
-                        Event::new(EventKind::CheckpointRestored, self.clock.wall(), reason)
-                            .detail("restored", cp.id.as_str())
-                            .detail("hash", cp.hash.as_str())
-                            .detail("active", state.active.as_str())
-                            .detail("canary_weight", state.canary_weight())
-                            .detail("changed", false),
-                    );
-                    (*state).clone()
-                }
+            let applied = self.apply_op(op, Source::Local, force)?;
+            let changed = applied.outcome.verdict == OpVerdict::Applied;
+            events.push(
+                applied
+                    .event
+                    .detail("restored", cp.id.as_str())
+                    .detail("hash", cp.hash.as_str()),
+            );
+            if changed {
+                let why = format!("superseded by restoring checkpoint {}", cp.id);
+                events.extend(self.finish_rollout(&mut slot, RolloutState::Aborted, why));
             }
+            (*applied.new).clone()
         };
         self.publish_all(events);
         Ok(state)
@@ -681,12 +597,12 @@ impl Engine {
 fn live(slot: &mut Option<Controller>) -> Result<&mut Controller> {
     match slot.as_mut() {
         Some(c) if c.state.is_live() => Ok(c),
-        Some(c) => Err(Error::Config(format!(
-            "no rollout is running (rollout {} is {})",
+        Some(c) => Err(Error::NoRollout(format!(
+            "rollout {} is {}",
             c.id,
             c.state.as_str()
         ))),
-        None => Err(Error::Config("no rollout is running".to_string())),
+        None => Err(Error::NoRollout("none was started".to_string())),
     }
 }
 

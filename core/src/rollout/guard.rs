@@ -31,7 +31,7 @@ use crate::config::RollbackAction;
 use crate::environment::Side;
 use crate::events::{Event, EventKind};
 use crate::resilience::CircuitState;
-use crate::routing::TrafficState;
+use crate::state::{Canary, Change, Source, Verdict as OpVerdict};
 use crate::stats::{Outcome, WindowStats};
 
 /// Quantile gates run on the request path at most this often.
@@ -206,32 +206,24 @@ impl Engine {
         let mut events = Vec::new();
         {
             let mut slot = self.control.rollout.lock();
-            let applied = match judged {
-                Judged::Candidate => self.apply_change(
-                    EventKind::Rollback,
-                    format!("automatic rollback: candidate {side} failed a gate: {failure}"),
-                    |s| {
-                        (s.candidate() == side && s.weight_bp > 0).then(|| TrafficState {
-                            weight_bp: 0,
-                            ..s.clone()
-                        })
-                    },
+            // Checked under the rollout lock, so two outcomes tripping at once make one rollback.
+            let t = self.traffic.load();
+            let reason = match judged {
+                Judged::Candidate if t.candidate() == side && t.weight_bp > 0 => {
+                    format!("automatic rollback: candidate {side} failed a gate: {failure}")
+                }
+                Judged::Promoted if t.active == side => format!(
+                    "post-promotion analysis: {side} failed a gate within {}s of its promotion: {failure}; switching back to {other}",
+                    policy.window.as_secs_f64()
                 ),
-                Judged::Promoted => self.apply_change(
-                    EventKind::Rollback,
-                    format!(
-                        "post-promotion analysis: {side} failed a gate within {}s of its promotion: {failure}; switching back to {other}",
-                        policy.window.as_secs_f64()
-                    ),
-                    |s| {
-                        (s.active == side).then(|| TrafficState {
-                            active: other,
-                            weight_bp: 0,
-                            ..s.clone()
-                        })
-                    },
-                ),
+                _ => return,
             };
+            let canary = Some(Canary::of(&t));
+            let op = self.operation(reason, Change::Rollback { canary });
+            let applied = self
+                .apply_op(op, Source::Guard, true)
+                .ok()
+                .filter(|a| a.outcome.verdict == OpVerdict::Applied);
             // Another outcome acted first: one rollback, one event.
             let Some(applied) = applied else { return };
             let event = applied.event.environment(side).detail(

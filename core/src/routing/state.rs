@@ -100,25 +100,6 @@ impl TrafficCell {
         let _guard = self.writer.lock();
         self.current.store(Arc::new(state));
     }
-
-    /// Applies `change` to the current state; when it returns a different state, stores it with
-    /// the version bumped and returns `(old, new)`. No change means no new version.
-    pub fn update(
-        &self,
-        change: impl FnOnce(&TrafficState) -> TrafficState,
-    ) -> Option<(Arc<TrafficState>, Arc<TrafficState>)> {
-        let _guard = self.writer.lock();
-        let old = self.current.load_full();
-        let mut new = change(&old);
-        new.version = old.version;
-        if new == *old {
-            return None;
-        }
-        new.version = old.version + 1;
-        let new = Arc::new(new);
-        self.current.store(Arc::clone(&new));
-        Some((old, new))
-    }
 }
 
 #[cfg(test)]
@@ -130,24 +111,5 @@ mod tests {
         assert_eq!(percent_to_bp(12.5), 1250);
         assert_eq!(percent_to_bp(0.004), 0);
         assert_eq!(percent_to_bp(100.0), 10_000);
-    }
-
-    #[test]
-    fn update_bumps_version_only_on_change() {
-        let cell = TrafficCell::new(TrafficState {
-            active: Side::Blue,
-            weight_bp: 0,
-            salt: "s".into(),
-            version: 1,
-        });
-        assert!(cell.update(|s| s.clone()).is_none());
-        let (old, new) = cell
-            .update(|s| TrafficState {
-                weight_bp: 500,
-                ..s.clone()
-            })
-            .unwrap();
-        assert_eq!((old.version, new.version, new.weight_bp), (1, 2, 500));
-        assert_eq!(cell.load().version, 2);
     }
 }

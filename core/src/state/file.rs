@@ -1,17 +1,18 @@
-//! The file back end: `{path}` holds the traffic state as JSON, `{path}.events.jsonl` the
-//! history; `{path}.lock` serialises writers across processes (an OS file lock).
+//! The file back end: `{path}` holds the ledger (state, checkpoints, recent outcomes) as JSON,
+//! `{path}.events.jsonl` the history. `{path}.lock` serialises the processes of one host (an OS
+//! file lock): operations hold it exclusively, reads shared. Every rewrite goes to a temporary
+//! file, is fsynced, then renamed over the old one, so a reader never sees half a file.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use super::store::store_error;
+use super::memory::{EVENTS, Ledger};
+use super::operation::{Operation, Outcome, StoredState};
+use super::store::{store_error, validate};
 use crate::error::Result;
 use crate::events::Event;
 use crate::routing::TrafficState;
-
-/// Events kept in the file history.
-const KEEP: usize = 1000;
 
 /// A state file shared by the processes of one host.
 #[derive(Debug, Clone)]
@@ -20,100 +21,144 @@ pub struct FileStore {
 }
 
 impl FileStore {
-    /// A store at `path` (created on first write).
+    /// A store at `path` (created by the first operation).
     pub fn new(path: PathBuf) -> Self {
         Self { path }
     }
 
-    pub(crate) async fn load(&self) -> Result<Option<TrafficState>> {
-        let path = self.path.clone();
-        blocking(move || read_state(&path)).await
+    pub(crate) async fn load(&self) -> Result<Option<StoredState>> {
+        let store = self.clone();
+        blocking(move || store.load_blocking()).await
     }
 
-    pub(crate) async fn compare_and_swap(
-        &self,
-        expected: Option<u64>,
-        new: &TrafficState,
-    ) -> Result<bool> {
+    pub(crate) fn load_blocking(&self) -> Result<Option<StoredState>> {
+        let _lock = lock(&self.path, false)?;
+        Ok(read_ledger(&self.path)?.state)
+    }
+
+    pub(crate) async fn apply(&self, op: &Operation, init: &TrafficState) -> Result<Outcome> {
         let path = self.path.clone();
-        let new = new.clone();
+        let (op, init) = (op.clone(), init.clone());
         blocking(move || {
-            let _lock = lock(&path)?;
-            let current = read_state(&path)?.map(|s| s.version);
-            if current != expected {
-                return Ok(false);
+            let _lock = lock(&path, true)?;
+            let mut ledger = read_ledger(&path)?;
+            let before = ledger.state.clone();
+            let (outcome, event) = ledger.apply(&op, &init);
+            if ledger.state != before || event.is_some() {
+                let text = serde_json::to_vec(&ledger).map_err(|e| store_error("file", e))?;
+                replace(&path, &text)?;
             }
-            let text = serde_json::to_vec_pretty(&new).map_err(|e| store_error("file", e))?;
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, text)
-                .map_err(|e| store_error("file", format!("{}: {e}", tmp.display())))?;
-            std::fs::rename(&tmp, &path)
-                .map_err(|e| store_error("file", format!("{}: {e}", path.display())))?;
-            Ok(true)
+            if let Some(e) = event {
+                append_line(&path, &e)?;
+            }
+            Ok(outcome)
         })
         .await
     }
 
     pub(crate) async fn append_event(&self, event: &Event) -> Result<()> {
         let path = self.path.clone();
-        let line = serde_json::to_string(event).map_err(|e| store_error("file", e))?;
+        let event = event.clone();
         blocking(move || {
-            let _lock = lock(&path)?;
-            let events = events_path(&path);
-            let mut lines = read_lines(&events)?;
-            lines.push(line);
-            if lines.len() > KEEP {
-                let excess = lines.len() - KEEP;
-                lines.drain(..excess);
-                let text = lines.join("\n") + "\n";
-                std::fs::write(&events, text).map_err(|e| store_error("file", e))?;
-            } else {
-                let mut f = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&events)
-                    .map_err(|e| store_error("file", format!("{}: {e}", events.display())))?;
-                writeln!(f, "{}", lines[lines.len() - 1]).map_err(|e| store_error("file", e))?;
-            }
-            Ok(())
+            let _lock = lock(&path, true)?;
+            append_line(&path, &event)
         })
         .await
     }
 
     pub(crate) async fn events(&self, limit: usize) -> Result<Vec<Event>> {
-        let path = events_path(&self.path);
+        let path = self.path.clone();
         blocking(move || {
-            let lines = read_lines(&path)?;
+            let _lock = lock(&path, false)?;
+            let events = events_path(&path);
+            let lines = read_lines(&events)?;
             let start = lines.len().saturating_sub(limit);
             lines[start..]
                 .iter()
                 .map(|l| {
-                    serde_json::from_str(l)
-                        .map_err(|e| store_error("file", format!("{}: {e}", path.display())))
+                    serde_json::from_str(l).map_err(|e| {
+                        store_error(
+                            "file",
+                            format!("{} holds a bad line: {e}", events.display()),
+                        )
+                    })
                 })
                 .collect()
+        })
+        .await
+    }
+
+    pub(crate) async fn checkpoints(&self) -> Result<Vec<StoredState>> {
+        let path = self.path.clone();
+        blocking(move || {
+            let _lock = lock(&path, false)?;
+            Ok(read_ledger(&path)?.checkpoints.into_iter().collect())
         })
         .await
     }
 }
 
 fn events_path(path: &Path) -> PathBuf {
+    suffixed(path, ".events.jsonl")
+}
+
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
     let mut p = path.as_os_str().to_owned();
-    p.push(".events.jsonl");
+    p.push(suffix);
     PathBuf::from(p)
 }
 
-fn read_state(path: &Path) -> Result<Option<TrafficState>> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            store_error(
-                "file",
-                format!("{} is not a traffic state: {e}", path.display()),
-            )
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(store_error("file", format!("{}: {e}", path.display()))),
+fn read_ledger(path: &Path) -> Result<Ledger> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Ledger::default()),
+        Err(e) => return Err(store_error("file", format!("{}: {e}", path.display()))),
+    };
+    let ledger: Ledger = serde_json::from_slice(&bytes).map_err(|e| {
+        store_error(
+            "file",
+            format!(
+                "bad stored state: {} is not a turnout state file: {e}",
+                path.display()
+            ),
+        )
+    })?;
+    if let Some(s) = &ledger.state {
+        validate(&path.display().to_string(), s)?;
     }
+    Ok(ledger)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file, fsynced, renamed over it.
+fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = suffixed(path, ".tmp");
+    let io = |e: std::io::Error, p: &Path| store_error("file", format!("{}: {e}", p.display()));
+    let mut f = File::create(&tmp).map_err(|e| io(e, &tmp))?;
+    f.write_all(bytes).map_err(|e| io(e, &tmp))?;
+    f.sync_all().map_err(|e| io(e, &tmp))?;
+    std::fs::rename(&tmp, path).map_err(|e| io(e, path))
+}
+
+/// Appends one event (fsynced); past twice the kept count, the file is rewritten with the last
+/// [`EVENTS`] through [`replace`].
+fn append_line(path: &Path, event: &Event) -> Result<()> {
+    let events = events_path(path);
+    let line = serde_json::to_string(event).map_err(|e| store_error("file", e))?;
+    let io = |e: std::io::Error| store_error("file", format!("{}: {e}", events.display()));
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&events)
+        .map_err(io)?;
+    writeln!(f, "{line}").map_err(io)?;
+    f.sync_data().map_err(io)?;
+    drop(f);
+    let lines = read_lines(&events)?;
+    if lines.len() > 2 * EVENTS {
+        let keep = &lines[lines.len() - EVENTS..];
+        replace(&events, (keep.join("\n") + "\n").as_bytes())?;
+    }
+    Ok(())
 }
 
 fn read_lines(path: &Path) -> Result<Vec<String>> {
@@ -128,17 +173,17 @@ fn read_lines(path: &Path) -> Result<Vec<String>> {
     }
 }
 
-/// Takes the exclusive lock of the store; released when the file is dropped.
-fn lock(path: &Path) -> Result<File> {
-    let mut p = path.as_os_str().to_owned();
-    p.push(".lock");
+/// Takes the store's lock (exclusive for writers, shared for readers); released on drop.
+fn lock(path: &Path, exclusive: bool) -> Result<File> {
+    let p = suffixed(path, ".lock");
     let f = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(PathBuf::from(&p))
-        .map_err(|e| store_error("file", format!("{}: {e}", PathBuf::from(&p).display())))?;
-    f.lock().map_err(|e| store_error("file", e))?;
+        .open(&p)
+        .map_err(|e| store_error("file", format!("{}: {e}", p.display())))?;
+    let locked = if exclusive { f.lock() } else { f.lock_shared() };
+    locked.map_err(|e| store_error("file", format!("{}: {e}", p.display())))?;
     Ok(f)
 }
 

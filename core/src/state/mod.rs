@@ -1,9 +1,15 @@
-//! Where the traffic state lives: in this process (memory), in a file shared by the processes of
-//! one host, or in Redis shared by a fleet. Writes are compare-and-swap on `version`, so two
-//! writers never silently overwrite each other; readers adopt any newer version.
+//! Where the traffic state lives: in this process (memory), in a file shared by the processes
+//! of one host, or in Redis shared by a fleet. Every change is an [`Operation`] the store applies
+//! atomically to the state it holds (SEMANTICS.md, *Fleet*).
 
 mod file;
+mod instance;
+mod memory;
+mod operation;
 mod redis_store;
 mod store;
 
-pub use store::Store;
+pub use instance::{hostname, instance_id};
+pub use memory::MemoryStore;
+pub use operation::{Canary, Change, Operation, Outcome, Source, StoredState, Verdict, apply};
+pub use store::{MAX_VERSION, REDIS_POLL, Store};

@@ -1,6 +1,16 @@
-//! The Redis back end: a hash `{ns}:traffic` written only through a Lua compare-and-swap on
-//! `version`, a PUBLISH on `{ns}:changed` as a reload hint, and a list `{ns}:events`.
+//! The Redis back end. Every key lives inside one hash tag, `{ns}`, so Redis Cluster keeps them
+//! on one slot: the hash `{ns}:traffic`, the lists `{ns}:checkpoints` (10) and `{ns}:events`
+//! (1000), one `{ns}:op:<id>` per applied operation (its result, kept a day, so a retried
+//! submission is applied once), and the channel `{ns}:changed` for hints.
+//!
+//! One Lua script applies an operation: it reads the stored state, checks it, computes the new
+//! one (the rules of `operation::apply`, in Lua), stores it with `version + 1`, pushes the
+//! checkpoint of the old state, appends the event and publishes the hint — one atomic step.
+//!
+//! The data link reconnects by itself: a command that fails on the connection drops it, and the
+//! next command dials again (the caller's backoff paces the attempts).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -8,37 +18,163 @@ use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use tokio::sync::Mutex;
 
-use super::store::store_error;
+use super::operation::{Operation, Outcome, StoredState};
+use super::store::{MAX_VERSION, store_error, validate};
 use crate::error::Result;
 use crate::events::Event;
 use crate::routing::TrafficState;
 
 /// Events kept in the Redis history.
 const KEEP: isize = 1000;
+/// How long dialing and each command may take before the link counts as down.
+const TIMEOUT: Duration = Duration::from_secs(2);
 
-const CAS: &str = r"
-local current = redis.call('HGET', KEYS[1], 'version')
-if (current == false and ARGV[1] == '') or (current ~= false and current == ARGV[1]) then
-  redis.call('HSET', KEYS[1], 'active', ARGV[2], 'weight_bp', ARGV[3], 'salt', ARGV[4], 'version', ARGV[5])
-  redis.call('PUBLISH', KEYS[2], ARGV[5])
-  return 1
+/// Applies one operation (see the module docs). KEYS: traffic, checkpoints, events, op, channel.
+/// ARGV: the operation (JSON), the event template (JSON), the state to start from when nothing is
+/// stored yet (JSON).
+const APPLY: &str = r#"
+local done = redis.call('GET', KEYS[4])
+if done then return done end
+local op = cjson.decode(ARGV[1])
+local h = redis.call('HGETALL', KEYS[1])
+local s = {}
+for i = 1, #h, 2 do s[h[i]] = h[i + 1] end
+if h[1] == nil then
+  local init = cjson.decode(ARGV[3])
+  s = {active = init.active, weight_bp = tostring(init.weight_bp), salt = init.salt,
+       version = string.format('%.0f', init.version), last_change = '', updated_by = '',
+       updated_at = '', last_reason = ''}
 end
-return 0
+local function bad(field, why)
+  return redis.error_reply('bad stored state: ' .. KEYS[1] .. ' field ' .. field .. ' ' .. why)
+end
+if s.active ~= 'blue' and s.active ~= 'green' then return bad('active', 'is not blue or green') end
+local weight = tonumber(s.weight_bp)
+if weight == nil or weight ~= math.floor(weight) or weight < 0 or weight > 10000 then
+  return bad('weight_bp', 'is not within 0..=10000')
+end
+if s.version == nil or not string.match(s.version, '^%d+$') or #s.version > 16
+   or tonumber(s.version) > tonumber(ARGV[4]) then
+  return bad('version', 'is not a version (0..=' .. ARGV[4] .. ')')
+end
+if s.salt == nil or s.salt == '' then return bad('salt', 'is missing') end
+local version = tonumber(s.version)
+local active, salt = s.active, s.salt
+local other = (active == 'blue') and 'green' or 'blue'
+local function result(verdict, note, state)
+  return cjson.encode({id = op.id, verdict = verdict, note = note, state = state})
+end
+local function snapshot()
+  local st = {active = active, weight_bp = weight, salt = salt, version = version,
+    last_change = s.last_change or '', updated_by = s.updated_by or '',
+    updated_at = s.updated_at or '', last_reason = s.last_reason or ''}
+  if s.undo_active and s.undo_active ~= '' then st.undo = {s.undo_active, s.undo_salt} end
+  return st
+end
+local function matches(c) return c.active == active and c.weight_bp == weight and c.salt == salt end
+local function stale()
+  return string.format('the state changed meanwhile (now %s active, %s%% to %s, version %.0f)',
+    active, tostring(weight / 100), other, version)
+end
+local function record(kind, verdict, note, st)
+  local e = cjson.decode(ARGV[2])
+  e.type = kind
+  e.version = st.version
+  e.active = st.active
+  e.canary_weight = st.weight_bp / 100
+  e.from_active = active
+  e.from_weight = weight / 100
+  e.verdict = verdict
+  if note ~= '' then e.note = note end
+  redis.call('LPUSH', KEYS[3], cjson.encode(e))
+  redis.call('LTRIM', KEYS[3], 0, 999)
+  redis.call('PUBLISH', KEYS[5], string.format('%.0f', st.version))
+  local r = result(verdict, note, st)
+  redis.call('SET', KEYS[4], r, 'EX', 86400)
+  return r
+end
+if op.if_version and op.if_version ~= version then
+  return result('refused', string.format('the state is at version %.0f, not %.0f', version, op.if_version), snapshot())
+end
+local kind = ARGV[5]
+local na, nw, ns = active, weight, salt
+if op.op == 'switch' then na, nw = op.to, 0
+elseif op.op == 'set_weight' then nw = op.weight_bp
+elseif op.op == 'promote' then na, nw = other, 0
+elseif op.op == 'restore' then na, nw, ns = op.active, op.weight_bp, op.salt
+elseif op.op == 'rollout_start' then
+  if op.candidate ~= other then return result('refused', op.candidate .. ' is no longer the candidate', snapshot()) end
+  nw, ns = op.weight_bp, op.salt
+elseif op.op == 'rollout_step' then
+  if not matches(op.expect) then return result('refused', stale(), snapshot()) end
+  nw = op.weight_bp
+elseif op.op == 'rollout_promote' then
+  if not matches(op.expect) then return result('refused', stale(), snapshot()) end
+  na, nw = other, 0
+elseif op.op == 'rollback' then
+  if op.canary and not matches(op.canary) then
+    return record('superseded', 'superseded', stale(), snapshot())
+  end
+  if weight > 0 then nw = 0
+  elseif s.last_change == 'rollback' then
+    return record(kind, 'unchanged', 'already rolled back', snapshot())
+  elseif (s.last_change == 'switch' or s.last_change == 'promote' or s.last_change == 'checkpoint_restored')
+     and s.undo_active and s.undo_active ~= '' and s.undo_active ~= active then
+    na, nw, ns = s.undo_active, 0, s.undo_salt
+  else
+    return record(kind, 'unchanged', 'nothing to roll back: no canary runs and the last change made no side active', snapshot())
+  end
+else
+  return redis.error_reply('unknown operation ' .. tostring(op.op))
+end
+if nw > 10000 then nw = 10000 end
+if na == active and nw == weight and ns == salt then
+  return record(kind, 'unchanged', 'no change: already so', snapshot())
+end
+local old = snapshot()
+redis.call('LPUSH', KEYS[2], cjson.encode(old))
+redis.call('LTRIM', KEYS[2], 0, 9)
+local nv = version + 1
+local fields = {'active', na, 'weight_bp', tostring(nw), 'salt', ns, 'version', string.format('%.0f', nv),
+  'last_change', kind, 'updated_by', op.author, 'updated_at', op.at, 'last_reason', op.reason}
+if na ~= active then
+  table.insert(fields, 'undo_active'); table.insert(fields, active)
+  table.insert(fields, 'undo_salt'); table.insert(fields, salt)
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+active, weight, salt, version = na, nw, ns, nv
+s.last_change, s.updated_by, s.updated_at, s.last_reason = kind, op.author, op.at, op.reason
+if na ~= old.active then s.undo_active, s.undo_salt = old.active, old.salt end
+local st = snapshot()
+active, weight = old.active, old.weight_bp
+return record(kind, 'applied', '', st)
+"#;
+
+/// Appends an event to the history and publishes a hint. KEYS: events, channel. ARGV: event.
+const APPEND: &str = r"
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, 999)
+redis.call('PUBLISH', KEYS[2], 'event')
+return 1
 ";
 
 /// A traffic state shared by a fleet through Redis.
 pub struct RedisStore {
     client: redis::Client,
-    conn: MultiplexedConnection,
+    conn: Mutex<Option<MultiplexedConnection>>,
     keys: Keys,
     hints: Mutex<Option<redis::aio::PubSub>>,
+    apply: redis::Script,
+    append: redis::Script,
 }
 
 #[derive(Debug, Clone)]
 struct Keys {
     traffic: String,
-    changed: String,
+    checkpoints: String,
     events: String,
+    changed: String,
+    op_prefix: String,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -51,97 +187,159 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Connects to `url` using keys under `namespace`.
-    pub async fn connect(url: &str, namespace: &str) -> Result<Self> {
+    /// A store at `url` using keys under `{namespace}`; nothing is dialed until first use.
+    pub fn new(url: &str, namespace: &str) -> Result<Self> {
         let client = redis::Client::open(url).map_err(|e| store_error("redis", e))?;
-        let conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .map_err(|e| store_error("redis", e))?;
-        let store = Self {
+        let tag = format!("{{{namespace}}}");
+        Ok(Self {
             client,
-            conn,
+            conn: Mutex::new(None),
             keys: Keys {
-                traffic: format!("{namespace}:traffic"),
-                changed: format!("{namespace}:changed"),
-                events: format!("{namespace}:events"),
+                traffic: format!("{tag}:traffic"),
+                checkpoints: format!("{tag}:checkpoints"),
+                events: format!("{tag}:events"),
+                changed: format!("{tag}:changed"),
+                op_prefix: format!("{tag}:op:"),
             },
             hints: Mutex::new(None),
-        };
-        // Subscribe at once, so that no hint published after connecting is missed.
-        *store.hints.lock().await = store.subscribe().await;
-        Ok(store)
+            apply: redis::Script::new(APPLY),
+            append: redis::Script::new(APPEND),
+        })
     }
 
-    pub(crate) async fn load(&self) -> Result<Option<TrafficState>> {
-        let mut conn = self.conn.clone();
-        let fields: std::collections::HashMap<String, String> = conn
-            .hgetall(&self.keys.traffic)
-            .await
-            .map_err(|e| store_error("redis", e))?;
-        if fields.is_empty() {
-            return Ok(None);
+    /// The data connection, dialed when there is none.
+    async fn conn(&self) -> Result<MultiplexedConnection> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
         }
-        let field = |name: &str| {
-            fields.get(name).ok_or_else(|| {
-                store_error(
-                    "redis",
-                    format!("{} lacks the field {name}", self.keys.traffic),
-                )
-            })
-        };
-        let bad =
-            |name: &str| store_error("redis", format!("{} has a bad {name}", self.keys.traffic));
-        Ok(Some(TrafficState {
-            active: field("active")?.parse().map_err(|_| bad("active"))?,
-            weight_bp: field("weight_bp")?.parse().map_err(|_| bad("weight_bp"))?,
-            salt: field("salt")?.clone(),
-            version: field("version")?.parse().map_err(|_| bad("version"))?,
-        }))
-    }
-
-    pub(crate) async fn compare_and_swap(
-        &self,
-        expected: Option<u64>,
-        new: &TrafficState,
-    ) -> Result<bool> {
-        let mut conn = self.conn.clone();
-        let stored: i64 = redis::Script::new(CAS)
-            .key(&self.keys.traffic)
-            .key(&self.keys.changed)
-            .arg(expected.map(|v| v.to_string()).unwrap_or_default())
-            .arg(new.active.as_str())
-            .arg(new.weight_bp)
-            .arg(&new.salt)
-            .arg(new.version)
-            .invoke_async(&mut conn)
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT));
+        let c = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
             .await
             .map_err(|e| store_error("redis", e))?;
-        Ok(stored == 1)
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Maps a command's error, dropping the connection when the link itself failed.
+    async fn failed(&self, e: redis::RedisError) -> crate::Error {
+        if e.is_io_error()
+            || e.is_connection_dropped()
+            || e.is_timeout()
+            || e.is_connection_refusal()
+            || e.is_unrecoverable_error()
+        {
+            *self.conn.lock().await = None;
+        }
+        store_error("redis", e)
+    }
+
+    pub(crate) async fn load(&self) -> Result<Option<StoredState>> {
+        let mut conn = self.conn().await?;
+        let fields: HashMap<String, String> = match conn.hgetall(&self.keys.traffic).await {
+            Ok(f) => f,
+            Err(e) => return Err(self.failed(e).await),
+        };
+        parse_hash(&self.keys.traffic, &fields)
+    }
+
+    /// Reads the stored state without a runtime, waiting `timeout` at most (a client's start).
+    pub(crate) fn load_blocking(&self, timeout: Duration) -> Result<Option<StoredState>> {
+        let mut conn = self
+            .client
+            .get_connection_with_timeout(timeout)
+            .map_err(|e| store_error("redis", e))?;
+        conn.set_read_timeout(Some(timeout))
+            .map_err(|e| store_error("redis", e))?;
+        let fields: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(&self.keys.traffic)
+            .query(&mut conn)
+            .map_err(|e| store_error("redis", e))?;
+        parse_hash(&self.keys.traffic, &fields)
+    }
+
+    pub(crate) async fn apply(&self, op: &Operation, init: &TrafficState) -> Result<Outcome> {
+        let mut conn = self.conn().await?;
+        let op_json = serde_json::to_string(op).map_err(|e| store_error("redis", e))?;
+        let template = super::store::event_template(op);
+        let template = serde_json::to_string(&template).map_err(|e| store_error("redis", e))?;
+        let init = serde_json::to_string(init).map_err(|e| store_error("redis", e))?;
+        let kind = op.change.event_kind().as_str();
+        let reply: std::result::Result<String, _> = self
+            .apply
+            .key(&self.keys.traffic)
+            .key(&self.keys.checkpoints)
+            .key(&self.keys.events)
+            .key(format!("{}{}", self.keys.op_prefix, op.id))
+            .key(&self.keys.changed)
+            .arg(op_json)
+            .arg(template)
+            .arg(init)
+            .arg(MAX_VERSION)
+            .arg(kind)
+            .invoke_async(&mut conn)
+            .await;
+        let reply = match reply {
+            Ok(r) => r,
+            Err(e) => return Err(self.failed(e).await),
+        };
+        let outcome: Outcome = serde_json::from_str(&reply).map_err(|e| {
+            store_error(
+                "redis",
+                format!("the apply script answered something else: {e}"),
+            )
+        })?;
+        validate(&self.keys.traffic, &outcome.state)?;
+        Ok(outcome)
     }
 
     pub(crate) async fn append_event(&self, event: &Event) -> Result<()> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn().await?;
         let line = serde_json::to_string(event).map_err(|e| store_error("redis", e))?;
-        redis::pipe()
-            .lpush(&self.keys.events, line)
-            .ltrim(&self.keys.events, 0, KEEP - 1)
-            .exec_async(&mut conn)
-            .await
-            .map_err(|e| store_error("redis", e))
+        let r: std::result::Result<i64, _> = self
+            .append
+            .key(&self.keys.events)
+            .key(&self.keys.changed)
+            .arg(line)
+            .invoke_async(&mut conn)
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.failed(e).await),
+        }
     }
 
     pub(crate) async fn events(&self, limit: usize) -> Result<Vec<Event>> {
-        let mut conn = self.conn.clone();
+        self.list(&self.keys.events, limit).await
+    }
+
+    pub(crate) async fn checkpoints(&self) -> Result<Vec<StoredState>> {
+        self.list(&self.keys.checkpoints, 10).await
+    }
+
+    /// The newest `limit` entries of a list, oldest first.
+    async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+        limit: usize,
+    ) -> Result<Vec<T>> {
+        let mut conn = self.conn().await?;
         let end = isize::try_from(limit).unwrap_or(KEEP).min(KEEP) - 1;
-        let lines: Vec<String> = conn
-            .lrange(&self.keys.events, 0, end)
-            .await
-            .map_err(|e| store_error("redis", e))?;
+        let lines: Vec<String> = match conn.lrange(key, 0, end).await {
+            Ok(l) => l,
+            Err(e) => return Err(self.failed(e).await),
+        };
         lines
             .iter()
             .rev()
-            .map(|l| serde_json::from_str(l).map_err(|e| store_error("redis", e)))
+            .map(|l| {
+                serde_json::from_str(l)
+                    .map_err(|e| store_error("redis", format!("{key} holds a bad entry: {e}")))
+            })
             .collect()
     }
 
@@ -156,7 +354,14 @@ impl RedisStore {
     pub(crate) async fn changed(&self, poll: Duration) {
         let mut hints = self.hints.lock().await;
         if hints.is_none() {
-            *hints = self.subscribe().await;
+            *hints = tokio::time::timeout(TIMEOUT, self.subscribe())
+                .await
+                .ok()
+                .flatten();
+            if hints.is_some() {
+                // A fresh subscription may have missed hints: the caller re-reads at once.
+                return;
+            }
         }
         let Some(pubsub) = hints.as_mut() else {
             drop(hints);
@@ -168,4 +373,47 @@ impl RedisStore {
             *hints = None;
         }
     }
+}
+
+/// The stored state from the traffic hash's fields; every field checked, the key named.
+fn parse_hash(key: &str, fields: &HashMap<String, String>) -> Result<Option<StoredState>> {
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let field = |name: &str| {
+        fields
+            .get(name)
+            .ok_or_else(|| store_error("redis", format!("bad stored state: {key} lacks {name}")))
+    };
+    let bad = |name: &str, value: &str| {
+        store_error(
+            "redis",
+            format!("bad stored state: {key} field {name} is {value:?}"),
+        )
+    };
+    let text = |name: &str| fields.get(name).cloned().unwrap_or_default();
+    let active = field("active")?;
+    let weight = field("weight_bp")?;
+    let version = field("version")?;
+    let undo = match (fields.get("undo_active"), fields.get("undo_salt")) {
+        (Some(a), Some(s)) if !a.is_empty() => {
+            Some((a.parse().map_err(|_| bad("undo_active", a))?, s.clone()))
+        }
+        _ => None,
+    };
+    let state = StoredState {
+        traffic: TrafficState {
+            active: active.parse().map_err(|_| bad("active", active))?,
+            weight_bp: weight.parse().map_err(|_| bad("weight_bp", weight))?,
+            salt: field("salt")?.clone(),
+            version: version.parse().map_err(|_| bad("version", version))?,
+        },
+        last_change: text("last_change"),
+        undo,
+        updated_by: text("updated_by"),
+        updated_at: text("updated_at"),
+        last_reason: text("last_reason"),
+    };
+    validate(key, &state)?;
+    Ok(Some(state))
 }

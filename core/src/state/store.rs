@@ -1,35 +1,41 @@
-//! The store: one enum over the three back ends.
+//! The store: one enum over the three back ends, each applying an [`Operation`] atomically to
+//! the state it holds and returning the [`Outcome`].
 
 use std::time::Duration;
 
 use super::file::FileStore;
+use super::memory::MemoryStore;
+use super::operation::{Operation, Outcome, StoredState, Verdict};
 use super::redis_store::RedisStore;
 use crate::config::{StateBackend, StateConfig};
 use crate::error::{Error, Result};
-use crate::events::Event;
+use crate::events::{Event, EventKind};
 use crate::routing::TrafficState;
 
 /// How long a reader waits between polls of a file store.
 const FILE_POLL: Duration = Duration::from_secs(1);
 /// The backstop poll of a Redis store, whose pub/sub hints are at-most-once.
-const REDIS_POLL: Duration = Duration::from_secs(15);
+pub const REDIS_POLL: Duration = Duration::from_secs(5);
+/// The largest version a store accepts: 2^53 - 1, exact in Lua's numbers and in JSON readers.
+pub const MAX_VERSION: u64 = (1 << 53) - 1;
 
-/// A shared home for the traffic state and the event history.
+/// A shared home for the traffic state, its checkpoints and the event history.
 #[derive(Debug)]
 pub enum Store {
-    /// Nothing shared: the state lives in the client only.
-    Memory,
-    /// A JSON file, locked while written.
+    /// One process: the state lives in this value.
+    Memory(Box<MemoryStore>),
+    /// A JSON file, locked while read or written.
     File(FileStore),
-    /// A Redis hash written through a Lua compare-and-swap, with PUBLISH as a reload hint.
+    /// Redis: one Lua script per operation, PUBLISH as a reload hint.
     Redis(Box<RedisStore>),
 }
 
 impl Store {
-    /// Opens the store the config names.
-    pub async fn open(config: &StateConfig) -> Result<Self> {
+    /// Opens the store the config names. Redis is dialed on first use, so an unreachable
+    /// server is an [`Error::Store`] from the first call, not from here.
+    pub fn open(config: &StateConfig) -> Result<Self> {
         match config.backend {
-            StateBackend::Memory => Ok(Self::Memory),
+            StateBackend::Memory => Ok(Self::Memory(Box::default())),
             StateBackend::File => {
                 let path = config.path.clone().ok_or_else(|| {
                     Error::Config("state.path is required for the file backend".to_string())
@@ -41,45 +47,62 @@ impl Store {
                     Error::Config("state.url is required for the redis backend".to_string())
                 })?;
                 let namespace = config.namespace.as_deref().unwrap_or("turnout");
-                Ok(Self::Redis(Box::new(
-                    RedisStore::connect(url, namespace).await?,
-                )))
+                Ok(Self::Redis(Box::new(RedisStore::new(url, namespace)?)))
             }
         }
     }
 
-    /// Whether anything is shared.
+    /// Whether other processes share it.
     pub fn is_shared(&self) -> bool {
-        !matches!(self, Self::Memory)
+        !matches!(self, Self::Memory(_))
     }
 
-    /// The stored traffic state, if one was ever written.
-    pub async fn load(&self) -> Result<Option<TrafficState>> {
+    /// The backend's name.
+    pub fn backend(&self) -> &'static str {
         match self {
-            Self::Memory => Ok(None),
+            Self::Memory(_) => "memory",
+            Self::File(_) => "file",
+            Self::Redis(_) => "redis",
+        }
+    }
+
+    /// The stored state, if one was ever written.
+    pub async fn load(&self) -> Result<Option<StoredState>> {
+        match self {
+            Self::Memory(m) => Ok(m.load()),
             Self::File(f) => f.load().await,
             Self::Redis(r) => r.load().await,
         }
     }
 
-    /// Stores `new` if the stored version is `expected` (`None`: nothing stored yet). Returns
-    /// whether it was stored.
-    pub async fn compare_and_swap(
-        &self,
-        expected: Option<u64>,
-        new: &TrafficState,
-    ) -> Result<bool> {
+    /// The stored state read without an async runtime, waiting `timeout` at most.
+    pub fn load_blocking(&self, timeout: Duration) -> Result<Option<StoredState>> {
         match self {
-            Self::Memory => Ok(true),
-            Self::File(f) => f.compare_and_swap(expected, new).await,
-            Self::Redis(r) => r.compare_and_swap(expected, new).await,
+            Self::Memory(m) => Ok(m.load()),
+            Self::File(f) => f.load_blocking(),
+            Self::Redis(r) => r.load_blocking(timeout),
         }
     }
 
-    /// Appends an event to the shared history (the last 1000 are kept).
+    /// Applies `op` to the stored state in one atomic step (new state, version + 1, checkpoint
+    /// of the old state, event, hint). `init` is the state to start from when nothing is stored
+    /// yet. An operation id already applied returns its first outcome.
+    pub async fn apply(&self, op: &Operation, init: &TrafficState) -> Result<Outcome> {
+        match self {
+            Self::Memory(m) => Ok(m.apply(op, init)),
+            Self::File(f) => f.apply(op, init).await,
+            Self::Redis(r) => r.apply(op, init).await,
+        }
+    }
+
+    /// Appends an event that is not an operation (a circuit, a probe, the store link) to the
+    /// shared history (the last 1000 are kept).
     pub async fn append_event(&self, event: &Event) -> Result<()> {
         match self {
-            Self::Memory => Ok(()),
+            Self::Memory(m) => {
+                m.append(event.clone());
+                Ok(())
+            }
             Self::File(f) => f.append_event(event).await,
             Self::Redis(r) => r.append_event(event).await,
         }
@@ -88,23 +111,93 @@ impl Store {
     /// The shared history, oldest first, at most `limit` events.
     pub async fn events(&self, limit: usize) -> Result<Vec<Event>> {
         match self {
-            Self::Memory => Ok(Vec::new()),
+            Self::Memory(m) => Ok(m.events(limit)),
             Self::File(f) => f.events(limit).await,
             Self::Redis(r) => r.events(limit).await,
         }
     }
 
-    /// Waits until the state may have changed: a Redis hint or the poll interval.
+    /// The stored checkpoints (the states before the last ten changes), oldest first.
+    pub async fn checkpoints(&self) -> Result<Vec<StoredState>> {
+        match self {
+            Self::Memory(m) => Ok(m.checkpoints()),
+            Self::File(f) => f.checkpoints().await,
+            Self::Redis(r) => r.checkpoints().await,
+        }
+    }
+
+    /// Waits until the state may have changed: a Redis hint, or the poll interval.
     pub async fn changed(&self) {
         match self {
-            Self::Memory => std::future::pending().await,
+            Self::Memory(_) => std::future::pending().await,
             Self::File(_) => tokio::time::sleep(FILE_POLL).await,
             Self::Redis(r) => r.changed(REDIS_POLL).await,
         }
     }
 }
 
-/// Maps a store failure to a config-kind error naming the backend.
+/// A store failure naming the backend.
 pub(crate) fn store_error(backend: &str, e: impl std::fmt::Display) -> Error {
-    Error::Config(format!("state store ({backend}): {e}"))
+    Error::Store(format!("{backend}: {e}"))
+}
+
+/// Refuses stored contents turnout would not have written, naming `key`.
+pub(crate) fn validate(key: &str, s: &StoredState) -> Result<()> {
+    let bad = |what: String| Err(Error::Store(format!("bad stored state: {key} {what}")));
+    if s.traffic.weight_bp > 10_000 {
+        return bad(format!(
+            "field weight_bp is {}, more than 10000",
+            s.traffic.weight_bp
+        ));
+    }
+    if s.traffic.version > MAX_VERSION {
+        return bad(format!(
+            "field version is {}, more than {MAX_VERSION}",
+            s.traffic.version
+        ));
+    }
+    if s.traffic.salt.is_empty() {
+        return bad("field salt is empty".to_string());
+    }
+    Ok(())
+}
+
+/// The event an operation is recorded as, before the store fills in the result.
+pub(crate) fn event_template(op: &Operation) -> Event {
+    let mut e = Event {
+        kind: op.change.event_kind(),
+        at: op.at.clone(),
+        reason: op.reason.clone(),
+        environment: None,
+        version: 0,
+        details: serde_json::Map::new(),
+    };
+    e.details.insert("op".into(), op.id.clone().into());
+    e.details.insert("author".into(), op.author.clone().into());
+    if !op.source.is_empty() {
+        e.details.insert("source".into(), op.source.clone().into());
+    }
+    e
+}
+
+/// The history entry of `op`, which turned `old` into `outcome` (the memory and file stores;
+/// the Lua script builds the same fields).
+pub(crate) fn recorded(op: &Operation, old: &TrafficState, outcome: &Outcome) -> Event {
+    let mut e = event_template(op);
+    let s = &outcome.state.traffic;
+    if outcome.verdict == Verdict::Superseded {
+        e.kind = EventKind::Superseded;
+    }
+    e.version = s.version;
+    let verdict = serde_json::to_value(outcome.verdict).unwrap_or_default();
+    e = e
+        .detail("active", s.active.as_str())
+        .detail("canary_weight", s.canary_weight())
+        .detail("from_active", old.active.as_str())
+        .detail("from_weight", old.canary_weight())
+        .detail("verdict", verdict);
+    if !outcome.note.is_empty() {
+        e = e.detail("note", outcome.note.as_str());
+    }
+    e
 }

@@ -1,0 +1,102 @@
+//! The memory back end, and the ledger the memory and file back ends share: the stored state,
+//! its last checkpoints and the outcomes of the last operations (so a retry applies once).
+
+use std::collections::VecDeque;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use super::operation::{Operation, Outcome, StoredState, Verdict, apply};
+use super::store::recorded;
+use crate::events::Event;
+use crate::routing::TrafficState;
+
+/// Checkpoints kept.
+const CHECKPOINTS: usize = 10;
+/// Outcomes remembered for retried submissions.
+const OUTCOMES: usize = 200;
+/// Events kept.
+pub(crate) const EVENTS: usize = 1000;
+
+/// What a store holds besides its history.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Ledger {
+    pub state: Option<StoredState>,
+    #[serde(default)]
+    pub checkpoints: VecDeque<StoredState>,
+    #[serde(default)]
+    pub outcomes: VecDeque<Outcome>,
+}
+
+impl Ledger {
+    /// Applies `op`; returns its outcome and, unless it was refused or is a retry, the event
+    /// to append to the history.
+    pub fn apply(&mut self, op: &Operation, init: &TrafficState) -> (Outcome, Option<Event>) {
+        if let Some(done) = self.outcomes.iter().find(|o| o.id == op.id) {
+            return (done.clone(), None);
+        }
+        let current = self
+            .state
+            .clone()
+            .unwrap_or_else(|| StoredState::initial(init.clone()));
+        let outcome = apply(&current, op);
+        if outcome.verdict == Verdict::Refused {
+            return (outcome, None);
+        }
+        if outcome.verdict == Verdict::Applied {
+            if self.checkpoints.len() == CHECKPOINTS {
+                self.checkpoints.pop_front();
+            }
+            self.checkpoints.push_back(current.clone());
+            self.state = Some(outcome.state.clone());
+        }
+        if self.outcomes.len() == OUTCOMES {
+            self.outcomes.pop_front();
+        }
+        self.outcomes.push_back(outcome.clone());
+        let event = recorded(op, &current.traffic, &outcome);
+        (outcome, Some(event))
+    }
+}
+
+/// A store in this process only.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<(Ledger, VecDeque<Event>)>,
+}
+
+impl MemoryStore {
+    pub(crate) fn load(&self) -> Option<StoredState> {
+        self.inner.lock().0.state.clone()
+    }
+
+    pub(crate) fn apply(&self, op: &Operation, init: &TrafficState) -> Outcome {
+        let mut inner = self.inner.lock();
+        let (outcome, event) = inner.0.apply(op, init);
+        if let Some(e) = event {
+            push(&mut inner.1, e);
+        }
+        outcome
+    }
+
+    pub(crate) fn append(&self, event: Event) {
+        push(&mut self.inner.lock().1, event);
+    }
+
+    pub(crate) fn events(&self, limit: usize) -> Vec<Event> {
+        let inner = self.inner.lock();
+        let skip = inner.1.len().saturating_sub(limit);
+        inner.1.iter().skip(skip).cloned().collect()
+    }
+
+    pub(crate) fn checkpoints(&self) -> Vec<StoredState> {
+        self.inner.lock().0.checkpoints.iter().cloned().collect()
+    }
+}
+
+fn push(events: &mut VecDeque<Event>, e: Event) {
+    if events.len() == EVENTS {
+        events.pop_front();
+    }
+    events.push_back(e);
+}

@@ -1,0 +1,464 @@
+//! Operations: every change of the shared traffic state is one, with an id, an author and a
+//! reason, and is applied to the *stored* state by the store in one atomic step
+//! (SEMANTICS.md, *Fleet*). [`apply`] is the transition function of the memory and file
+//! stores and of every client's local view; the Redis store runs the same rules in Lua
+//! (`redis_store.rs`), and `core/tests/state.rs` runs one scenario list against all three.
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::environment::Side;
+use crate::events::EventKind;
+use crate::routing::TrafficState;
+
+/// Where a change came from, as the `source` of its event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A call on this client.
+    Local,
+    /// The rollback guard of this client.
+    Guard,
+    /// A rollout run by this client.
+    Rollout,
+    /// Adopted from the shared store.
+    Store,
+    /// The `turnout` CLI.
+    Cli,
+}
+
+impl Source {
+    /// The name, e.g. `"guard"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Guard => "guard",
+            Self::Rollout => "rollout",
+            Self::Store => "store",
+            Self::Cli => "cli",
+        }
+    }
+}
+
+/// The canary a rollback rolls back, or the state a rollout step expects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Canary {
+    /// The active side at decision time.
+    pub active: Side,
+    /// The candidate's weight at decision time.
+    pub weight_bp: u32,
+    /// The salt at decision time.
+    pub salt: String,
+}
+
+impl Canary {
+    /// The canary of `state`.
+    pub fn of(state: &TrafficState) -> Self {
+        Self {
+            active: state.active,
+            weight_bp: state.weight_bp,
+            salt: state.salt.clone(),
+        }
+    }
+
+    fn matches(&self, s: &TrafficState) -> bool {
+        self.active == s.active && self.weight_bp == s.weight_bp && self.salt == s.salt
+    }
+}
+
+/// What an operation changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Change {
+    /// `to` active, weight 0.
+    Switch {
+        /// The side to make active.
+        to: Side,
+    },
+    /// The candidate at `weight_bp`.
+    SetWeight {
+        /// Basis points, 0..=10000.
+        weight_bp: u32,
+    },
+    /// The candidate active, weight 0.
+    Promote,
+    /// Undo the last release step: weight 0 if a canary runs; else the previous active side if
+    /// the last change made a side active; nothing when the last change was a rollback.
+    Rollback {
+        /// The canary this rollback is about; the rollback is `superseded` when the state no
+        /// longer is that canary. `None`: whatever runs now (an operator's rollback).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        canary: Option<Canary>,
+    },
+    /// Re-apply a checkpoint's traffic state.
+    Restore {
+        /// The checkpoint's id.
+        checkpoint: String,
+        /// Its active side.
+        active: Side,
+        /// Its weight.
+        weight_bp: u32,
+        /// Its salt.
+        salt: String,
+    },
+    /// A rollout starts: a new salt and its first step's weight.
+    RolloutStart {
+        /// The rollout's id.
+        rollout: String,
+        /// The first step's weight.
+        weight_bp: u32,
+        /// The rollout's salt.
+        salt: String,
+        /// The candidate it rolls out.
+        candidate: Side,
+    },
+    /// A rollout moves to a step; refused when the state is not the one the step follows.
+    RolloutStep {
+        /// The rollout's id.
+        rollout: String,
+        /// The step entered (0-based).
+        step: usize,
+        /// Its weight.
+        weight_bp: u32,
+        /// The state the step follows.
+        expect: Canary,
+    },
+    /// A rollout promotes its candidate; refused when the state is not the rollout's.
+    RolloutPromote {
+        /// The rollout's id.
+        rollout: String,
+        /// The state the promotion follows.
+        expect: Canary,
+    },
+}
+
+impl Change {
+    /// The kind of event this change is recorded as.
+    pub fn event_kind(&self) -> EventKind {
+        match self {
+            Self::Switch { .. } => EventKind::Switch,
+            Self::SetWeight { .. } => EventKind::WeightChanged,
+            Self::Promote | Self::RolloutPromote { .. } => EventKind::Promote,
+            Self::Rollback { .. } => EventKind::Rollback,
+            Self::Restore { .. } => EventKind::CheckpointRestored,
+            Self::RolloutStart { .. } => EventKind::RolloutStarted,
+            Self::RolloutStep { .. } => EventKind::RolloutStep,
+        }
+    }
+
+    /// Whether this is a safety decision that a full queue never drops.
+    pub fn is_safety(&self) -> bool {
+        matches!(self, Self::Rollback { .. })
+    }
+}
+
+/// One change, as submitted to a store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operation {
+    /// Unique; a store applies an id once (a retried submission gets the first result).
+    pub id: String,
+    /// Who asked: an instance id (`host:pid` or the configured `instance_id`) or
+    /// `cli:user@host`.
+    pub author: String,
+    /// Why, in words.
+    pub reason: String,
+    /// What decided it: `local` (a call), `guard`, `rollout` or `cli`.
+    #[serde(default)]
+    pub source: String,
+    /// When it was decided (RFC 3339).
+    pub at: String,
+    /// What it changes.
+    #[serde(flatten)]
+    pub change: Change,
+    /// Refuse unless the stored version is this one (the CLI's `--if-version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_version: Option<u64>,
+}
+
+impl Operation {
+    /// A new operation with a fresh id.
+    pub fn new(author: &str, reason: impl Into<String>, change: Change, at: SystemTime) -> Self {
+        Self {
+            id: format!(
+                "op-{:016x}{:08x}",
+                rand::random::<u64>(),
+                rand::random::<u32>()
+            ),
+            author: author.to_string(),
+            reason: reason.into(),
+            source: String::new(),
+            at: humantime::format_rfc3339_millis(at).to_string(),
+            change,
+            if_version: None,
+        }
+    }
+}
+
+/// The state a store holds: the traffic state and what [`Change::Rollback`] needs to know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredState {
+    /// The traffic state.
+    #[serde(flatten)]
+    pub traffic: TrafficState,
+    /// The event kind of the last change that changed something (`rollback`, `promote`…).
+    #[serde(default)]
+    pub last_change: String,
+    /// The side that was active before the last change of the active side, with its salt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<(Side, String)>,
+    /// Who made the last change.
+    #[serde(default)]
+    pub updated_by: String,
+    /// When (RFC 3339).
+    #[serde(default)]
+    pub updated_at: String,
+    /// The reason of the last change.
+    #[serde(default)]
+    pub last_reason: String,
+}
+
+impl StoredState {
+    /// A state nobody changed yet.
+    pub fn initial(traffic: TrafficState) -> Self {
+        Self {
+            traffic,
+            last_change: String::new(),
+            undo: None,
+            updated_by: String::new(),
+            updated_at: String::new(),
+            last_reason: String::new(),
+        }
+    }
+}
+
+/// What became of an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The state changed (version + 1).
+    Applied,
+    /// Nothing to change (already so, or already rolled back); recorded, no new version.
+    Unchanged,
+    /// A rollback whose canary is gone: recorded as `superseded`, nothing changed.
+    Superseded,
+    /// A precondition failed (`if_version`, a stale rollout step); not recorded.
+    Refused,
+}
+
+/// The result of applying an operation: the verdict, why, and the state after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The operation's id.
+    pub id: String,
+    /// What became of it.
+    pub verdict: Verdict,
+    /// Why, when nothing changed.
+    #[serde(default)]
+    pub note: String,
+    /// The stored state after it.
+    pub state: StoredState,
+}
+
+/// Applies `op` to `stored` (pure: the store persists the result). The version moves only when
+/// the state changes.
+pub fn apply(stored: &StoredState, op: &Operation) -> Outcome {
+    let s = &stored.traffic;
+    let done = |verdict: Verdict, note: String| Outcome {
+        id: op.id.clone(),
+        verdict,
+        note,
+        state: stored.clone(),
+    };
+    if let Some(v) = op.if_version
+        && v != s.version
+    {
+        return done(
+            Verdict::Refused,
+            format!("the state is at version {}, not {v}", s.version),
+        );
+    }
+    let next = match &op.change {
+        Change::Switch { to } => s.switched(*to),
+        Change::SetWeight { weight_bp } => s.weighted(*weight_bp),
+        Change::Promote => s.promoted(),
+        Change::RolloutStart {
+            weight_bp,
+            salt,
+            candidate,
+            ..
+        } => {
+            if s.candidate() != *candidate {
+                return done(
+                    Verdict::Refused,
+                    format!("{candidate} is no longer the candidate"),
+                );
+            }
+            TrafficState {
+                salt: salt.clone(),
+                ..s.weighted(*weight_bp)
+            }
+        }
+        Change::RolloutStep {
+            weight_bp, expect, ..
+        } => {
+            if !expect.matches(s) {
+                return done(Verdict::Refused, stale(s));
+            }
+            s.weighted(*weight_bp)
+        }
+        Change::RolloutPromote { expect, .. } => {
+            if !expect.matches(s) {
+                return done(Verdict::Refused, stale(s));
+            }
+            s.promoted()
+        }
+        Change::Restore {
+            active,
+            weight_bp,
+            salt,
+            ..
+        } => TrafficState {
+            active: *active,
+            salt: salt.clone(),
+            ..s.weighted(*weight_bp)
+        },
+        Change::Rollback { canary } => {
+            if let Some(c) = canary
+                && !c.matches(s)
+            {
+                return done(Verdict::Superseded, stale(s));
+            }
+            match rolled_back(stored) {
+                Ok(next) => next,
+                Err(note) => return done(Verdict::Unchanged, note.to_string()),
+            }
+        }
+    };
+    if next.active == s.active && next.weight_bp == s.weight_bp && next.salt == s.salt {
+        return done(Verdict::Unchanged, "no change: already so".to_string());
+    }
+    let undo = if next.active == s.active {
+        stored.undo.clone()
+    } else {
+        Some((s.active, s.salt.clone()))
+    };
+    Outcome {
+        id: op.id.clone(),
+        verdict: Verdict::Applied,
+        note: String::new(),
+        state: StoredState {
+            traffic: TrafficState {
+                version: s.version + 1,
+                ..next
+            },
+            last_change: op.change.event_kind().as_str().to_string(),
+            undo,
+            updated_by: op.author.clone(),
+            updated_at: op.at.clone(),
+            last_reason: op.reason.clone(),
+        },
+    }
+}
+
+fn stale(s: &TrafficState) -> String {
+    format!(
+        "the state changed meanwhile (now {} active, {}% to {}, version {})",
+        s.active,
+        s.canary_weight(),
+        s.candidate(),
+        s.version
+    )
+}
+
+/// Where a rollback goes from `stored`, or why it goes nowhere.
+fn rolled_back(stored: &StoredState) -> Result<TrafficState, &'static str> {
+    let s = &stored.traffic;
+    if s.weight_bp > 0 {
+        return Ok(s.weighted(0));
+    }
+    if stored.last_change == EventKind::Rollback.as_str() {
+        return Err("already rolled back");
+    }
+    let made_active = [
+        EventKind::Switch,
+        EventKind::Promote,
+        EventKind::CheckpointRestored,
+    ]
+    .iter()
+    .any(|k| k.as_str() == stored.last_change);
+    match &stored.undo {
+        Some((side, salt)) if made_active && *side != s.active => Ok(TrafficState {
+            active: *side,
+            weight_bp: 0,
+            salt: salt.clone(),
+            version: s.version,
+        }),
+        _ => Err("nothing to roll back: no canary runs and the last change made no side active"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(active: Side, weight_bp: u32) -> StoredState {
+        StoredState::initial(TrafficState {
+            active,
+            weight_bp,
+            salt: "s".into(),
+            version: 3,
+        })
+    }
+
+    fn op(change: Change) -> Operation {
+        Operation::new("test:1", "why", change, SystemTime::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn a_change_bumps_the_version_and_remembers_the_previous_side() {
+        let out = apply(&stored(Side::Blue, 0), &op(Change::Promote));
+        assert_eq!(out.verdict, Verdict::Applied);
+        assert_eq!(out.state.traffic.active, Side::Green);
+        assert_eq!(out.state.traffic.version, 4);
+        assert_eq!(out.state.undo, Some((Side::Blue, "s".to_string())));
+        assert_eq!(out.state.last_change, "promote");
+    }
+
+    #[test]
+    fn rollback_undoes_once_then_says_already_rolled_back() {
+        let promoted = apply(&stored(Side::Blue, 0), &op(Change::Promote)).state;
+        let back = apply(&promoted, &op(Change::Rollback { canary: None }));
+        assert_eq!(back.verdict, Verdict::Applied);
+        assert_eq!(back.state.traffic.active, Side::Blue);
+        let again = apply(&back.state, &op(Change::Rollback { canary: None }));
+        assert_eq!(again.verdict, Verdict::Unchanged);
+        assert_eq!(again.note, "already rolled back");
+        assert_eq!(again.state, back.state);
+    }
+
+    #[test]
+    fn a_rollback_of_a_canary_that_is_gone_is_superseded() {
+        let s = stored(Side::Blue, 500);
+        let canary = Canary::of(&TrafficState {
+            weight_bp: 900,
+            ..s.traffic.clone()
+        });
+        let out = apply(
+            &s,
+            &op(Change::Rollback {
+                canary: Some(canary),
+            }),
+        );
+        assert_eq!(out.verdict, Verdict::Superseded);
+        assert_eq!(out.state, s);
+    }
+
+    #[test]
+    fn if_version_refuses_a_moved_state() {
+        let mut o = op(Change::SetWeight { weight_bp: 100 });
+        o.if_version = Some(2);
+        assert_eq!(apply(&stored(Side::Blue, 0), &o).verdict, Verdict::Refused);
+        o.if_version = Some(3);
+        assert_eq!(apply(&stored(Side::Blue, 0), &o).verdict, Verdict::Applied);
+    }
+}
