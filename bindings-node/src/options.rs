@@ -95,6 +95,13 @@ const RATE_LIMIT: &[Field] = &[
 
 const METRICS: &[Field] = &[f("listen", "listen", Kind::Plain)];
 
+const OTEL: &[Field] = &[
+    f("endpoint", "endpoint", Kind::Plain),
+    f("serviceName", "service_name", Kind::Plain),
+    f("headers", "headers", Kind::Plain),
+    f("exportIntervalMs", "export_interval", Kind::Millis),
+];
+
 const CACHE: &[Field] = &[
     f("enabled", "enabled", Kind::Plain),
     f("maxEntries", "max_entries", Kind::Plain),
@@ -135,6 +142,7 @@ const TOP: &[Field] = &[
     f("state", "state", Kind::Section(STATE)),
     f("auditLog", "audit_log", Kind::Plain),
     f("webhook", "webhook", Kind::Plain),
+    f("otel", "otel", Kind::Section(OTEL)),
 ];
 
 const STEP: &[Field] = &[

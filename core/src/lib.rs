@@ -19,6 +19,7 @@ pub mod events;
 pub mod health;
 mod limits;
 mod metrics;
+pub mod otel;
 pub mod protocol;
 pub mod resilience;
 pub mod rollout;

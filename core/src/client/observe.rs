@@ -41,6 +41,7 @@ pub(crate) struct Observer {
     cache: Option<ResponseCache<CachedAnswer>>,
     cost_tag: String,
     listening: OnceLock<SocketAddr>,
+    otel: crate::otel::Tracer,
 }
 
 impl Observer {
@@ -63,6 +64,7 @@ impl Observer {
                 .then(|| ResponseCache::new(&config.cache, Arc::clone(clock))),
             cost_tag: config.cost_tag.clone(),
             listening: OnceLock::new(),
+            otel: crate::otel::Tracer::new(config),
         }
     }
 }
@@ -76,6 +78,7 @@ pub(crate) struct Ticket {
     key: Option<CacheKey>,
     span: Span,
     attempt: Option<Span>,
+    otel: crate::otel::RequestTrace,
 }
 
 impl Ticket {
@@ -95,6 +98,7 @@ impl Ticket {
     }
 
     fn end(&self, side: Option<Side>, model: Option<&str>, attempts: u32, outcome: Outcome) {
+        self.otel.end(side, model, outcome.as_str());
         let span = &self.span;
         if let Some(side) = side {
             span.record("side", side.as_str());
@@ -183,6 +187,9 @@ impl Engine {
             key,
             span,
             attempt: None,
+            otel: obs
+                .otel
+                .request(&call.path, model, || self.rollout_status()),
         }))
     }
 
@@ -237,6 +244,7 @@ impl Engine {
         let outcome = Outcome::of(result);
         self.obs.metrics.request(Some(side), model, outcome);
         self.obs.metrics.latency(side, latency, ttft);
+        ticket.otel.attempt(side, model, result, latency);
         if let Some(span) = &ticket.attempt {
             span.record("outcome", outcome.as_str());
         }
@@ -265,6 +273,7 @@ impl Engine {
     /// token estimate is corrected, and the answer is cached when the cache is on.
     pub(crate) fn settle(&self, ticket: Ticket, route: &mut RouteInfo, body: &Bytes) {
         let usage = usage_of(body);
+        ticket.otel.answered(body);
         route.cost_usd = self.account(&ticket, route.environment, route.model.as_deref(), usage);
         ticket.end(
             Some(route.environment),
@@ -312,6 +321,7 @@ impl Engine {
         usage: Option<Tokens>,
     ) -> Option<f64> {
         let usage = usage?;
+        ticket.otel.usage(usage.prompt, usage.completion);
         let obs = &self.obs;
         let cost = model.and_then(|m| obs.prices.cost(m, usage.prompt, usage.completion));
         obs.metrics.usage(usage, cost);

@@ -81,6 +81,9 @@ pub struct Config {
     /// POST every event to this URL (with retries, off the request path).
     #[serde(default)]
     pub webhook: Option<String>,
+    /// OpenTelemetry trace export (needs the `otel` feature).
+    #[serde(default)]
+    pub otel: Option<crate::otel::OtelConfig>,
 }
 
 /// The `environments` section.
@@ -428,6 +431,7 @@ impl Config {
             state: StateConfig::default(),
             audit_log: None,
             webhook: None,
+            otel: None,
         }
     }
 }
