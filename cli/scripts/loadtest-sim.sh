@@ -19,4 +19,4 @@ environments:
   green: {base_url: "$url", api_key: sk-sim, label: v2}
 YAML
 "$bin" loadtest green --config "$dir/turnout.yaml" --model gpt-4.1-mini \
-  --rps 500 --duration 10s --max-p99-ms 100 --max-error-rate 0.1 "$@"
+  --rps "${RPS:-500}" --duration "${DURATION:-10s}" --max-p99-ms 100 --max-error-rate 0.1 "$@"

@@ -3,6 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
@@ -23,9 +24,52 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// A simulator on its own thread, so that a test can drive it while the CLI runs.
-fn sim(config: SimConfig) -> Sim {
-    Sim::start_in_thread(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), config).expect("sim starts")
+/// One load test at a time: two at once on a 2-core machine measure each other.
+static LOAD: Mutex<()> = Mutex::new(());
+
+fn one_load_at_a_time() -> MutexGuard<'static, ()> {
+    LOAD.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A simulator on a runtime of its own (two worker threads, like `turnout sim`), so that a
+/// test can drive it while the CLI runs.
+struct TestSim {
+    sim: Option<Sim>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl std::ops::Deref for TestSim {
+    type Target = Sim;
+
+    fn deref(&self) -> &Sim {
+        self.sim.as_ref().expect("running until dropped")
+    }
+}
+
+impl Drop for TestSim {
+    fn drop(&mut self) {
+        if let Some(sim) = self.sim.take() {
+            self.runtime.block_on(sim.shutdown());
+        }
+    }
+}
+
+fn sim(config: SimConfig) -> TestSim {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sim = runtime
+        .block_on(Sim::start_on(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            config,
+        ))
+        .expect("sim starts");
+    TestSim {
+        sim: Some(sim),
+        runtime,
+    }
 }
 
 /// Green is the simulator; blue is a port where nothing listens, so a request that is not
@@ -187,6 +231,7 @@ fn smoke_and_loadtest_exit_2_on_bad_config_or_usage() {
 /// rate and the error rate are what was asked, and the error-rate threshold is judged.
 #[test]
 fn loadtest_holds_500_rps_and_counts_injected_errors() {
+    let _alone = one_load_at_a_time();
     let green = sim(SimConfig::named("green").with_faults(Faults {
         error_rate: 0.05,
         error_status: 503,
@@ -255,6 +300,7 @@ fn loadtest_holds_500_rps_and_counts_injected_errors() {
 /// low.)
 #[test]
 fn loadtest_shows_a_stall_in_p99() {
+    let _alone = one_load_at_a_time();
     let green = sim(SimConfig::named("green"));
     let dir = temp_dir("stall");
     let config = write_config(&dir, &green.url(), GREEN_KEY);
@@ -306,6 +352,7 @@ fn loadtest_shows_a_stall_in_p99() {
 
 #[test]
 fn loadtest_stops_at_the_cost_ceiling() {
+    let _alone = one_load_at_a_time();
     let green = sim(SimConfig::named("green"));
     let dir = temp_dir("cost");
     let config = write_config(&dir, &green.url(), GREEN_KEY);
