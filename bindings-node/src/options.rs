@@ -383,6 +383,28 @@ mod tests {
     }
 
     #[test]
+    fn converts_otel_options_but_not_header_names() {
+        let v = client_options(json!({
+            "otel": {
+                "endpoint": "http://127.0.0.1:4318",
+                "serviceName": "checkout",
+                "headers": {"x-api-key": "k"},
+                "exportIntervalMs": 500,
+            },
+        }))
+        .unwrap();
+        assert_eq!(
+            v,
+            json!({"otel": {
+                "endpoint": "http://127.0.0.1:4318",
+                "service_name": "checkout",
+                "headers": {"x-api-key": "k"},
+                "export_interval": 0.5,
+            }})
+        );
+    }
+
+    #[test]
     fn unknown_options_get_a_hint() {
         let e = client_options(json!({"canaryWeigth": 5})).unwrap_err();
         assert!(e.contains("did you mean \"canaryWeight\""), "{e}");
