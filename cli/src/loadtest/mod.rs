@@ -7,25 +7,27 @@
 //! in flight; a request that finds no free slot waits for one and, like any request that
 //! starts more than `--late-ms` after its due time, counts as late — its wait is in its latency.
 
-use std::fmt::Write as _;
+mod report;
+mod tally;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
 use futures_util::StreamExt;
-use hdrhistogram::Histogram;
-use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use turnout::{Client, Error, ErrorKind, Method, RequestOptions, Side};
+use turnout::{Client, Method, RequestOptions, Side};
 
 use crate::pinned;
+use report::Report;
+use tally::{Class, Tally, classify};
 
 /// Flags of `turnout loadtest`.
 #[derive(Debug, Args)]
@@ -73,94 +75,10 @@ pub struct LoadArgs {
     json: bool,
 }
 
-/// Histogram range: 1 µs to an hour, three significant digits.
-const MAX_MICROS: u64 = 3_600_000_000;
 /// How often the cost ceiling is checked.
 const COST_TICK: Duration = Duration::from_millis(100);
 /// Cost ticks between two progress lines.
 const PROGRESS_EVERY: u32 = 10;
-
-/// How a request ended.
-#[derive(Debug, Clone, Copy)]
-enum Class {
-    Success,
-    /// Connect errors, timeouts, 5xx, 401/403, undecodable answers, cut streams.
-    SideFailure,
-    /// The side refused the request itself: another 4xx.
-    CallerError,
-    /// 429.
-    RateLimited,
-}
-
-fn classify(e: &Error) -> Class {
-    if e.status() == Some(429) {
-        Class::RateLimited
-    } else if e.is_side_failure()
-        || matches!(
-            e.kind(),
-            ErrorKind::StreamInterrupted | ErrorKind::NoHealthyEnvironment | ErrorKind::Closed
-        )
-    {
-        Class::SideFailure
-    } else {
-        Class::CallerError
-    }
-}
-
-/// What the run has counted so far, shared by the request tasks.
-struct Tally {
-    latency_us: Mutex<Histogram<u64>>,
-    outcomes: [AtomicU64; 4],
-    sent: AtomicU64,
-    late: AtomicU64,
-    dropped: AtomicU64,
-    /// Microseconds from the start to the latest actual send.
-    last_send_us: AtomicU64,
-}
-
-impl Tally {
-    fn new() -> Result<Self, String> {
-        let hist = Histogram::new_with_bounds(1, MAX_MICROS, 3)
-            .map_err(|e| format!("cannot build the latency histogram: {e}"))?;
-        Ok(Tally {
-            latency_us: Mutex::new(hist),
-            outcomes: Default::default(),
-            sent: AtomicU64::new(0),
-            late: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-            last_send_us: AtomicU64::new(0),
-        })
-    }
-
-    fn outcome(&self, class: Class) -> u64 {
-        self.outcomes[class as usize].load(Ordering::Relaxed)
-    }
-
-    fn completed(&self) -> u64 {
-        self.outcomes
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .sum()
-    }
-
-    fn error_rate(&self) -> f64 {
-        let done = self.completed();
-        if done == 0 {
-            0.0
-        } else {
-            self.outcome(Class::SideFailure) as f64 / done as f64
-        }
-    }
-
-    fn quantile_ms(&self, q: f64) -> f64 {
-        let h = self.latency_us.lock();
-        if h.is_empty() {
-            0.0
-        } else {
-            h.value_at_quantile(q) as f64 / 1000.0
-        }
-    }
-}
 
 /// One request's fixed parts.
 struct Shot {
@@ -464,224 +382,5 @@ async fn watch(
                 tally.error_rate() * 100.0,
             );
         }
-    }
-}
-
-/// A threshold and how the run fared against it.
-struct Threshold {
-    name: &'static str,
-    limit: f64,
-    value: f64,
-    passed: bool,
-}
-
-/// Everything the run measured.
-struct Report {
-    environment: Side,
-    label: Option<String>,
-    model: String,
-    target_rps: f64,
-    duration_s: f64,
-    concurrency: Option<usize>,
-    scheduled: u64,
-    sent: u64,
-    late: u64,
-    dropped: u64,
-    achieved_rps: f64,
-    outcomes: [u64; 4],
-    error_rate: f64,
-    /// p50, p90, p99, p99.9, max, mean.
-    latency_ms: [f64; 6],
-    prompt_tokens: u64,
-    completion_tokens: u64,
-    cost_usd: f64,
-    stopped: Option<String>,
-    late_ms: f64,
-    thresholds: Vec<Threshold>,
-}
-
-impl Report {
-    fn new(
-        args: &LoadArgs,
-        config: &turnout::Config,
-        model: &str,
-        tally: &Tally,
-        run: &Run,
-        costs: &turnout::CostTotals,
-    ) -> Self {
-        let h = tally.latency_us.lock();
-        let q = |q: f64| {
-            if h.is_empty() {
-                0.0
-            } else {
-                h.value_at_quantile(q) as f64 / 1000.0
-            }
-        };
-        let latency_ms = [
-            q(0.5),
-            q(0.9),
-            q(0.99),
-            q(0.999),
-            if h.is_empty() {
-                0.0
-            } else {
-                h.max() as f64 / 1000.0
-            },
-            if h.is_empty() { 0.0 } else { h.mean() / 1000.0 },
-        ];
-        drop(h);
-        let sent = tally.sent.load(Ordering::Relaxed);
-        let error_rate = tally.error_rate();
-        let mut thresholds = Vec::new();
-        if let Some(limit) = args.max_p99_ms {
-            thresholds.push(Threshold {
-                name: "p99_ms",
-                limit,
-                value: latency_ms[2],
-                passed: latency_ms[2] <= limit,
-            });
-        }
-        if let Some(limit) = args.max_error_rate {
-            thresholds.push(Threshold {
-                name: "error_rate",
-                limit,
-                value: error_rate,
-                passed: error_rate <= limit,
-            });
-        }
-        if let Some(limit) = args.max_cost_usd {
-            thresholds.push(Threshold {
-                name: "cost_usd",
-                limit,
-                value: costs.cost_usd,
-                passed: costs.cost_usd < limit && run.stopped.is_none(),
-            });
-        }
-        Report {
-            environment: args.env,
-            label: config
-                .environments
-                .get(args.env)
-                .label_str()
-                .map(str::to_string),
-            model: model.to_string(),
-            target_rps: args.rps,
-            duration_s: args.duration.as_secs_f64(),
-            concurrency: args.concurrency,
-            scheduled: run.scheduled,
-            sent,
-            late: tally.late.load(Ordering::Relaxed),
-            dropped: tally.dropped.load(Ordering::Relaxed),
-            achieved_rps: sent as f64 / run.span.as_secs_f64().max(1e-9),
-            outcomes: [
-                tally.outcome(Class::Success),
-                tally.outcome(Class::SideFailure),
-                tally.outcome(Class::CallerError),
-                tally.outcome(Class::RateLimited),
-            ],
-            error_rate,
-            latency_ms,
-            prompt_tokens: costs.prompt_tokens,
-            completion_tokens: costs.completion_tokens,
-            cost_usd: costs.cost_usd,
-            stopped: run.stopped.clone(),
-            late_ms: args.late_ms,
-            thresholds,
-        }
-    }
-
-    fn passed(&self) -> bool {
-        self.thresholds.iter().all(|t| t.passed)
-    }
-
-    fn to_json(&self) -> Value {
-        let [p50, p90, p99, p999, max, mean] = self.latency_ms;
-        let [success, side_failure, caller_error, rate_limited] = self.outcomes;
-        json!({
-            "environment": self.environment,
-            "label": self.label,
-            "model": self.model,
-            "target_rps": self.target_rps,
-            "duration_s": self.duration_s,
-            "concurrency": self.concurrency,
-            "scheduled": self.scheduled,
-            "sent": self.sent,
-            "late": self.late,
-            "late_ms": self.late_ms,
-            "dropped": self.dropped,
-            "completed": success + side_failure + caller_error + rate_limited,
-            "achieved_rps": self.achieved_rps,
-            "outcomes": {
-                "success": success,
-                "side_failure": side_failure,
-                "caller_error": caller_error,
-                "rate_limited": rate_limited,
-            },
-            "error_rate": self.error_rate,
-            "latency_ms": {
-                "p50": p50, "p90": p90, "p99": p99, "p99_9": p999, "max": max, "mean": mean,
-            },
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "cost_usd": self.cost_usd,
-            "stopped": self.stopped,
-            "thresholds": self.thresholds.iter().map(|t| json!({
-                "name": t.name, "limit": t.limit, "value": t.value, "passed": t.passed,
-            })).collect::<Vec<_>>(),
-            "passed": self.passed(),
-        })
-    }
-
-    fn text(&self) -> String {
-        let mut out = String::new();
-        let [p50, p90, p99, p999, max, mean] = self.latency_ms;
-        let [success, side_failure, caller_error, rate_limited] = self.outcomes;
-        let _ = writeln!(
-            out,
-            "sent       {} of {} due ({} late by > {} ms, {} dropped); achieved {:.1} rps of {}",
-            self.sent,
-            self.scheduled,
-            self.late,
-            self.late_ms,
-            self.dropped,
-            self.achieved_rps,
-            self.target_rps
-        );
-        let _ = writeln!(
-            out,
-            "outcomes   success {success}, side failure {side_failure}, caller error {caller_error}, rate limited {rate_limited}; error rate {:.2}%",
-            self.error_rate * 100.0
-        );
-        let _ = writeln!(
-            out,
-            "latency    p50 {p50:.1} ms, p90 {p90:.1} ms, p99 {p99:.1} ms, p99.9 {p999:.1} ms, max {max:.1} ms, mean {mean:.1} ms (from the due time)"
-        );
-        let _ = writeln!(
-            out,
-            "spent      {} tokens ({} prompt, {} completion), ${:.6} estimated",
-            self.prompt_tokens + self.completion_tokens,
-            self.prompt_tokens,
-            self.completion_tokens,
-            self.cost_usd
-        );
-        if let Some(why) = &self.stopped {
-            let _ = writeln!(out, "stopped    {why}");
-        }
-        for t in &self.thresholds {
-            let _ = writeln!(
-                out,
-                "threshold  {} <= {}: {:.4} {}",
-                t.name,
-                t.limit,
-                t.value,
-                if t.passed { "ok" } else { "BREACHED" }
-            );
-        }
-        let _ = writeln!(
-            out,
-            "result     {}",
-            if self.passed() { "PASS" } else { "FAIL" }
-        );
-        out
     }
 }
