@@ -8,7 +8,7 @@ CARGO      ?= cargo
 PRISM      := tests/prism/node_modules/.bin/prism
 
 .PHONY: demo test setup setup-system setup-python setup-node setup-prism lint rust-test spec-test \
-        python-test node-test bench clean
+        python-test node-test bench loadtest clean
 
 ## The main job: a live progressive rollout on the embedded simulator (no keys needed).
 demo:
@@ -20,11 +20,12 @@ test: setup lint rust-test spec-test python-test node-test
 
 setup: setup-system setup-python setup-node setup-prism
 
-## Debian packages the tests use: redis-server (shared state tests).
+## Debian packages the tests use: redis-server (shared state tests), prometheus (the Argo,
+## Flagger and Grafana examples are run by a real Prometheus in cli/tests/prometheus.rs).
 setup-system:
-	@command -v redis-server >/dev/null || { \
+	@command -v redis-server >/dev/null && command -v prometheus >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server prometheus >/dev/null; }
 
 setup-python: $(VENV)/.installed
 $(VENV)/.installed: bindings-python/requirements-dev.txt
@@ -69,6 +70,12 @@ node-test: setup-node
 ## Benchmarks (not tests): writes BENCHMARKS.md.
 bench:
 	bash bench/run.sh
+
+## 500 rps for 10 s, open loop, against `turnout sim` with 5 % errors, in a release build
+## (docs/pipeline.md shows its output).
+loadtest:
+	$(CARGO) build -q --release -p turnout-cli
+	bash cli/scripts/loadtest-sim.sh
 
 clean:
 	$(CARGO) clean

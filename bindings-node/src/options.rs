@@ -99,6 +99,13 @@ const RATE_LIMIT: &[Field] = &[
 
 const METRICS: &[Field] = &[f("listen", "listen", Kind::Plain)];
 
+const OTEL: &[Field] = &[
+    f("endpoint", "endpoint", Kind::Plain),
+    f("serviceName", "service_name", Kind::Plain),
+    f("headers", "headers", Kind::Plain),
+    f("exportIntervalMs", "export_interval", Kind::Millis),
+];
+
 const CACHE: &[Field] = &[
     f("enabled", "enabled", Kind::Plain),
     f("maxEntries", "max_entries", Kind::Plain),
@@ -152,6 +159,7 @@ const TOP: &[Field] = &[
     f("state", "state", Kind::Section(STATE)),
     f("auditLog", "audit_log", Kind::Plain),
     f("webhook", "webhook", Kind::Plain),
+    f("otel", "otel", Kind::Section(OTEL)),
 ];
 
 const STEP: &[Field] = &[
@@ -388,6 +396,28 @@ mod tests {
         assert!(
             e.contains("in plan.steps[0]") && e.contains("holdMs"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn converts_otel_options_but_not_header_names() {
+        let v = client_options(json!({
+            "otel": {
+                "endpoint": "http://127.0.0.1:4318",
+                "serviceName": "checkout",
+                "headers": {"x-api-key": "k"},
+                "exportIntervalMs": 500,
+            },
+        }))
+        .unwrap();
+        assert_eq!(
+            v,
+            json!({"otel": {
+                "endpoint": "http://127.0.0.1:4318",
+                "service_name": "checkout",
+                "headers": {"x-api-key": "k"},
+                "export_interval": 0.5,
+            }})
         );
     }
 

@@ -1,8 +1,11 @@
 //! `turnout`: the demo, the simulator, and operator commands.
 
 mod demo;
+mod loadtest;
 mod ops;
+mod pinned;
 mod sim_cmd;
+mod smoke;
 
 use std::process::ExitCode;
 
@@ -23,6 +26,12 @@ enum Command {
     Demo,
     /// Run an OpenAI-compatible simulator with fault injection on loopback.
     Sim(sim_cmd::SimArgs),
+    /// Check one side before traffic moves: models list, chat, stream, embedding (exit 0 all
+    /// passed, 1 a check failed, 2 bad config).
+    Smoke(smoke::SmokeArgs),
+    /// Open-loop load at a constant arrival rate against one side, judged against thresholds
+    /// (exit 0 ok, 1 a threshold breached, 2 bad usage).
+    Loadtest(loadtest::LoadArgs),
     #[command(flatten)]
     Op(ops::Op),
 }
@@ -41,13 +50,15 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Demo => demo::run().await,
-            Command::Sim(args) => sim_cmd::run(args).await,
-            Command::Op(op) => ops::run(op).await,
+            Command::Demo => demo::run().await.map(|()| ExitCode::SUCCESS),
+            Command::Sim(args) => sim_cmd::run(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Smoke(args) => Ok(smoke::run(args).await),
+            Command::Loadtest(args) => Ok(loadtest::run(args).await),
+            Command::Op(op) => ops::run(op).await.map(|()| ExitCode::SUCCESS),
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("turnout: {e}");
             ExitCode::FAILURE

@@ -20,6 +20,7 @@ pub mod health;
 mod limits;
 pub mod logging;
 mod metrics;
+pub mod otel;
 pub mod protocol;
 mod provider;
 pub mod resilience;

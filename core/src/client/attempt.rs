@@ -150,7 +150,8 @@ impl Engine {
             let elapsed = sent.elapsed();
             let class = attempt_class(result.as_ref().map(|_| ()), by_deadline);
             self.record(side, class, cur.pass, elapsed, None);
-            self.observe_attempt(&ticket, side, cur.model(), class, elapsed, None);
+            let error = result.as_ref().err();
+            self.observe_attempt(&ticket, side, cur.model(), class, error, elapsed, None);
             match result {
                 Ok((data, raw)) => {
                     self.learn_objects(&call, side, &raw);
@@ -236,7 +237,15 @@ impl Engine {
                     let elapsed = sent.elapsed();
                     let class = attempt_class(Err(&e), by_deadline);
                     self.record(side, class, cur.pass, elapsed, None);
-                    self.observe_attempt(&ticket, side, cur.model(), class, elapsed, None);
+                    self.observe_attempt(
+                        &ticket,
+                        side,
+                        cur.model(),
+                        class,
+                        Some(&e),
+                        elapsed,
+                        None,
+                    );
                     match self.after_failure(&mut cur, e) {
                         Next::Now => {}
                         Next::After(delay) => tokio::time::sleep(delay).await,

@@ -43,6 +43,7 @@ pub(crate) struct Observer {
     cache: Option<ResponseCache<CachedAnswer>>,
     cost_tag: String,
     listening: OnceLock<SocketAddr>,
+    otel: crate::otel::Tracer,
 }
 
 impl Observer {
@@ -65,6 +66,7 @@ impl Observer {
                 .then(|| ResponseCache::new(&config.cache, Arc::clone(clock))),
             cost_tag: config.cost_tag.clone(),
             listening: OnceLock::new(),
+            otel: crate::otel::Tracer::new(config),
         }
     }
 }
@@ -79,6 +81,7 @@ pub(crate) struct Ticket {
     key: Option<(Side, CacheKey)>,
     span: Span,
     attempt: Option<Span>,
+    otel: crate::otel::RequestTrace,
 }
 
 impl Ticket {
@@ -98,6 +101,7 @@ impl Ticket {
     }
 
     fn end(&self, side: Option<Side>, model: Option<&str>, attempts: u32, outcome: Outcome) {
+        self.otel.end(side, model, outcome.as_str());
         let span = &self.span;
         if let Some(side) = side {
             span.record("side", side.as_str());
@@ -191,6 +195,9 @@ impl Engine {
             key,
             span,
             attempt: None,
+            otel: obs
+                .otel
+                .request(&call.path, model, || self.rollout_status()),
         }))
     }
 
@@ -241,12 +248,14 @@ impl Engine {
 
     /// Counts one upstream attempt that ended (a stream's, at its end) and notes its outcome
     /// on its span.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn observe_attempt(
         &self,
         ticket: &Ticket,
         side: Side,
         model: Option<&str>,
         class: Class,
+        error: Option<&Error>,
         latency: Duration,
         ttft: Option<Duration>,
     ) {
@@ -256,6 +265,9 @@ impl Engine {
         if class == Class::Success {
             self.obs.metrics.latency(side, latency, ttft);
         }
+        ticket
+            .otel
+            .attempt(side, model, error.map_or(Ok(()), Err), latency);
         if let Some(span) = &ticket.attempt {
             span.record("outcome", outcome.as_str());
         }
@@ -284,6 +296,7 @@ impl Engine {
     /// token estimate is corrected, and the answer is cached when the cache is on.
     pub(crate) fn settle(&self, ticket: Ticket, route: &mut RouteInfo, body: &Bytes) {
         let usage = usage_of(body);
+        ticket.otel.answered(body);
         route.cost_usd = self.account(&ticket, route.environment, route.model.as_deref(), usage);
         ticket.end(
             Some(route.environment),
@@ -318,7 +331,7 @@ impl Engine {
         ttft: Duration,
         usage: Option<Tokens>,
     ) {
-        self.observe_attempt(&ticket, side, model, class, latency, Some(ttft));
+        self.observe_attempt(&ticket, side, model, class, None, latency, Some(ttft));
         self.account(&ticket, side, model, usage);
         ticket.end(Some(side), model, attempts, Outcome::from(class));
     }
@@ -333,6 +346,7 @@ impl Engine {
         usage: Option<Tokens>,
     ) -> Option<f64> {
         let usage = usage?;
+        ticket.otel.usage(usage.prompt, usage.completion);
         let obs = &self.obs;
         let cost = model.and_then(|m| obs.prices.cost(m, usage.prompt, usage.completion));
         obs.metrics.usage(usage, cost);

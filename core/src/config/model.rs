@@ -93,6 +93,9 @@ pub struct Config {
     /// POST every event to this URL (with retries, off the request path). Masked when shown.
     #[serde(default)]
     pub webhook: Option<SecretUrl>,
+    /// OpenTelemetry trace export (needs the `otel` feature).
+    #[serde(default)]
+    pub otel: Option<crate::otel::OtelConfig>,
 }
 
 /// The `bounds` section: how much an upstream may send (SEMANTICS.md, *Bounds*). Past a bound
@@ -471,6 +474,7 @@ impl Config {
             state: StateConfig::default(),
             audit_log: None,
             webhook: None,
+            otel: None,
         }
     }
 }

@@ -27,6 +27,7 @@ impl Config {
             .and_then(|()| self.check_model_fallbacks())
             .and_then(|()| self.check_limits())
             .and_then(|()| self.check_state())
+            .and_then(|()| crate::otel::check(self.otel.as_ref()))
             .map_err(Error::Config)
     }
 
