@@ -6,3 +6,4 @@ pub(crate) mod circuit;
 pub(crate) mod retry_after;
 
 pub use circuit::CircuitState;
+pub use retry_after::retry_after_delay;
