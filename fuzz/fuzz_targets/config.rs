@@ -28,7 +28,8 @@ fn secrets(value: &Value, secret: bool, out: &mut Vec<String>) {
         Value::String(s)
             if secret
                 && s.chars().count() >= 8
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
                 && !"redacted".contains(s.as_str()) =>
         {
             out.push(s.clone());
@@ -57,7 +58,10 @@ fuzz_target!(|input: &[u8]| {
     };
     let loaded = Config::from_str(text, format);
     if let Ok(config) = &loaded {
-        assert!(config.validate().is_ok(), "a loaded config fails validation");
+        assert!(
+            config.validate().is_ok(),
+            "a loaded config fails validation"
+        );
     }
     let Some(value) = parse(text, format) else {
         assert!(loaded.is_err(), "text that does not parse was loaded");
@@ -74,7 +78,10 @@ fuzz_target!(|input: &[u8]| {
         let mut found = Vec::new();
         secrets(&value, false, &mut found);
         for secret in found {
-            assert!(!message.contains(&secret), "error shows a secret: {message}");
+            assert!(
+                !message.contains(&secret),
+                "error shows a secret: {message}"
+            );
         }
     }
 });

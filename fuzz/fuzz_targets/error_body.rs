@@ -14,7 +14,11 @@ fuzz_target!(|input: &[u8]| {
     match ErrorBody::parse(&body) {
         Some(parsed) => {
             let again = serde_json::to_string(&parsed).expect("an error body serializes");
-            assert_eq!(ErrorBody::parse(&again).as_ref(), Some(&parsed), "round trip");
+            assert_eq!(
+                ErrorBody::parse(&again).as_ref(),
+                Some(&parsed),
+                "round trip"
+            );
             if parsed.error.message.is_empty() {
                 assert!(summary.chars().count() <= EXCERPT_CHARS);
             } else {

@@ -24,7 +24,8 @@ fuzz_target!(|input: &[u8]| {
     let Some((now_bytes, rest)) = input.split_first_chunk::<8>() else {
         return;
     };
-    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from_le_bytes(*now_bytes) % (1 << 36));
+    let now =
+        SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from_le_bytes(*now_bytes) % (1 << 36));
     let text = String::from_utf8_lossy(rest);
     let (ms, value) = match text.split_once('\0') {
         Some((ms, value)) => (Some(ms), Some(value)),
@@ -32,7 +33,9 @@ fuzz_target!(|input: &[u8]| {
     };
     let got = retry_after_delay(ms, value, now);
 
-    let ms_asked = ms.and_then(|m| m.trim().parse::<f64>().ok()).and_then(|m| asked(m / 1000.0));
+    let ms_asked = ms
+        .and_then(|m| m.trim().parse::<f64>().ok())
+        .and_then(|m| asked(m / 1000.0));
     if let Some(expected) = ms_asked {
         assert_eq!(got, Some(expected), "a valid retry-after-ms wins");
         return;
