@@ -106,7 +106,7 @@ fuzz:
 	  mkdir -p fuzz/corpus/$$t && \
 	  RUSTC_BOOTSTRAP=1 $(CARGO_BIN)/cargo-fuzz run --fuzz-dir fuzz --target-dir fuzz/target \
 	    --sanitizer none --debug-assertions $$t fuzz/corpus/$$t fuzz/seeds/$$t \
-	    -- -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 || exit 1; \
+	    -- -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -rss_limit_mb=2048 || exit 1; \
 	done
 
 ## Benchmarks (not tests): writes BENCHMARKS.md.
