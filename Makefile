@@ -8,14 +8,14 @@ CARGO      ?= cargo
 PRISM      := tests/prism/node_modules/.bin/prism
 
 .PHONY: demo test setup setup-system setup-python setup-node setup-prism lint rust-test spec-test \
-        python-test node-test bench loadtest clean
+        python-test node-test bench loadtest clean deny fuzz
 
 ## The main job: a live progressive rollout on the embedded simulator (no keys needed).
 demo:
 	$(CARGO) run -q --release -p turnout-cli -- demo
 
 ## Every test of every language, plus formatting and lints.
-test: setup lint rust-test spec-test python-test node-test
+test: setup lint deny rust-test spec-test python-test node-test
 	@echo "make test: all suites passed"
 
 setup: setup-system setup-python setup-node setup-prism
@@ -66,6 +66,49 @@ python-test: setup-python
 node-test: setup-node
 	bash bindings-node/scripts/build.sh
 	TURNOUT_BIN=$(TURNOUT_BIN) bash bindings-node/scripts/test.sh
+
+## Supply chain: `cargo deny check` (advisories, licences, duplicate crates, sources; deny.toml),
+## offline, against the advisory-database snapshot in ../shared/advisory-db.
+ADVISORY_SNAPSHOT ?= ../shared/advisory-db
+CARGO_DENY_VERSION := 0.20.2
+CARGO_FUZZ_VERSION := 0.13.2
+CARGO_BIN          := $(HOME)/.cargo/bin
+# cargo-deny opens <db-path>/advisory-db-<hash of the database URL> as a git repository.
+ADVISORY_DB        := target/advisory-dbs/advisory-db-3157b0e258782691
+
+deny: $(ADVISORY_DB)/.snapshot
+	@$(CARGO_BIN)/cargo-deny --version 2>/dev/null | grep -qx 'cargo-deny $(CARGO_DENY_VERSION)' || \
+	  $(MAKE) --no-print-directory cargo-tool TOOL=cargo-deny VERSION=$(CARGO_DENY_VERSION)
+	$(CARGO_BIN)/cargo-deny --offline --locked check
+
+$(ADVISORY_DB)/.snapshot: $(ADVISORY_SNAPSHOT)/SNAPSHOT.md
+	rm -rf $(ADVISORY_DB) && mkdir -p $(dir $(ADVISORY_DB))
+	cp -R $(ADVISORY_SNAPSHOT) $(ADVISORY_DB) && chmod -R u+w $(ADVISORY_DB)
+	cd $(ADVISORY_DB) && git init -q && git add -A && \
+	  git -c user.name=turnout -c user.email=turnout@localhost commit -q -m "snapshot"
+	touch $@
+
+# A cargo subcommand as the prebuilt binary PyPI ships (seconds; `cargo install` compiles for
+# minutes on 2 cores), kept in ~/.cargo/bin so that the next run finds it.
+.PHONY: cargo-tool
+cargo-tool:
+	rm -rf target/tools-venv && python3 -m venv target/tools-venv
+	target/tools-venv/bin/pip install -q astral-dev-toolchain-$(TOOL)==$(VERSION)
+	install -D -m 755 target/tools-venv/bin/$(TOOL) $(CARGO_BIN)/$(TOOL)
+
+## Fuzzing (not part of `make test`): each target of fuzz/ for FUZZ_SECONDS (libFuzzer, through
+## cargo fuzz; RUSTC_BOOTSTRAP lets the stable toolchain take its instrumentation flags).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= sse config error_body retry_after
+fuzz:
+	@$(CARGO_BIN)/cargo-fuzz --version 2>/dev/null | grep -qx 'cargo-fuzz $(CARGO_FUZZ_VERSION)' || \
+	  $(MAKE) --no-print-directory cargo-tool TOOL=cargo-fuzz VERSION=$(CARGO_FUZZ_VERSION)
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t && \
+	  RUSTC_BOOTSTRAP=1 $(CARGO_BIN)/cargo-fuzz run --fuzz-dir fuzz --target-dir fuzz/target \
+	    --sanitizer none --debug-assertions $$t fuzz/corpus/$$t fuzz/seeds/$$t \
+	    -- -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -rss_limit_mb=2048 || exit 1; \
+	done
 
 ## Benchmarks (not tests): writes BENCHMARKS.md.
 bench:

@@ -2,20 +2,33 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use common::*;
 use turnout::config::{CircuitBreaker, HealthCheck, RetryPolicy};
 use turnout::events::EventKind;
 use turnout::resilience::CircuitState;
-use turnout::{Client, ErrorKind, Side};
+use turnout::{Client, ErrorKind, ManualClock, Side};
 use turnout_sim::Faults;
 
 fn circuit(state: &Client, side: Side) -> CircuitState {
     state.status().environments[&side].circuit
 }
 
-#[tokio::test]
+/// The client `builder` makes, reading time from `clock`: circuit cooldowns pass when the test
+/// says so, however long a round of requests takes on a loaded machine.
+fn on_clock(builder: turnout::ClientBuilder, clock: &Arc<ManualClock>) -> Client {
+    Client::with_clock(builder.into_config().unwrap(), clock.clone()).unwrap()
+}
+
+// Tests that measure a wait run on paused tokio time (`start_paused`): the simulator's delays,
+// the client's timeouts and its `Retry-After` sleeps all use tokio timers, so `Instant` below
+// is tokio's virtual clock and the waits are exact, whatever the machine's load.
+
+#[tokio::test(start_paused = true)]
 async fn retry_after_is_waited() {
     let sims = Sims::start().await;
     let client = sims.client();
@@ -37,8 +50,8 @@ async fn retry_after_is_waited() {
         .expect("the retry succeeds");
     let elapsed = started.elapsed();
     assert!(
-        elapsed >= Duration::from_millis(300),
-        "waited only {elapsed:?}"
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_millis(350),
+        "waited {elapsed:?}, not the 0.3 s asked for"
     );
     assert_eq!(resp.route.attempts, 2);
     assert_eq!(resp.route.environment, Side::Blue);
@@ -46,7 +59,7 @@ async fn retry_after_is_waited() {
     sims.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn retry_after_in_whole_seconds_is_waited() {
     let sims = Sims::start().await;
     let client = sims.client();
@@ -67,12 +80,16 @@ async fn retry_after_in_whole_seconds_is_waited() {
         .timeout(Duration::from_secs(3))
         .await
         .unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(1));
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(1) && elapsed < Duration::from_millis(1050),
+        "waited {elapsed:?}, not the 1 s asked for"
+    );
     assert_eq!(resp.route.attempts, 2);
     sims.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_longer_retry_after_than_allowed_fails_at_once() {
     let sims = Sims::start().await;
     let client = sims
@@ -101,7 +118,7 @@ async fn a_longer_retry_after_than_allowed_fails_at_once() {
         .unwrap_err();
     assert_eq!(err.status(), Some(429));
     assert_eq!(err.retry_after(), Some(Duration::from_secs(5)));
-    assert!(started.elapsed() < Duration::from_millis(500));
+    assert_eq!(started.elapsed(), Duration::ZERO, "nothing was waited for");
     assert_eq!(sims.total(Side::Blue), 1);
     sims.shutdown().await;
 }
@@ -176,15 +193,15 @@ async fn fatal_4xx_is_sent_exactly_once() {
 #[tokio::test]
 async fn the_circuit_opens_after_n_failures_then_half_opens() {
     let sims = Sims::start().await;
-    let client = sims
-        .builder()
-        .circuit_breaker(CircuitBreaker {
+    let clock = Arc::new(ManualClock::new());
+    let client = on_clock(
+        sims.builder().circuit_breaker(CircuitBreaker {
             failure_threshold: 3,
             cooldown: COOLDOWN,
             ..CircuitBreaker::default()
-        })
-        .build()
-        .unwrap();
+        }),
+        &clock,
+    );
     sims.fault(Side::Blue, always(500));
     for i in 0..3 {
         let resp = client.chat().create(chat(MODEL, "hi")).await.unwrap();
@@ -215,8 +232,11 @@ async fn the_circuit_opens_after_n_failures_then_half_opens() {
         "the open circuit kept traffic off blue"
     );
 
-    // After the cooldown: one trial; it fails, the circuit opens again.
-    tokio::time::sleep(COOLDOWN + Duration::from_millis(50)).await;
+    // Just before the cooldown ends the circuit is still open; after it: one trial, which
+    // fails, and the circuit opens again.
+    clock.advance(COOLDOWN - Duration::from_millis(1));
+    assert_eq!(circuit(&client, Side::Blue), CircuitState::Open);
+    clock.advance(Duration::from_millis(1));
     assert_eq!(circuit(&client, Side::Blue), CircuitState::HalfOpen);
     let resp = client.chat().create(chat(MODEL, "hi")).await.unwrap();
     assert_eq!(resp.route.environment, Side::Green);
@@ -227,7 +247,7 @@ async fn the_circuit_opens_after_n_failures_then_half_opens() {
 
     // Blue recovers; after the cooldown the trial succeeds and closes the circuit.
     sims.fault(Side::Blue, none());
-    tokio::time::sleep(COOLDOWN + Duration::from_millis(50)).await;
+    clock.advance(COOLDOWN);
     let resp = client.chat().create(chat(MODEL, "hi")).await.unwrap();
     assert_eq!(resp.route.environment, Side::Blue);
     assert_eq!(resp.route.attempts, 1);
@@ -284,7 +304,7 @@ async fn a_retry_does_not_go_through_an_open_circuit() {
     sims.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn both_circuits_open_fails_at_once() {
     let sims = Sims::start().await;
     let client = sims
@@ -314,7 +334,7 @@ async fn both_circuits_open_fails_at_once() {
     }
     let stream = client.chat().stream(chat(MODEL, "hi")).await.unwrap_err();
     assert_eq!(stream.kind(), ErrorKind::NoHealthyEnvironment);
-    assert!(started.elapsed() < Duration::from_millis(200), "no waiting");
+    assert_eq!(started.elapsed(), Duration::ZERO, "no waiting");
     assert_eq!(sims.total(Side::Blue), blue);
     assert_eq!(sims.total(Side::Green), green);
     sims.shutdown().await;
@@ -444,21 +464,21 @@ async fn both_sides_unhealthy_is_panic_mode() {
     sims.shutdown().await;
 }
 
-/// Long enough that a round of requests ends before the reopened circuit half-opens again.
+/// The cooldown of the half-open test; it passes only when the test advances the clock.
 const TRIAL_COOLDOWN: Duration = Duration::from_millis(400);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_half_open_circuit_lets_one_trial_through_under_concurrency() {
     let sims = Sims::start().await;
-    let client = sims
-        .builder()
-        .circuit_breaker(CircuitBreaker {
+    let clock = Arc::new(ManualClock::new());
+    let client = on_clock(
+        sims.builder().circuit_breaker(CircuitBreaker {
             failure_threshold: 1,
             cooldown: TRIAL_COOLDOWN,
             ..CircuitBreaker::default()
-        })
-        .build()
-        .unwrap();
+        }),
+        &clock,
+    );
     // Blue answers slowly and fails, so that the trial is still running while the others arrive.
     sims.fault(
         Side::Blue,
@@ -473,7 +493,7 @@ async fn a_half_open_circuit_lets_one_trial_through_under_concurrency() {
     assert_eq!(circuit(&client, Side::Blue), CircuitState::Open);
     assert_eq!(sims.total(Side::Blue), 1);
     for round in 0..3 {
-        tokio::time::sleep(TRIAL_COOLDOWN + Duration::from_millis(20)).await;
+        clock.advance(TRIAL_COOLDOWN);
         let before = sims.total(Side::Blue);
         let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(64));
         let tasks: Vec<_> = (0..64)

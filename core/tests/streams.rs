@@ -139,7 +139,8 @@ async fn a_malformed_first_event_is_retried_on_the_other_side() {
     sims.shutdown().await;
 }
 
-#[tokio::test]
+// Paused tokio time: blue's first-byte delay and the client's timeout share one virtual clock.
+#[tokio::test(start_paused = true)]
 async fn a_slow_first_byte_times_out_and_fails_over() {
     let sims = Sims::start().await;
     let client = sims
@@ -154,11 +155,15 @@ async fn a_slow_first_byte_times_out_and_fails_over() {
             ..none()
         },
     );
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let stream = client.chat().stream(chat(MODEL, "a b")).await.unwrap();
     assert_eq!(stream.route().environment, Side::Green);
     assert_eq!(stream.route().attempts, 2);
-    assert!(started.elapsed() < Duration::from_millis(1500));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(300) && waited < Duration::from_millis(2000),
+        "blue's timeout, not its first byte, ended the attempt: {waited:?}"
+    );
     stream.collect_all().await.unwrap();
     sims.shutdown().await;
 }

@@ -8,3 +8,4 @@ pub(crate) mod outcome;
 pub(crate) mod retry_after;
 
 pub use circuit::CircuitState;
+pub use retry_after::retry_after_delay;

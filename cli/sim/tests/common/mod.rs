@@ -2,7 +2,10 @@
 
 #![allow(dead_code)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock: virtual in the tests that pause time, so timings are exact there.
+use tokio::time::Instant;
 
 use axum::body::Body;
 use futures_util::StreamExt;
