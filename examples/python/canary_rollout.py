@@ -35,7 +35,7 @@ def sim_faults(base_url: str, **faults: object) -> None:
     req = urllib.request.Request(
         f"{root}/_sim/faults",
         data=json.dumps(faults).encode(),
-        method="POST",
+        method="PATCH",
         headers={"content-type": "application/json"},
     )
     urllib.request.urlopen(req, timeout=5).read()
