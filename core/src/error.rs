@@ -82,6 +82,16 @@ pub enum Error {
     /// The client was closed.
     #[error("the client is closed")]
     Closed,
+
+    /// The connection succeeded, then was cut (or the body could not be read) while the answer
+    /// was arriving. Its kind is [`ErrorKind::Connect`]: retried and counted like one.
+    #[error("the connection to {environment} was cut after it had succeeded: {message}")]
+    Interrupted {
+        /// The side that was answering.
+        environment: Side,
+        /// What the transport said.
+        message: String,
+    },
 }
 
 /// The stable kind of an [`Error`], as bindings expose it (`code` in Node).
@@ -137,6 +147,7 @@ impl Error {
             Self::NoHealthyEnvironment(_) => ErrorKind::NoHealthyEnvironment,
             Self::RateLimited(_) => ErrorKind::RateLimited,
             Self::Closed => ErrorKind::Closed,
+            Self::Interrupted { .. } => ErrorKind::Connect,
         }
     }
 
@@ -152,6 +163,7 @@ impl Error {
     pub fn environment(&self) -> Option<Side> {
         match self {
             Self::Connect { environment, .. }
+            | Self::Interrupted { environment, .. }
             | Self::Timeout { environment, .. }
             | Self::Status { environment, .. }
             | Self::Decode { environment, .. }
@@ -173,7 +185,10 @@ impl Error {
     /// never one with `x-should-retry: false`.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Connect { .. } | Self::Timeout { .. } | Self::Decode { .. } => true,
+            Self::Connect { .. }
+            | Self::Interrupted { .. }
+            | Self::Timeout { .. }
+            | Self::Decode { .. } => true,
             Self::Status {
                 status,
                 should_retry,
@@ -201,7 +216,10 @@ impl Error {
     /// circuits*): connect errors, timeouts, 5xx, undecodable answers, 401 and 403.
     pub fn is_side_failure(&self) -> bool {
         match self {
-            Self::Connect { .. } | Self::Timeout { .. } | Self::Decode { .. } => true,
+            Self::Connect { .. }
+            | Self::Interrupted { .. }
+            | Self::Timeout { .. }
+            | Self::Decode { .. } => true,
             Self::Status { status, .. } => matches!(status, 401 | 403 | 500..=599),
             _ => false,
         }

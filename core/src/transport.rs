@@ -192,7 +192,7 @@ impl Transport {
     }
 }
 
-/// Maps a reqwest failure to a connect or timeout error, with the cause chain in the message.
+/// Maps a reqwest failure to a connect, interrupted or timeout error, with the cause chain in the message.
 pub(crate) fn transport_error(side: Side, e: &reqwest::Error, timeout: Duration) -> Error {
     if e.is_timeout() {
         return Error::Timeout {
@@ -206,6 +206,13 @@ pub(crate) fn transport_error(side: Side, e: &reqwest::Error, timeout: Duration)
         message.push_str(": ");
         message.push_str(&s.to_string());
         source = s.source();
+    }
+    if e.is_body() || e.is_decode() {
+        // Headers had arrived: the connection worked, the answer was cut.
+        return Error::Interrupted {
+            environment: side,
+            message,
+        };
     }
     Error::Connect {
         environment: side,

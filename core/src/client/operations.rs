@@ -101,6 +101,7 @@ impl Client {
 
     /// Sends `percent` (0..=100) of traffic to the candidate.
     pub fn set_canary_weight(&self, percent: f64) -> Result<TrafficState> {
+        self.ensure_open()?;
         if !(0.0..=100.0).contains(&percent) {
             return Err(Error::Config(format!(
                 "canary_weight must be within 0..=100, got {percent}"
@@ -159,6 +160,16 @@ impl Client {
     /// audit log has written every event published before (at most two seconds).
     pub fn close(&self) {
         self.engine.close();
+    }
+
+    /// Fails with [`Error::Closed`] once [`Client::close`] was called: every operation that
+    /// changes traffic refuses on a closed client (the bindings check it before those that
+    /// cannot fail otherwise).
+    pub fn ensure_open(&self) -> Result<()> {
+        if self.engine.is_closed() {
+            return Err(Error::Closed);
+        }
+        Ok(())
     }
 
     fn change(
