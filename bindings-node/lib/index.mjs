@@ -7,6 +7,7 @@ const turnout = require('./index.js')
 export const {
   Client,
   Stream,
+  Page,
   bucket,
   isCandidate,
   TurnoutError,
@@ -24,5 +25,7 @@ export const {
   RateLimitError,
   InternalServerError,
   StreamInterruptedError,
+  ClientClosedError,
+  ClientRateLimitError,
 } = turnout
 export default turnout

@@ -246,6 +246,7 @@ impl NativeClient {
     #[napi(ts_return_type = "Record<string, any>")]
     pub fn switch_to(&self, side: String) -> napi::Result<Value> {
         let side = side.parse::<turnout::Side>().napi()?;
+        self.inner.ensure_open().napi()?;
         convert::traffic(&self.inner.switch_to(side))
     }
 
@@ -258,12 +259,14 @@ impl NativeClient {
     /// Makes the candidate active, weight back to 0.
     #[napi(ts_return_type = "Record<string, any>")]
     pub fn promote(&self) -> napi::Result<Value> {
+        self.inner.ensure_open().napi()?;
         convert::traffic(&self.inner.promote())
     }
 
     /// Returns to the last known-good traffic state.
     #[napi(ts_return_type = "Record<string, any>")]
     pub fn rollback(&self, reason: String) -> napi::Result<Value> {
+        self.inner.ensure_open().napi()?;
         convert::traffic(&self.inner.rollback(&reason))
     }
 
@@ -344,6 +347,7 @@ impl NativeClient {
     /// Takes a checkpoint of the traffic state and routing config.
     #[napi(ts_return_type = "Record<string, any>")]
     pub fn checkpoint(&self, name: String) -> napi::Result<Value> {
+        self.inner.ensure_open().napi()?;
         convert::checkpoint(&self.inner.checkpoint(&name))
     }
 
@@ -383,6 +387,12 @@ impl NativeClient {
             &self.inner.costs(),
             &["by_environment", "by_model", "by_tag"],
         )
+    }
+
+    /// Runs the guard's checks and one rollout evaluation now.
+    #[napi]
+    pub fn tick(&self) {
+        self.inner.tick();
     }
 
     /// Stops background tasks; later requests fail with a `closed` error.

@@ -643,3 +643,11 @@ pub fn config_from_source(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult
     let path: String = path.extract()?;
     turnout::Config::from_file(path).map_err(|e| to_py_err(py, e))
 }
+
+/// The name in `candidates` that `unknown` most likely meant (a typo, or another case
+/// convention), by the rule config files use; `None` when none is close.
+#[pyfunction]
+pub fn _suggest(unknown: &str, candidates: Vec<String>) -> Option<String> {
+    let names: Vec<&str> = candidates.iter().map(String::as_str).collect();
+    turnout::config::suggest(unknown, &names).map(str::to_owned)
+}

@@ -8,6 +8,7 @@ from typing_extensions import Self, disjoint_base
 
 __all__ = [
     "__version__",
+    "_suggest",
     "TurnoutError",
     "ConfigError",
     "NoHealthyEnvironmentError",
@@ -52,6 +53,9 @@ _ConfigSource = str | os.PathLike[str] | Mapping[str, Any]
 
 def bucket(salt: str, key: str) -> int:
     """The sticky bucket (0..10000) of ``key`` under ``salt``."""
+
+def _suggest(unknown: str, candidates: list[str]) -> str | None:
+    """The name in ``candidates`` that ``unknown`` most likely meant, or None."""
 
 # --- configuration ------------------------------------------------------------------------
 
@@ -434,6 +438,7 @@ class BaseClient:
     def _resume_rollout(self) -> dict[str, Any]: ...
     def _abort_rollout(self, reason: str) -> dict[str, Any]: ...
     def _rollout(self) -> dict[str, Any] | None: ...
+    def _tick(self) -> None: ...
     def _checkpoint(self, name: str) -> dict[str, Any]: ...
     def _checkpoints(self) -> list[dict[str, Any]]: ...
     def _restore_checkpoint(self, id: str) -> dict[str, Any]: ...
