@@ -73,6 +73,16 @@ async function send(client, args) {
   return { ok, served, errors }
 }
 
+async function streamText(client, args) {
+  const stream = await client.chat.completions.create(
+    { model: 'gpt-4o-mini', messages: [{ role: 'user', content: args.content }], stream: true },
+    { environment: args.environment },
+  )
+  let text = ''
+  for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? ''
+  return { text, environment: stream.route.environment }
+}
+
 async function apply(run, op, args) {
   const c = run.client
   const arg = (key) => (typeof args[key] === 'string' && args[key].startsWith('$') ? run.saved[args[key].slice(1)] : args[key])
@@ -107,6 +117,7 @@ async function apply(run, op, args) {
     case 'health_check': return c.healthCheck(args.environment)
     case 'faults': return void (await run.sims[args.environment].setFaults(args.faults))
     case 'send': return send(c, args)
+    case 'stream': return streamText(c, args)
     case 'embeddings': return c.embeddings.create({ model: 'text-embedding-3-small', input: 'hello' })
     case 'models_list': return c.models.list()
     case 'request': return c.request(args.method, args.path, args.json)

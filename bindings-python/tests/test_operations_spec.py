@@ -82,6 +82,16 @@ class Run:
             served[resp.route.environment] = served.get(resp.route.environment, 0) + 1
         return {"ok": ok, "served": served, "errors": errors}
 
+    def stream(self, args: dict[str, Any]) -> dict[str, Any]:
+        stream = self.client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": args["content"]}],
+            stream=True,
+            environment=args.get("environment"),
+        )
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+        return {"text": text, "environment": stream.route.environment}
+
     def faults(self, args: dict[str, Any]) -> None:
         self.sims[args["environment"]].faults(**args["faults"])
 
@@ -111,6 +121,7 @@ class Run:
             "health_check": lambda: c.health_check(args["environment"]),
             "faults": lambda: self.faults(args),
             "send": lambda: self.send(args),
+            "stream": lambda: self.stream(args),
             "embeddings": lambda: c.embeddings.create(
                 model="text-embedding-3-small", input="hello"
             ).to_dict(),

@@ -224,6 +224,26 @@ mod operations {
                     Value::Null
                 }
                 "send" => self.send(args).await,
+                "stream" => {
+                    let request = ChatCompletionRequest::new(
+                        "gpt-4o-mini",
+                        vec![ChatMessage::user(self.arg(args, "content"))],
+                    );
+                    let mut call = c.chat().stream(request);
+                    if let Some(side) = side(args, "environment") {
+                        call = call.environment(side);
+                    }
+                    let stream = call.await.map_err(kind)?;
+                    let environment = stream.route().environment.to_string();
+                    let chunks = stream.collect_all().await.map_err(kind)?;
+                    let text: String = chunks
+                        .iter()
+                        .filter_map(|chunk| chunk.choices.first())
+                        .filter_map(|choice| serde_json::to_value(&choice.delta).ok())
+                        .filter_map(|delta| delta["content"].as_str().map(str::to_owned))
+                        .collect();
+                    json!({"text": text, "environment": environment})
+                }
                 "embeddings" => {
                     let body = json!({"model": "text-embedding-3-small", "input": "hello"});
                     c.request_json(
