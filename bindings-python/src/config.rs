@@ -186,8 +186,11 @@ fn section<T: Serialize + DeserializeOwned + Default>(
         for (k, v) in kwargs.iter() {
             let name = k.cast::<PyString>()?.to_str()?.to_owned();
             if !fields.contains(&name.as_str()) {
+                let hint = turnout::config::suggest(&name, fields)
+                    .map(|s| format!("; did you mean '{s}'?"))
+                    .unwrap_or_default();
                 return Err(PyTypeError::new_err(format!(
-                    "{class}() got an unexpected keyword argument '{name}'"
+                    "{class}() got an unexpected keyword argument '{name}'{hint}"
                 )));
             }
             map.insert(name, to_value(&v)?);

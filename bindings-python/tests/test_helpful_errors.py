@@ -38,6 +38,16 @@ def test_keyword_typo_suggests_the_keyword(cls: Any) -> None:
     assert "did you mean" not in str(far.value) and "'zzzzzz'" in str(far.value)
 
 
+def test_policy_keyword_typo_suggests_the_keyword() -> None:
+    with pytest.raises(TypeError) as err:
+        turnout.RetryPolicy(max_attemps=3)
+    assert str(err.value) == (
+        "RetryPolicy() got an unexpected keyword argument 'max_attemps'; did you mean 'max_attempts'?"
+    )
+    with pytest.raises(TypeError, match="did you mean 'failure_threshold'"):
+        turnout.CircuitBreaker(failureThreshold=3)
+
+
 def test_suggest_is_the_cores_rule() -> None:
     assert turnout._turnout._suggest("canaryWeight", ["canary_weight", "sticky"]) == "canary_weight"
     assert turnout._turnout._suggest("stiky", ["canary_weight", "sticky"]) == "sticky"
