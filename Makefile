@@ -8,14 +8,14 @@ CARGO      ?= cargo
 PRISM      := tests/prism/node_modules/.bin/prism
 
 .PHONY: demo test setup setup-system setup-python setup-node setup-prism lint rust-test spec-test \
-        python-test node-test bench loadtest clean deny fuzz
+        python-test node-test dist-test dist bench loadtest clean deny fuzz
 
 ## The main job: a live progressive rollout on the embedded simulator (no keys needed).
 demo:
 	$(CARGO) run -q --release -p turnout-cli -- demo
 
 ## Every test of every language, plus formatting and lints.
-test: setup lint deny rust-test spec-test python-test node-test
+test: setup lint deny rust-test spec-test python-test node-test dist-test
 	@echo "make test: all suites passed"
 
 setup: setup-system setup-python setup-node setup-prism
@@ -57,7 +57,7 @@ rust-test:
 	$(CARGO) test --workspace --exclude turnout-node
 
 spec-test: setup-prism
-	TURNOUT_PRISM_BIN=$(CURDIR)/$(PRISM) $(CARGO) test -p turnout --test openai_spec -- --ignored
+	TURNOUT_PRISM_BIN=$(CURDIR)/$(PRISM) $(CARGO) test -p turnout-llm --test openai_spec -- --ignored
 
 python-test: setup-python
 	PROFILE=debug VENV=$(VENV) bash bindings-python/scripts/build.sh
@@ -110,6 +110,25 @@ fuzz:
 	    -- -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 -rss_limit_mb=2048 || exit 1; \
 	done
 
+# The packages a user installs, each into a clean environment, packed from the builds above.
+dist-test: python-test node-test
+	TURNOUT_BIN=$(TURNOUT_BIN) bash tests/dist/check.sh --quick
+
+## The packages, into dist/: the crate (turnout-llm), the abi3 manylinux wheel and the sdist,
+## the npm tarball; then each is installed into a clean environment and run.
+DIST := dist
+dist: setup-python setup-node
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	$(CARGO) package -p turnout-llm --allow-dirty
+	cp target/package/turnout-llm-*.crate $(DIST)/
+	$(VENV)/bin/maturin build --release -m bindings-python/Cargo.toml --out $(DIST)
+	$(VENV)/bin/maturin sdist -m bindings-python/Cargo.toml --out $(DIST)
+	bash bindings-node/scripts/build.sh
+	cd bindings-node && npm pack --pack-destination ../$(DIST)
+	$(CARGO) build -q -p turnout-cli
+	TURNOUT_BIN=$(TURNOUT_BIN) bash tests/dist/check.sh $(DIST)
+	@ls -l $(DIST)
+
 ## Benchmarks (not tests): writes BENCHMARKS.md.
 bench:
 	bash bench/run.sh
@@ -122,4 +141,4 @@ loadtest:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) bindings-node/node_modules tests/prism/node_modules
+	rm -rf $(VENV) $(DIST) bindings-node/node_modules tests/prism/node_modules

@@ -66,9 +66,9 @@ cat "$OUT/facts.txt" >&2
 # --- build --------------------------------------------------------------------------------
 say "build (release: the simulator binary and the benches)"
 cargo build --release -q -p turnout-cli
-cargo bench -q -p turnout --no-run 2>&1 | grep -v '^ *Executable' >&2 || true
+cargo bench -q -p turnout-llm --no-run 2>&1 | grep -v '^ *Executable' >&2 || true
 TURNOUT_BIN=$TARGET/release/turnout
-OVERHEAD=(cargo bench -q -p turnout --bench overhead --)
+OVERHEAD=(cargo bench -q -p turnout-llm --bench overhead --)
 
 # --- the simulator, its own process -------------------------------------------------------
 SIM_PORT=$(free_port)
@@ -82,12 +82,12 @@ echo "simulator: $SIM_URL (pid ${PIDS[0]})" >&2
 CRIT=(--warm-up-time 1 --measurement-time 3 --noplot)
 if want select; then
   say "criterion: routing decision"
-  cargo bench -q -p turnout --bench selection -- "${CRIT[@]}" 2>&1 | tee "$OUT/selection.txt" >&2 \
+  cargo bench -q -p turnout-llm --bench selection -- "${CRIT[@]}" 2>&1 | tee "$OUT/selection.txt" >&2 \
     || fail select
 fi
 if want criterion; then
   say "criterion: chat c=64, raw reqwest vs turnout (simulator process)"
-  TURNOUT_BENCH_URL=$SIM_URL cargo bench -q -p turnout --bench throughput -- "${CRIT[@]}" 2>&1 \
+  TURNOUT_BENCH_URL=$SIM_URL cargo bench -q -p turnout-llm --bench throughput -- "${CRIT[@]}" 2>&1 \
     | tee "$OUT/criterion_throughput.txt" >&2 || fail criterion
 fi
 
@@ -117,7 +117,7 @@ if want instructions; then
   rm -f "$OUT/instructions.jsonl"
   if command -v valgrind >/dev/null; then
     say "instructions per request (callgrind), raw / raw-url / turnout"
-    BIN=$(cargo bench -q -p turnout --bench overhead --no-run --message-format=json 2>/dev/null \
+    BIN=$(cargo bench -q -p turnout-llm --bench overhead --no-run --message-format=json 2>/dev/null \
       | python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)

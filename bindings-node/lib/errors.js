@@ -121,6 +121,20 @@ class StreamInterruptedError extends APIError {
   }
 }
 
+/** The client was closed: `close()` was called before this call. */
+class ClientClosedError extends TurnoutError {
+  constructor(message, options = {}) {
+    super(message, { code: 'closed', ...options })
+  }
+}
+
+/** A client-side limit (rate or concurrency) gave no permit within the request's timeout. */
+class ClientRateLimitError extends TurnoutError {
+  constructor(message, options = {}) {
+    super(message, { code: 'rate_limited', ...options })
+  }
+}
+
 function statusClass(status) {
   switch (status) {
     case 400:
@@ -169,8 +183,12 @@ function fromPayload(p) {
       return new UnknownCheckpointError(p.message, options)
     case 'refused':
       return new RefusedError(p.message, options)
+    case 'closed':
+      return new ClientClosedError(p.message, options)
+    case 'rate_limited':
+      return new ClientRateLimitError(p.message, options)
     default:
-      // `rate_limited` (a client-side limit), `closed`, and kinds added later.
+      // Kinds added later.
       return new TurnoutError(p.message, options)
   }
 }
@@ -209,6 +227,8 @@ module.exports = {
   NoRolloutError,
   UnknownCheckpointError,
   RefusedError,
+  ClientClosedError,
+  ClientRateLimitError,
   fromNative,
   RAW_BODY,
 }

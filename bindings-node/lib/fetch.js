@@ -71,17 +71,22 @@ function routingOptions(headers) {
   return out
 }
 
-/** Header-safe JSON: non-ASCII escaped, as a ByteString must be. */
-function asciiJson(value) {
-  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'))
+/** A header-safe value: non-ASCII percent-encoded, as a ByteString must be. */
+function headerSafe(value) {
+  const text = String(value)
+  return /^[\x20-\x7e]*$/.test(text) ? text : encodeURIComponent(text)
 }
 
+/** The `x-turnout-*` answer headers, the same as the Python transports send. */
 function routeHeaders(route, contentType) {
-  return {
+  const headers = {
     'content-type': contentType,
     'x-turnout-environment': route.environment,
-    'x-turnout-route': asciiJson(route),
+    'x-turnout-attempts': String(route.attempts),
   }
+  if (route.model) headers['x-turnout-model'] = headerSafe(route.model)
+  if (route.label) headers['x-turnout-label'] = headerSafe(route.label)
+  return headers
 }
 
 /** The `Response` an upstream error status becomes; other failures reject the fetch. */

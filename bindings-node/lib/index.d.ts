@@ -285,6 +285,22 @@ export interface ModelList extends Routed {
   data: Model[]
 }
 
+/** A list answer: its fields, `route`, and iteration over its items (one page). */
+export declare class Page<T = Model> implements Iterable<T>, AsyncIterable<T> {
+  readonly object: 'list'
+  readonly data: T[]
+  readonly route: Route
+  /** The items of this page. */
+  getPaginatedItems(): T[]
+  /** Always `false`: list answers are one page. */
+  hasNextPage(): boolean
+  [Symbol.iterator](): Iterator<T>
+  [Symbol.asyncIterator](): AsyncIterator<T>
+}
+
+/** A promise of a page that `for await` can also walk item by item, like openai-node's. */
+export type PagePromise<T = Model> = Promise<Page<T>> & AsyncIterable<T>
+
 /**
  * The events of a streaming answer, as an async iterable. Leaving a `for await` loop early
  * (`break`, `return`, a throw) or calling `close()` cancels the upstream request.
@@ -505,7 +521,7 @@ export declare class Client {
 
   /** Models. */
   readonly models: {
-    list(options?: RequestOptions): Promise<ModelList>
+    list(options?: RequestOptions): PagePromise<Model>
     retrieve(model: string, options?: RequestOptions): Promise<Model & Routed>
   }
 
@@ -516,7 +532,7 @@ export declare class Client {
    * come back as they were (with `x-should-retry: false`: turnout has retried already);
    * streams come back as server-sent events. Headers `x-turnout-routing-key`,
    * `x-turnout-environment` and `x-turnout-metadata` (JSON) set the routing options; answers
-   * carry `x-turnout-environment` and `x-turnout-route`.
+   * carry `x-turnout-environment`, `x-turnout-attempts`, `x-turnout-model` and `x-turnout-label`.
    */
   readonly fetch: Fetch
 
@@ -569,13 +585,20 @@ export declare class Client {
   /** The Prometheus metrics of this client, as OpenMetrics text. */
   metricsText(): string
   /** The address (`host:port`) the built-in metrics listener serves on (`metrics.listen`), or `null`. */
+  metricsAddress(): string | null
+  /** @deprecated the old name of {@link Client.metricsAddress}. */
   metricsAddr(): string | null
+  /**
+   * Runs the periodic checks now: the rollback guard judges every gate and a running rollout
+   * is evaluated once, as if its interval had come.
+   */
+  tick(): void
   /** The content type of `metricsText()` (OpenMetrics text), for an app serving it itself. */
   static readonly metricsContentType: string
   /** Token and cost totals since the client was built. */
   costs(): Costs
 
-  /** Stops background tasks; later requests fail with a {@link TurnoutError} of code `"closed"`. */
+  /** Stops background tasks; later requests and operations throw {@link ClientClosedError}. */
   close(): void
 }
 
@@ -661,3 +684,7 @@ export declare class NoRolloutError extends TurnoutError {}
 export declare class UnknownCheckpointError extends TurnoutError {}
 /** A change was refused (an unavailable side without `force`, or a failed precondition). */
 export declare class RefusedError extends TurnoutError {}
+/** The client was closed before this call (code `"closed"`). */
+export declare class ClientClosedError extends TurnoutError {}
+/** A client-side limit gave no permit within the request's timeout (code `"rate_limited"`). */
+export declare class ClientRateLimitError extends TurnoutError {}

@@ -140,6 +140,43 @@ class Stream {
   }
 }
 
+/**
+ * A list answer (`models.list()`): `data` and `object` as the upstream sent them, a
+ * non-enumerable `route`, and iteration over the items (`for (const m of page)`, `for await`).
+ */
+class Page {
+  constructor(body, route) {
+    Object.assign(this, body)
+    Object.defineProperty(this, 'route', { value: route, enumerable: false, configurable: true, writable: true })
+  }
+
+  /** The items of this page. */
+  getPaginatedItems() {
+    return Array.isArray(this.data) ? this.data : []
+  }
+
+  /** Whether another page follows: turnout's list answers are one page, as OpenAI's models list is. */
+  hasNextPage() {
+    return false
+  }
+
+  [Symbol.iterator]() {
+    return this.getPaginatedItems()[Symbol.iterator]()
+  }
+
+  async *[Symbol.asyncIterator]() {
+    yield* this.getPaginatedItems()
+  }
+}
+
+/** A promise of a page that is also async-iterable over its items, like openai-node's `PagePromise`. */
+function pagePromise(promise) {
+  promise[Symbol.asyncIterator] = async function* items() {
+    yield* await promise
+  }
+  return promise
+}
+
 /** A request whose body has `stream: true` returns a `Stream`. */
 async function send(nativeClient, method, path, body, options) {
   const opts = callOptions(options)
@@ -196,7 +233,8 @@ class Client {
     })
     /** Models (`client.models.list`, `client.models.retrieve`). */
     this.models = Object.freeze({
-      list: async (options) => send(n, 'GET', '/models', undefined, options),
+      list: (options) =>
+        pagePromise(send(n, 'GET', '/models', undefined, options).then((body) => new Page(body, body.route))),
       retrieve: async (model, options) => send(n, 'GET', `/models/${encodeURIComponent(model)}`, undefined, options),
     })
     /** A WHATWG `fetch` routed by this client, for `new OpenAI({ fetch: client.fetch })`. */
@@ -312,8 +350,21 @@ class Client {
   }
 
   /** The address (`host:port`) the built-in metrics listener serves on (`metrics.listen`), or `null`. */
-  metricsAddr() {
+  metricsAddress() {
     return this.#native.metricsAddr() ?? null
+  }
+
+  /** @deprecated the old name of `metricsAddress()` (Python: `metrics_address()`). */
+  metricsAddr() {
+    return this.metricsAddress()
+  }
+
+  /**
+   * Runs the periodic checks now: the rollback guard judges every gate and a running rollout
+   * is evaluated once, as if its interval had come (background tasks do this on their own).
+   */
+  tick() {
+    sync(() => this.#native.tick())
   }
 
   /** Token and cost totals since the client was built: overall, by environment, model and tag. */
@@ -343,7 +394,7 @@ class Client {
     return () => subscription.unsubscribe()
   }
 
-  /** Stops background tasks; later requests fail with a `closed` error. */
+  /** Stops background tasks; later requests and operations throw `ClientClosedError`. */
   close() {
     this.#native.close()
   }
@@ -384,6 +435,7 @@ function isCandidate(salt, key, weightBp) {
 module.exports = {
   Client,
   Stream,
+  Page,
   bucket,
   isCandidate,
   TurnoutError: errors.TurnoutError,
@@ -405,4 +457,6 @@ module.exports = {
   NoRolloutError: errors.NoRolloutError,
   UnknownCheckpointError: errors.UnknownCheckpointError,
   RefusedError: errors.RefusedError,
+  ClientClosedError: errors.ClientClosedError,
+  ClientRateLimitError: errors.ClientRateLimitError,
 }

@@ -7,6 +7,7 @@ const turnout = require('./index.js')
 export const {
   Client,
   Stream,
+  Page,
   bucket,
   isCandidate,
   TurnoutError,
@@ -28,5 +29,7 @@ export const {
   NoRolloutError,
   UnknownCheckpointError,
   RefusedError,
+  ClientClosedError,
+  ClientRateLimitError,
 } = turnout
 export default turnout

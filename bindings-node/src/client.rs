@@ -58,6 +58,7 @@ impl CallOptions {
             metadata: self.metadata.map(|m| m.into_iter().collect()),
             timeout: millis("timeoutMs", self.timeout_ms)?,
             deadline: millis("deadlineMs", self.deadline_ms)?,
+            ..Default::default()
         })
     }
 }
@@ -392,6 +393,7 @@ impl NativeClient {
     /// Takes a checkpoint of the traffic state and routing config.
     #[napi(ts_return_type = "Record<string, any>")]
     pub fn checkpoint(&self, name: String) -> napi::Result<Value> {
+        self.inner.ensure_open().napi()?;
         guard(|| convert::checkpoint(&self.inner.checkpoint(&name)))
     }
 
@@ -435,6 +437,12 @@ impl NativeClient {
                 &["by_environment", "by_model", "by_tag"],
             )
         })
+    }
+
+    /// Runs the guard's checks and one rollout evaluation now.
+    #[napi]
+    pub fn tick(&self) {
+        self.inner.tick();
     }
 
     /// Stops background tasks and ends every `onEvent` subscription; later requests fail

@@ -368,13 +368,13 @@ describe('rollouts, checkpoints, metrics, costs', () => {
     assert.ok(costs.byEnvironment.blue.requests === 1)
     assert.ok(costs.byModel['gpt-4o'].costUsd > 0)
     assert.equal(costs.byTag.search.requests, 1)
-    assert.equal(client.metricsAddr(), null)
+    assert.equal(client.metricsAddress(), null)
     client.close()
   })
 
   test('the built-in metrics listener (metrics.listen) and metricsContentType', async () => {
     const client = new Client(pairOptions(pair, { metrics: { listen: '127.0.0.1:0' } }))
-    const addr = client.metricsAddr()
+    const addr = client.metricsAddress()
     assert.match(addr, /^127\.0\.0\.1:\d+$/)
     const res = await fetch(`http://${addr}/metrics`)
     assert.equal(res.status, 200)

@@ -30,7 +30,10 @@ test('chat completions through the SDK are routed, with each side its own key', 
     const { data, response } = await openai.chat.completions.create(hello('on green')).withResponse()
     assert.equal(data.system_fingerprint, 'fp_green')
     assert.equal(response.headers.get('x-turnout-environment'), 'green')
-    assert.equal(JSON.parse(response.headers.get('x-turnout-route')).label, 'v2')
+    // The same answer headers as the Python transports.
+    assert.equal(response.headers.get('x-turnout-label'), 'v2')
+    assert.equal(response.headers.get('x-turnout-attempts'), '1')
+    assert.equal(response.headers.get('x-turnout-model'), data.model)
     const after = await pair.green.stats()
     assert.equal(after.total - before.total, 1)
   } finally {

@@ -64,8 +64,8 @@ export async function startSim({ name = 'sim', apiKey, errorRate, latencyMs, arg
     url,
     origin,
     name,
-    /** Replaces the faults (`POST /_sim/faults`). */
-    setFaults: (faults) => control('POST', '/_sim/faults', faults),
+    /** Replaces the faults (`PUT /_sim/faults`). */
+    setFaults: (faults) => control('PUT', '/_sim/faults', faults),
     /** The counters (`GET /_sim/stats`). */
     stats: () => control('GET', '/_sim/stats'),
     /** Zeroes the counters. */

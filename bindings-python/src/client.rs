@@ -196,6 +196,17 @@ impl BaseClient {
         let core = self.core(py)?;
         runtime::detached(py, || f(core))
     }
+
+    /// Runs an operation that changes traffic: refused with `ClientClosedError` once the
+    /// client is closed (the core's check), its error mapped.
+    fn change<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&turnout::Client) -> turnout::Result<T> + Send,
+    ) -> PyResult<T> {
+        self.op(py, |core| core.ensure_open().and_then(|()| f(core)))?
+            .map_err(|e| to_py_err(py, e))
+    }
 }
 
 /// One request, ready to go to the runtime.
@@ -540,37 +551,29 @@ impl BaseClient {
     #[pyo3(signature = (environment, force = false))]
     fn _switch_to(&self, py: Python<'_>, environment: &str, force: bool) -> PyResult<Py<PyAny>> {
         let side = convert::side(py, environment)?;
-        let state = self
-            .op(py, |core| core.switch_to_with(side, force))?
-            .map_err(|e| to_py_err(py, e))?;
-        serde_to_py(py, &state)
+        let state = self.change(py, |core| core.switch_to_with(side, force))?;
+        convert::traffic(py, &state)
     }
 
     /// Sends `percent` (0..=100) of traffic to the candidate.
     #[pyo3(signature = (percent, force = false))]
     fn _set_canary_weight(&self, py: Python<'_>, percent: f64, force: bool) -> PyResult<Py<PyAny>> {
-        let state = self
-            .op(py, |core| core.set_canary_weight_with(percent, force))?
-            .map_err(|e| to_py_err(py, e))?;
-        serde_to_py(py, &state)
+        let state = self.change(py, |core| core.set_canary_weight_with(percent, force))?;
+        convert::traffic(py, &state)
     }
 
     /// Makes the candidate active, weight back to 0.
     #[pyo3(signature = (force = false))]
     fn _promote(&self, py: Python<'_>, force: bool) -> PyResult<Py<PyAny>> {
-        let state = self
-            .op(py, |core| core.promote_with(force))?
-            .map_err(|e| to_py_err(py, e))?;
-        serde_to_py(py, &state)
+        let state = self.change(py, |core| core.promote_with(force))?;
+        convert::traffic(py, &state)
     }
 
     /// Undoes the last release step (nothing when the last change was a rollback).
     #[pyo3(signature = (reason, force = false))]
     fn _rollback(&self, py: Python<'_>, reason: &str, force: bool) -> PyResult<Py<PyAny>> {
-        let state = self
-            .op(py, |core| core.rollback_with(reason, force))?
-            .map_err(|e| to_py_err(py, e))?;
-        serde_to_py(py, &state)
+        let state = self.change(py, |core| core.rollback_with(reason, force))?;
+        convert::traffic(py, &state)
     }
 
     /// Probes `environment` now (blocking).
@@ -626,38 +629,35 @@ impl BaseClient {
     /// Starts a progressive rollout of the candidate.
     fn _start_rollout(&self, py: Python<'_>, plan: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let plan = crate::config::rollout_plan(py, plan)?;
-        let status = self
-            .op(py, move |core| {
-                core.start_rollout(plan).map(|()| core.rollout())
-            })?
-            .map_err(|e| to_py_err(py, e))?;
+        let status = self.change(py, move |core| {
+            core.start_rollout(plan).map(|()| core.rollout())
+        })?;
         serde_to_py(py, &status)
     }
 
     /// Pauses the rollout at its step.
     fn _pause_rollout(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let status = self
-            .op(py, |core| core.pause_rollout().map(|()| core.rollout()))?
-            .map_err(|e| to_py_err(py, e))?;
+        let status = self.change(py, |core| core.pause_rollout().map(|()| core.rollout()))?;
         serde_to_py(py, &status)
     }
 
     /// Resumes a paused rollout.
     fn _resume_rollout(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let status = self
-            .op(py, |core| core.resume_rollout().map(|()| core.rollout()))?
-            .map_err(|e| to_py_err(py, e))?;
+        let status = self.change(py, |core| core.resume_rollout().map(|()| core.rollout()))?;
         serde_to_py(py, &status)
     }
 
     /// Aborts the rollout: the candidate's weight goes back to 0.
     fn _abort_rollout(&self, py: Python<'_>, reason: &str) -> PyResult<Py<PyAny>> {
-        let status = self
-            .op(py, |core| {
-                core.abort_rollout(reason).map(|()| core.rollout())
-            })?
-            .map_err(|e| to_py_err(py, e))?;
+        let status = self.change(py, |core| {
+            core.abort_rollout(reason).map(|()| core.rollout())
+        })?;
         serde_to_py(py, &status)
+    }
+
+    /// Runs the guard's checks and one rollout evaluation now.
+    fn _tick(&self, py: Python<'_>) -> PyResult<()> {
+        self.op(py, |core| core.tick())
     }
 
     /// The current (or last) rollout's progress, or None before the first.
@@ -668,7 +668,7 @@ impl BaseClient {
 
     /// Takes a checkpoint named `name`.
     fn _checkpoint(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
-        let checkpoint = self.op(py, |core| core.checkpoint(name))?;
+        let checkpoint = self.change(py, |core| Ok(core.checkpoint(name)))?;
         serde_to_py(py, &checkpoint)
     }
 
@@ -680,10 +680,8 @@ impl BaseClient {
 
     /// Re-applies checkpoint `id`'s traffic state.
     fn _restore_checkpoint(&self, py: Python<'_>, id: &str) -> PyResult<Py<PyAny>> {
-        let state = self
-            .op(py, |core| core.restore_checkpoint(id))?
-            .map_err(|e| to_py_err(py, e))?;
-        serde_to_py(py, &state)
+        let state = self.change(py, |core| core.restore_checkpoint(id))?;
+        convert::traffic(py, &state)
     }
 
     /// The Prometheus metrics, as OpenMetrics text.

@@ -186,8 +186,11 @@ fn section<T: Serialize + DeserializeOwned + Default>(
         for (k, v) in kwargs.iter() {
             let name = k.cast::<PyString>()?.to_str()?.to_owned();
             if !fields.contains(&name.as_str()) {
+                let hint = turnout::config::suggest(&name, fields)
+                    .map(|s| format!("; did you mean '{s}'?"))
+                    .unwrap_or_default();
                 return Err(PyTypeError::new_err(format!(
-                    "{class}() got an unexpected keyword argument '{name}'"
+                    "{class}() got an unexpected keyword argument '{name}'{hint}"
                 )));
             }
             map.insert(name, to_value(&v)?);
@@ -642,4 +645,12 @@ pub fn config_from_source(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult
     })?;
     let path: String = path.extract()?;
     turnout::Config::from_file(path).map_err(|e| to_py_err(py, e))
+}
+
+/// The name in `candidates` that `unknown` most likely meant (a typo, or another case
+/// convention), by the rule config files use; `None` when none is close.
+#[pyfunction]
+pub fn _suggest(unknown: &str, candidates: Vec<String>) -> Option<String> {
+    let names: Vec<&str> = candidates.iter().map(String::as_str).collect();
+    turnout::config::suggest(unknown, &names).map(str::to_owned)
 }

@@ -155,6 +155,17 @@ pub fn serde_to_py<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<P
     to_py(py, &json)
 }
 
+/// A traffic state → a dict with the weight in percent (`canary_weight`, as `status()` has
+/// it) beside the basis points.
+pub fn traffic(py: Python<'_>, state: &turnout::routing::TrafficState) -> PyResult<Py<PyAny>> {
+    let mut json = serde_json::to_value(state)
+        .map_err(|e| PyValueError::new_err(format!("cannot convert a turnout value: {e}")))?;
+    if let Value::Object(map) = &mut json {
+        map.insert("canary_weight".into(), state.canary_weight().into());
+    }
+    to_py(py, &json)
+}
+
 /// Seconds (a float) → a duration; `name` is the argument, for the message.
 pub fn seconds(name: &str, secs: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(secs).map_err(|_| {

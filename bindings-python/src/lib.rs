@@ -73,6 +73,7 @@ fn _turnout(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<events::EventSubscription>()?;
     m.add_class::<bridge::LoopBridge>()?;
     m.add_function(wrap_pyfunction!(bucket, m)?)?;
+    m.add_function(wrap_pyfunction!(config::_suggest, m)?)?;
     m.add(
         "METRICS_CONTENT_TYPE",
         turnout::Client::metrics_content_type(),

@@ -80,7 +80,7 @@ class Sim:
 
     def faults(self, **faults: Any) -> Any:
         """Replaces the injected faults (unnamed ones go back to none)."""
-        return self._call("POST", "/_sim/faults", faults)
+        return self._call("PUT", "/_sim/faults", faults)
 
     def stats(self) -> Any:
         return self._call("GET", "/_sim/stats")

@@ -81,7 +81,7 @@ async def test_rollout_operations(aclient: turnout.AsyncClient) -> None:
         gates=turnout.RollbackPolicy(max_error_rate=0.05),
         interval=10.0,
     )
-    assert await aclient.rollout_status() is None
+    assert await aclient.rollout() is None
     started = await aclient.start_rollout(plan)
     assert started["state"] == "running" and started["candidate"] == "green"
     assert (await aclient.status())["canary_weight"] == 5

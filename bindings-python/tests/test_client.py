@@ -377,14 +377,14 @@ def test_rollout_checkpoints_metrics_costs(client: turnout.Client) -> None:
     assert "Step(weight=5.0" in repr(plan)
     with pytest.raises(turnout.ConfigError, match="steps"):
         turnout.RolloutPlan(steps=[turnout.Step(weight=50), turnout.Step(weight=10)])
-    assert client.rollout_status() is None
+    assert client.rollout() is None
     started = client.start_rollout(plan)
     assert started["state"] == "running" and started["weight"] == 5
     assert client.status()["rollout"]["state"] == "running"
     assert client.pause_rollout()["state"] == "paused"
     assert client.resume_rollout()["state"] == "running"
     assert client.abort_rollout("not today")["state"] == "aborted"
-    assert client.rollout_status()["state"] == "aborted"
+    assert client.rollout()["state"] == "aborted"
     assert client.status()["canary_weight"] == 0
     # A plan can be a plain dict too.
     assert client.start_rollout({"steps": [{"weight": 20}, {"weight": 100}], "interval": 60})["weight"] == 20

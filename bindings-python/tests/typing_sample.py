@@ -28,7 +28,7 @@ def sync_usage(client: turnout.Client) -> None:
     sub = client.on_event(lambda event: print(event["type"]))
     assert_type(sub, turnout.EventSubscription)
     assert_type(client.metrics_text(), str)
-    assert_type(client.rollout_status(), dict[str, Any] | None)
+    assert_type(client.rollout(), dict[str, Any] | None)
     client.start_rollout(
         turnout.RolloutPlan(steps=[turnout.Step(weight=5, hold=60), turnout.Step(weight=100)])
     )

@@ -5,9 +5,37 @@ use std::net::{IpAddr, SocketAddr};
 use clap::Args;
 use turnout_sim::{Faults, Sim, SimConfig};
 
+/// Every knob and control endpoint, shown by `turnout sim --help`.
+const SIM_HELP: &str = "\
+Faults (each flag sets the knob of the same name; all can change at run time):
+  error_rate           share (0..=1) of requests answered with error_status
+  error_status         status of injected errors (default 500)
+  fail_next            the next N requests fail with error_status (counts down)
+  latency_ms           latency added before every answer
+  jitter_ms            extra latency drawn from 0..=N ms
+  first_byte_delay_ms  streams: delay before the first event
+  truncate_after       streams: cut after N content chunks (no finish chunk, no [DONE])
+  malformed_json       answer 200 with a body that is not JSON (streams: a bad data: line)
+  drop_connection      close the TCP connection without any HTTP answer
+  missing_models       models answering 404 model_not_found
+  retry_after          seconds sent as Retry-After on injected errors
+  should_retry         injected errors carry x-should-retry: true|false
+
+Control endpoints (no key needed, not counted):
+  GET    /_sim/faults   the current faults (fail_next shows what is left)
+  PATCH  /_sim/faults   change the knobs in the JSON body, keep the others (POST: the same)
+  PUT    /_sim/faults   replace every knob; missing ones take their defaults
+  DELETE /_sim/faults   clear every fault
+  GET    /_sim/stats    counters: total, by_path, by_model, by_status, auth_keys_seen
+  POST   /_sim/reset    zero the counters and restart the --seed sequence
+
+Example:
+  curl -X PATCH localhost:8080/_sim/faults -d '{\"error_rate\": 0.2}'";
+
 /// Flags of `turnout sim`; every fault can also be changed at run time with
-/// `POST /_sim/faults`.
+/// `PATCH /_sim/faults`.
 #[derive(Debug, Args)]
+#[command(after_long_help = SIM_HELP, after_help = "Run `turnout sim --help` for every knob and the /_sim control endpoints.")]
 pub struct SimArgs {
     /// Port to listen on (0 picks a free one; the URL is printed).
     #[arg(long, default_value_t = 8080)]
@@ -45,6 +73,22 @@ pub struct SimArgs {
     /// Models answering 404 model_not_found (repeatable).
     #[arg(long = "missing-model")]
     missing_models: Vec<String>,
+    /// The next N requests fail with --error-status.
+    #[arg(long, default_value_t = 0)]
+    fail_next: u32,
+    /// Answer 200 with a body that is not JSON.
+    #[arg(long)]
+    malformed_json: bool,
+    /// Close connections without any HTTP answer.
+    #[arg(long)]
+    drop_connection: bool,
+    /// Injected errors carry `x-should-retry: true|false`.
+    #[arg(long)]
+    should_retry: Option<bool>,
+    /// Seed the random draws (error rate, jitter): the same requests in the same order meet
+    /// the same faults.
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 /// Runs the simulator until Ctrl-C or SIGTERM.
@@ -58,11 +102,15 @@ pub async fn run(args: SimArgs) -> Result<(), String> {
         retry_after: args.retry_after,
         truncate_after: args.truncate_after,
         missing_models: args.missing_models,
-        ..Faults::default()
+        fail_next: args.fail_next,
+        malformed_json: args.malformed_json,
+        drop_connection: args.drop_connection,
+        should_retry: args.should_retry,
     };
     faults.validate().map_err(|e| e.to_string())?;
     let mut config = SimConfig::named(args.name).with_faults(faults);
     config.api_key = args.api_key;
+    config.seed = args.seed;
     let addr = SocketAddr::new(args.host, args.port);
     let sim = Sim::start_on(addr, config)
         .await

@@ -37,4 +37,8 @@ fn the_demo_rolls_back_then_promotes() {
         "rolled back before the candidate's 40th failing-phase request: {reaction}"
     );
     assert!(!text.contains("sk-demo"), "no key printed");
+    assert!(
+        !text.contains('\x1b'),
+        "no ANSI escape goes into a pipe: {text:?}"
+    );
 }

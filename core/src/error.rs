@@ -103,6 +103,16 @@ pub enum Error {
     /// its precondition (`if_version`, a stale rollout step) no longer holds.
     #[error("refused: {0}")]
     Refused(String),
+
+    /// The connection succeeded, then was cut (or the body could not be read) while the answer
+    /// was arriving. Its kind is [`ErrorKind::Connect`]: retried and counted like one.
+    #[error("the connection to {environment} was cut after it had succeeded: {message}")]
+    Interrupted {
+        /// The side that was answering.
+        environment: Side,
+        /// What the transport said.
+        message: String,
+    },
 }
 
 /// The stable kind of an [`Error`], as bindings expose it (`code` in Node).
@@ -174,6 +184,7 @@ impl Error {
             Self::NoRollout(_) => ErrorKind::NoRollout,
             Self::UnknownCheckpoint(_) => ErrorKind::UnknownCheckpoint,
             Self::Refused(_) => ErrorKind::Refused,
+            Self::Interrupted { .. } => ErrorKind::Connect,
         }
     }
 
@@ -189,6 +200,7 @@ impl Error {
     pub fn environment(&self) -> Option<Side> {
         match self {
             Self::Connect { environment, .. }
+            | Self::Interrupted { environment, .. }
             | Self::Timeout { environment, .. }
             | Self::Status { environment, .. }
             | Self::Decode { environment, .. }
@@ -210,7 +222,10 @@ impl Error {
     /// never one with `x-should-retry: false`.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Connect { .. } | Self::Timeout { .. } | Self::Decode { .. } => true,
+            Self::Connect { .. }
+            | Self::Interrupted { .. }
+            | Self::Timeout { .. }
+            | Self::Decode { .. } => true,
             Self::Status {
                 status,
                 should_retry,
@@ -249,7 +264,10 @@ impl Error {
     /// a redirect turnout would not follow (to another origin: the side is misconfigured).
     pub fn is_side_failure(&self) -> bool {
         match self {
-            Self::Connect { .. } | Self::Timeout { .. } | Self::Decode { .. } => true,
+            Self::Connect { .. }
+            | Self::Interrupted { .. }
+            | Self::Timeout { .. }
+            | Self::Decode { .. } => true,
             Self::Status { status, .. } => matches!(status, 300..=399 | 401 | 403 | 500..=599),
             _ => false,
         }

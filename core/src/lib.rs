@@ -46,3 +46,17 @@ pub use provider::AuthStyle;
 pub use reqwest::Method;
 pub use rollout::{Checkpoint, RolloutPlan, RolloutState, RolloutStatus, Step};
 pub use secret::{ApiKey, FINGERPRINT_KEY_VAR, SecretUrl, fingerprint_key};
+
+/// The Rust blocks of the READMEs and docs, compiled (and run unless `no_run`) by
+/// `cargo test --doc`, so that the docs cannot drift from the code.
+#[cfg(doctest)]
+mod doc_blocks {
+    #[doc = include_str!("../README.md")]
+    struct CrateReadme;
+
+    #[doc = include_str!("../../README.md")]
+    struct Readme;
+
+    #[doc = include_str!("../../docs/rollout.md")]
+    struct Rollout;
+}

@@ -314,8 +314,8 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
     })
 }
 
-/// Maps a reqwest failure to a connect or timeout error, with the cause chain in the message
-/// and no URL in it (URLs may hold secrets; the side names where it happened).
+/// Maps a reqwest failure to a connect, interrupted or timeout error, with the cause chain in
+/// the message and no URL in it (URLs may hold secrets; the side names where it happened).
 pub(crate) fn transport_error(side: Side, e: &reqwest::Error, timeout: Duration) -> Error {
     if e.is_timeout() {
         return Error::Timeout {
@@ -323,9 +323,17 @@ pub(crate) fn transport_error(side: Side, e: &reqwest::Error, timeout: Duration)
             after: timeout,
         };
     }
+    let message = error_chain(e);
+    if e.is_body() || e.is_decode() {
+        // Headers had arrived: the connection worked, the answer was cut.
+        return Error::Interrupted {
+            environment: side,
+            message,
+        };
+    }
     Error::Connect {
         environment: side,
-        message: error_chain(e),
+        message,
         request_sent: !e.is_connect(),
     }
 }

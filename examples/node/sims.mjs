@@ -8,14 +8,15 @@ export const BLUE_KEY = process.env.TURNOUT_BLUE_KEY ?? ''
 export const GREEN_KEY = process.env.TURNOUT_GREEN_KEY ?? ''
 
 /**
- * Sets the faults of a simulator (`POST /_sim/faults`): a stand-in for a bad release.
+ * Sets the faults of a simulator, a stand-in for a bad release (`PUT /_sim/faults`: the knobs
+ * given, the others back to none).
  * @param {string} baseUrl the simulator's base URL, `/v1` included
  * @param {Record<string, unknown>} faults e.g. `{ error_rate: 0.5 }`
  */
 export async function setSimFaults(baseUrl, faults) {
   const origin = baseUrl.replace(/\/v1\/?$/, '')
   const res = await fetch(`${origin}/_sim/faults`, {
-    method: 'POST',
+    method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(faults),
   })

@@ -35,7 +35,7 @@ def sim_faults(base_url: str, **faults: object) -> None:
     req = urllib.request.Request(
         f"{root}/_sim/faults",
         data=json.dumps(faults).encode(),
-        method="POST",
+        method="PUT",
         headers={"content-type": "application/json"},
     )
     urllib.request.urlopen(req, timeout=5).read()
@@ -64,7 +64,7 @@ async def rollout(client: turnout.AsyncClient, plan: turnout.RolloutPlan, limit:
     last = None
     try:
         while time.monotonic() < deadline:
-            status = await client.rollout_status()
+            status = await client.rollout()
             assert status is not None
             if (status["step"], status["state"]) != last:
                 last = (status["step"], status["state"])

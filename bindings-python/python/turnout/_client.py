@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import inspect
+import re
+import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import urlencode
@@ -38,6 +41,28 @@ def _no_headers(extra_headers: Mapping[str, str] | None) -> None:
             "turnout sends each environment's own headers (Environment(headers=...)); "
             "per-request extra_headers are not supported"
         )
+
+
+_UNEXPECTED = re.compile(r"unexpected keyword argument '([^']+)'")
+
+
+def _hinted(error: TypeError, name: str, accepted: Callable[..., Any]) -> TypeError:
+    """``error`` with a "did you mean" hint when it is about a misspelt keyword, by the rule
+    config files use (the core's ``suggest``)."""
+    match = _UNEXPECTED.search(str(error))
+    if match is None:
+        return error
+    try:
+        params = inspect.signature(accepted).parameters
+    except (TypeError, ValueError):
+        return error
+    names = [p for p in params if not p.startswith("_")]
+    unknown = match.group(1)
+    hint = _turnout._suggest(unknown, names)
+    message = f"{name}() got an unexpected keyword argument {unknown!r}"
+    if hint is not None:
+        message += f"; did you mean {hint!r}?"
+    return TypeError(message)
 
 
 # --- sync resources ------------------------------------------------------------------------
@@ -177,6 +202,14 @@ class Client(_turnout.BaseClient):
     'blue'
     """
 
+    if not TYPE_CHECKING:
+        # At run time only: type checkers keep reading the native signature.
+        def __new__(cls, *args, **kwargs):
+            try:
+                return super().__new__(cls, *args, **kwargs)
+            except TypeError as e:
+                raise _hinted(e, cls.__name__, _turnout.BaseClient) from None
+
     @functools.cached_property
     def chat(self) -> Chat:
         """Chat completions: ``client.chat.completions.create(...)``."""
@@ -287,9 +320,20 @@ class Client(_turnout.BaseClient):
         """Aborts the rollout: the candidate's weight goes back to 0."""
         return self._abort_rollout(reason)
 
-    def rollout_status(self) -> dict[str, Any] | None:
+    def rollout(self) -> dict[str, Any] | None:
         """The current (or last) rollout's progress; None before the first."""
         return self._rollout()
+
+    def rollout_status(self) -> dict[str, Any] | None:
+        """Deprecated: the old name of ``rollout()`` (Node: ``rollout()``)."""
+        warnings.warn("rollout_status() is now rollout()", DeprecationWarning, stacklevel=2)
+        return self._rollout()
+
+    def tick(self) -> None:
+        """Runs the periodic checks now: the rollback guard judges every gate and a running
+        rollout is evaluated once, as if its interval had come (background tasks do this on
+        their own)."""
+        self._tick()
 
     def checkpoint(self, name: str) -> dict[str, Any]:
         """Saves the traffic state and routing config: ``{id, name, hash, created_at, ...}``."""
@@ -478,6 +522,14 @@ class AsyncClient(_turnout.BaseClient):
     ...     resp = await client.chat.completions.create(model="gpt-4.1", messages=[...])
     """
 
+    if not TYPE_CHECKING:
+        # At run time only: type checkers keep reading the native signature.
+        def __new__(cls, *args, **kwargs):
+            try:
+                return super().__new__(cls, *args, **kwargs)
+            except TypeError as e:
+                raise _hinted(e, cls.__name__, _turnout.BaseClient) from None
+
     @functools.cached_property
     def chat(self) -> AsyncChat:
         """Chat completions: ``await client.chat.completions.create(...)``."""
@@ -584,9 +636,18 @@ class AsyncClient(_turnout.BaseClient):
         """Aborts the rollout: the candidate's weight goes back to 0."""
         return self._abort_rollout(reason)
 
-    async def rollout_status(self) -> dict[str, Any] | None:
+    async def rollout(self) -> dict[str, Any] | None:
         """The current (or last) rollout's progress; None before the first."""
         return self._rollout()
+
+    async def rollout_status(self) -> dict[str, Any] | None:
+        """Deprecated: the old name of ``rollout()``."""
+        warnings.warn("rollout_status() is now rollout()", DeprecationWarning, stacklevel=2)
+        return self._rollout()
+
+    async def tick(self) -> None:
+        """Runs the periodic checks now (see ``Client.tick``)."""
+        self._tick()
 
     async def checkpoint(self, name: str) -> dict[str, Any]:
         """Saves the traffic state and routing config: ``{id, name, hash, created_at, ...}``."""

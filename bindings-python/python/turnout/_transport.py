@@ -14,6 +14,7 @@ import json
 import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from . import _turnout
 
@@ -40,15 +41,21 @@ def _module(request: Any) -> ModuleType:
     return sys.modules[type(request).__module__.partition(".")[0]]
 
 
+def _header_safe(value: str) -> str:
+    """Non-ASCII percent-encoded, as header values must be (the Node transport does the same)."""
+    return value if value.isascii() and value.isprintable() else quote(value, safe="")
+
+
 def _route_headers(route: Route) -> list[tuple[str, str]]:
+    """The ``x-turnout-*`` answer headers, the same as the Node transport sends."""
     headers = [
         ("x-turnout-environment", route.environment),
         ("x-turnout-attempts", str(route.attempts)),
     ]
     if route.model:
-        headers.append(("x-turnout-model", route.model))
+        headers.append(("x-turnout-model", _header_safe(route.model)))
     if route.label:
-        headers.append(("x-turnout-label", route.label))
+        headers.append(("x-turnout-label", _header_safe(route.label)))
     return headers
 
 

@@ -8,6 +8,7 @@ from typing_extensions import Self, disjoint_base
 
 __all__ = [
     "__version__",
+    "_suggest",
     "TurnoutError",
     "ConfigError",
     "NoHealthyEnvironmentError",
@@ -64,6 +65,9 @@ def _refresh_logging() -> None:
 
 def _test_panic(at: str) -> Any:
     """Test-only: panics inside turnout at ``at`` ("block_on", "detached", "async", "result")."""
+
+def _suggest(unknown: str, candidates: list[str]) -> str | None:
+    """The name in ``candidates`` that ``unknown`` most likely meant, or None."""
 
 # --- configuration ------------------------------------------------------------------------
 
@@ -446,6 +450,7 @@ class BaseClient:
     def _resume_rollout(self) -> dict[str, Any]: ...
     def _abort_rollout(self, reason: str) -> dict[str, Any]: ...
     def _rollout(self) -> dict[str, Any] | None: ...
+    def _tick(self) -> None: ...
     def _checkpoint(self, name: str) -> dict[str, Any]: ...
     def _checkpoints(self) -> list[dict[str, Any]]: ...
     def _restore_checkpoint(self, id: str) -> dict[str, Any]: ...

@@ -117,6 +117,27 @@ class Page(Response):
     def __len__(self) -> int:
         return len(self._data.get("data") or [])
 
+    def __repr__(self) -> str:
+        # As openai-python prints its pages: SyncPage[Model](data=[Model(id='gpt-4.1', ...)], object='list')
+        items = self._data.get("data") or []
+        kind = _type_name(items[0]) if items else "Object"
+        shown = ", ".join(_fields_repr(_type_name(i), i) for i in items)
+        return f"SyncPage[{kind}](data=[{shown}], object={self._data.get('object')!r})"
+
+
+def _type_name(item: Any) -> str:
+    """``Model`` for ``{"object": "model"}``, ``ChatCompletion`` for ``chat.completion``."""
+    kind = item.get("object") if isinstance(item, dict) else None
+    if not isinstance(kind, str) or not kind:
+        return "Object"
+    return "".join(part.capitalize() for part in kind.replace(".", "_").split("_"))
+
+
+def _fields_repr(name: str, item: Any) -> str:
+    if not isinstance(item, dict):
+        return repr(item)
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in item.items())})"
+
 
 class Stream:
     """Chunks of a streamed answer. Leaving the loop early (or ``close()``) cancels the

@@ -1,6 +1,9 @@
 //! Fault injection settings, replaceable while the simulator runs.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::draws::Draws;
 
 /// The faults the simulator injects into its `/v1` answers; the default injects none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,9 +65,23 @@ pub enum SimError {
         /// What is wrong with it, including the value given.
         message: String,
     },
+    /// A fault document is not a JSON object of known fields.
+    #[error("invalid faults: {0}")]
+    InvalidDocument(String),
 }
 
 impl Faults {
+    /// These faults with the fields of `changes` replacing theirs (a JSON merge), unknown
+    /// fields rejected: what `PATCH /_sim/faults` applies.
+    pub fn merged(&self, changes: Map<String, Value>) -> Result<Faults, serde_json::Error> {
+        let mut current = match serde_json::to_value(self)? {
+            Value::Object(fields) => fields,
+            _ => Map::new(),
+        };
+        current.extend(changes);
+        serde_json::from_value(Value::Object(current))
+    }
+
     /// Checks every setting, naming the first one out of range.
     pub fn validate(&self) -> Result<(), SimError> {
         let invalid = |field, message: String| Err(SimError::InvalidFault { field, message });
@@ -91,13 +108,13 @@ impl Faults {
         Ok(())
     }
 
-    /// The latency to add before answering (`latency_ms` plus jitter), if any.
-    pub(crate) fn delay(&self) -> Option<std::time::Duration> {
+    /// The latency to add before answering (`latency_ms` plus jitter drawn from `rng`), if any.
+    pub(crate) fn delay(&self, rng: &Draws) -> Option<std::time::Duration> {
         if self.latency_ms == 0 && self.jitter_ms == 0 {
             return None;
         }
         let jitter = if self.jitter_ms > 0 {
-            rand::random_range(0..=self.jitter_ms)
+            rng.up_to(self.jitter_ms)
         } else {
             0
         };

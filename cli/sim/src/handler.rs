@@ -117,7 +117,7 @@ async fn serve(
     if api && faults.drop_connection {
         return Err(DropConnection);
     }
-    if api && let Some(delay) = faults.delay() {
+    if api && let Some(delay) = faults.delay(&shared.draws) {
         tokio::time::sleep(delay).await;
     }
     if let Some(expected) = &shared.api_key
@@ -129,7 +129,7 @@ async fn serve(
         return Ok(error::unknown_url(shared, method.as_str(), path));
     }
     if shared.take_fail_next()
-        || (faults.error_rate > 0.0 && rand::random::<f64>() < faults.error_rate)
+        || (faults.error_rate > 0.0 && shared.draws.chance(faults.error_rate))
     {
         return Ok(error::with_fault_headers(
             error::injected(shared, faults),

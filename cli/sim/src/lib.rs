@@ -21,8 +21,15 @@
 //! | `POST /v1/embeddings` | `input` as a string, strings, tokens or token arrays; each gets a deterministic unit vector of 8 floats (`dimensions` to change, `encoding_format: "base64"` supported). |
 //! | `GET /v1/models`, `GET /v1/models/{id}` | The configured models, or `gpt-4.1`, `gpt-4.1-mini`, `gpt-4o`, `gpt-4o-mini`, `text-embedding-3-small`. |
 //! | other `/v1/*` | 404 in OpenAI's error shape (`unknown_url`). |
-//! | `GET /_sim/faults`, `POST /_sim/faults` | The current [`Faults`]; POST replaces them with the JSON body (unknown fields rejected) and answers the new ones. |
-//! | `GET /_sim/stats`, `POST /_sim/reset` | The [`SimStats`] counters; reset zeroes them. |
+//! | `GET /_sim/faults` | The current [`Faults`] (`fail_next` shows the failures left). |
+//! | `PATCH /_sim/faults` (or `POST`) | Changes only the fields in the JSON body; answers the new faults. |
+//! | `PUT /_sim/faults` | Replaces every fault: fields not in the body take their defaults. |
+//! | `DELETE /_sim/faults` | Clears every fault. |
+//! | `GET /_sim/stats` | The [`SimStats`] counters: `total`, `by_path`, `by_model`, `by_status`, `auth_keys_seen` (last 4 characters of each key). |
+//! | `POST /_sim/reset` | Zeroes the counters and restarts the seeded random sequence ([`SimConfig::seed`]). |
+//!
+//! Fault documents reject unknown fields (400 naming them) and out-of-range values (400 with
+//! `param` naming the field).
 //!
 //! Every answer carries `x-sim-name: <name>`, and chat answers `system_fingerprint: "fp_<name>"`,
 //! so a test can tell which simulator served a request. Errors use OpenAI's shape
@@ -43,7 +50,7 @@
 //! | `latency_ms`, `jitter_ms` | Wait `latency_ms + U(0, jitter_ms)` before answering. |
 //! | *(auth)* | 401 when the key is wrong. |
 //! | `fail_next` | The next N requests answer `error_status`; counts down. |
-//! | `error_rate` | That share of requests answers `error_status` (default 500). |
+//! | `error_rate` | That share of requests answers `error_status` (default 500); drawn from the seeded sequence when [`SimConfig::seed`] is set. |
 //! | *(validation)* | 400 for an invalid body. |
 //! | `missing_models` | These models answer 404 `model_not_found`. |
 //! | `malformed_json` | 200 with a body that is not JSON (streams: a malformed `data:` line). |
@@ -56,6 +63,7 @@
 //! 500 `server_error`, 502 `bad_gateway`, 503 `service_unavailable`, 504 `timeout`.
 
 mod control;
+mod draws;
 mod faults;
 mod handler;
 mod openai;
@@ -87,6 +95,9 @@ pub struct SimConfig {
     pub models: Option<Vec<String>>,
     /// A name shown in `x-sim-name` and `system_fingerprint` (`fp_<name>`).
     pub name: String,
+    /// Seeds the random draws (`error_rate`, `jitter_ms`): the same requests in the same order
+    /// meet the same faults. `None` draws from the OS.
+    pub seed: Option<u64>,
 }
 
 impl Default for SimConfig {
@@ -96,6 +107,7 @@ impl Default for SimConfig {
             faults: Faults::default(),
             models: None,
             name: "sim".to_owned(),
+            seed: None,
         }
     }
 }
@@ -107,6 +119,7 @@ impl fmt::Debug for SimConfig {
             .field("faults", &self.faults)
             .field("models", &self.models)
             .field("name", &self.name)
+            .field("seed", &self.seed)
             .finish()
     }
 }
@@ -129,6 +142,12 @@ impl SimConfig {
     /// Starts with these faults.
     pub fn with_faults(mut self, faults: Faults) -> Self {
         self.faults = faults;
+        self
+    }
+
+    /// Seeds the random draws, for reproducible fault sequences.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
         self
     }
 
@@ -266,9 +285,25 @@ impl Sim {
         self.shared.stats.snapshot()
     }
 
-    /// Zeroes the counters.
+    /// Changes only the faults named in `changes` (a JSON object), as `PATCH /_sim/faults` does.
+    pub fn patch_faults(
+        &self,
+        changes: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Faults, SimError> {
+        let faults = self
+            .shared
+            .faults_view()
+            .merged(changes)
+            .map_err(|e| SimError::InvalidDocument(e.to_string()))?;
+        faults.validate()?;
+        self.shared.set_faults(faults.clone());
+        Ok(faults)
+    }
+
+    /// Zeroes the counters and restarts the seeded random sequence.
     pub fn reset_stats(&self) {
         self.shared.stats.reset();
+        self.shared.draws.restart();
     }
 
     /// Stops accepting, lets answers in flight finish (up to 5 s), then closes every connection.

@@ -7,6 +7,7 @@ use arc_swap::ArcSwap;
 use hyper::header::HeaderValue;
 
 use crate::SimConfig;
+use crate::draws::Draws;
 use crate::faults::Faults;
 use crate::stats::Stats;
 
@@ -29,6 +30,8 @@ pub(crate) struct Shared {
     /// Kept apart from the snapshot because every failing request decrements it.
     fail_next: AtomicU32,
     pub stats: Stats,
+    /// Draws for `error_rate` and `jitter_ms`, seeded by [`SimConfig::seed`].
+    pub draws: Draws,
     next_id: AtomicU64,
 }
 
@@ -42,6 +45,7 @@ impl Shared {
             faults: ArcSwap::from_pointee(Faults::default()),
             fail_next: AtomicU32::new(0),
             stats: Stats::default(),
+            draws: Draws::new(config.seed),
             next_id: AtomicU64::new(1),
         };
         shared.set_faults(config.faults);

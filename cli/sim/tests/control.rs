@@ -3,6 +3,7 @@
 mod common;
 
 use common::{Http, chat_body};
+use hyper::Method;
 use serde_json::json;
 use turnout_sim::{Faults, Sim, SimConfig, SimStats};
 
@@ -44,13 +45,122 @@ async fn faults_endpoint_reads_and_replaces_faults() {
         0
     );
 
-    // Missing fields take their defaults: posting {} clears every fault.
+    // POST changes only the fields given, like PATCH: the 429 status stays.
+    http.post(&format!("{base}/faults"), None, r#"{"latency_ms": 1}"#)
+        .await;
+    assert_eq!(sim.faults().error_status, 429);
+    assert_eq!(sim.faults().latency_ms, 1);
+}
+
+#[tokio::test]
+async fn patch_changes_the_given_knobs_put_replaces_delete_clears() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let http = Http::new();
+    let url = format!("http://{}/_sim/faults", sim.addr());
+    let send = |method: Method, body: Option<&'static str>| {
+        let http = &http;
+        let url = url.clone();
+        async move { http.send(method, &url, None, body).await.expect("sent") }
+    };
+
+    let first = send(
+        Method::PATCH,
+        Some(r#"{"error_rate": 0.5, "error_status": 503}"#),
+    )
+    .await;
+    assert_eq!(first.status, 200);
+    let second = send(Method::PATCH, Some(r#"{"latency_ms": 7}"#))
+        .await
+        .json();
+    assert_eq!(second["error_rate"], 0.5, "PATCH keeps the knobs not given");
+    assert_eq!(second["error_status"], 503);
+    assert_eq!(second["latency_ms"], 7);
+
+    let typo = send(Method::PATCH, Some(r#"{"latency_sm": 7}"#)).await;
+    assert_eq!(typo.status, 400);
+    assert!(typo.text().contains("latency_sm"), "{}", typo.text());
+    let range = send(Method::PATCH, Some(r#"{"error_rate": 2}"#)).await;
+    assert_eq!(range.json()["error"]["param"], "error_rate");
+    assert_eq!(
+        sim.faults().error_rate,
+        0.5,
+        "a refused PATCH changes nothing"
+    );
+
+    let replaced = send(Method::PUT, Some(r#"{"fail_next": 2}"#)).await.json();
+    assert_eq!(replaced["fail_next"], 2);
+    assert_eq!(
+        replaced["error_rate"], 0.0,
+        "PUT resets the knobs not given"
+    );
+    assert_eq!(replaced["latency_ms"], 0);
+    assert_eq!(replaced["error_status"], 500);
+
     sim.set_faults(Faults {
-        error_rate: 1.0,
+        drop_connection: true,
+        missing_models: vec!["m".into()],
         ..Faults::default()
     });
-    http.post(&format!("{base}/faults"), None, "{}").await;
+    let cleared = send(Method::DELETE, None).await;
+    assert_eq!(cleared.status, 200);
     assert_eq!(sim.faults(), Faults::default());
+
+    let mut changes = serde_json::Map::new();
+    changes.insert("jitter_ms".into(), json!(3));
+    assert_eq!(sim.patch_faults(changes).unwrap().jitter_ms, 3);
+}
+
+/// The statuses of `n` sequential chat calls.
+async fn statuses(sim: &Sim, http: &Http, n: usize) -> Vec<u16> {
+    let api = format!("{}/chat/completions", sim.url());
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(http.post(&api, None, &chat_body("m", "x")).await.status);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_seed_gives_the_same_fault_sequence_and_reset_replays_it() {
+    let faults = Faults {
+        error_rate: 0.5,
+        ..Faults::default()
+    };
+    let http = Http::new();
+    let config = || {
+        SimConfig::default()
+            .with_faults(faults.clone())
+            .with_seed(42)
+    };
+    let a = Sim::start(config()).await.unwrap();
+    let b = Sim::start(config()).await.unwrap();
+    let first = statuses(&a, &http, 40).await;
+    assert_eq!(
+        first,
+        statuses(&b, &http, 40).await,
+        "same seed, same sequence"
+    );
+    assert!(
+        first.contains(&500) && first.contains(&200),
+        "a 50% rate mixes outcomes: {first:?}"
+    );
+
+    http.post(&format!("http://{}/_sim/reset", a.addr()), None, "")
+        .await;
+    assert_eq!(
+        statuses(&a, &http, 40).await,
+        first,
+        "reset replays the sequence"
+    );
+
+    let other = Sim::start(SimConfig::default().with_faults(faults).with_seed(7))
+        .await
+        .unwrap();
+    assert_ne!(
+        statuses(&other, &http, 40).await,
+        first,
+        "another seed, another sequence"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! `turnout demo`: two simulators, steady traffic from many users, a rollout that goes wrong
 //! and is rolled back automatically, then a healthy rollout that is promoted. No keys needed.
 
+mod style;
 mod summary;
 mod traffic;
 mod view;
@@ -53,7 +54,8 @@ pub async fn run() -> Result<(), String> {
     });
     let tally = Arc::new(Tally::default());
     let load = Load::start(&client, &tally, WORKERS, PACE, USERS);
-    let mut view = View::new();
+    let style = style::Style::detect();
+    let mut view = View::new(style);
     let mut summary = Summary::default();
 
     view.phase("1/2  Rolling out v2 on green: 5% → 15% → 50% → 100%. It starts failing at 15%.");
@@ -157,7 +159,7 @@ pub async fn run() -> Result<(), String> {
         [blue.stats().total, green.stats().total],
         started.elapsed(),
     );
-    summary.print();
+    summary.print(style);
     client.close();
     blue.shutdown().await;
     green.shutdown().await;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use turnout::{Side, Status};
 
+use super::style::Style;
 use super::traffic::Tally;
 
 /// The figures the demo reports.
@@ -43,9 +44,9 @@ impl Summary {
     }
 
     /// Prints the table.
-    pub fn print(&self) {
+    pub fn print(&self, style: Style) {
         let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0} ms"));
-        println!("\n\x1b[1mSummary\x1b[0m");
+        println!("\n{}", style.bold("Summary"));
         println!("  {:<44} {:>10} {:>10}", "", "blue (v1)", "green (v2)");
         println!(
             "  {:<44} {:>10} {:>10}",

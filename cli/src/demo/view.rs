@@ -1,29 +1,28 @@
 //! The live view: a few redrawn lines on a terminal, plain lines otherwise.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use turnout::stats::WindowStats;
 use turnout::{Side, Status};
 
+use super::style::Style;
+
 /// Renders the demo's progress.
 pub struct View {
-    tty: bool,
+    style: Style,
     drawn: usize,
 }
 
 impl View {
-    /// A view on stdout.
-    pub fn new() -> Self {
-        Self {
-            tty: std::io::stdout().is_terminal(),
-            drawn: 0,
-        }
+    /// A view on stdout, in `style`.
+    pub fn new(style: Style) -> Self {
+        Self { style, drawn: 0 }
     }
 
     /// A headline, printed once.
     pub fn phase(&mut self, text: &str) {
         self.clear();
-        println!("\n\x1b[1m{text}\x1b[0m");
+        println!("\n{}", self.style.bold(text));
     }
 
     /// An event line, kept on screen.
@@ -35,7 +34,7 @@ impl View {
     /// The live panel: share, error rate and p99 per side, and the rollout step.
     pub fn panel(&mut self, status: &Status, step: &str, served: [u64; 2], final_line: bool) {
         let lines = panel_lines(status, step, served);
-        if self.tty {
+        if self.style.redraw {
             self.clear();
             for l in &lines {
                 println!("{l}");
@@ -50,7 +49,7 @@ impl View {
     }
 
     fn clear(&mut self) {
-        if self.tty && self.drawn > 0 {
+        if self.style.redraw && self.drawn > 0 {
             print!("\x1b[{}A\x1b[J", self.drawn);
             self.drawn = 0;
         }

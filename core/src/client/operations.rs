@@ -100,6 +100,7 @@ impl Client {
 
     /// [`Client::switch_to`]; `force` sends traffic to `side` even when it is unavailable.
     pub fn switch_to_with(&self, side: Side, force: bool) -> Result<TrafficState> {
+        self.ensure_open()?;
         self.engine.manual_change(
             Change::Switch { to: side },
             format!("switched to {side}"),
@@ -114,6 +115,7 @@ impl Client {
 
     /// [`Client::set_canary_weight`]; `force` raises the weight of an unavailable candidate.
     pub fn set_canary_weight_with(&self, percent: f64, force: bool) -> Result<TrafficState> {
+        self.ensure_open()?;
         if !(0.0..=100.0).contains(&percent) {
             return Err(Error::Config(format!(
                 "canary_weight must be within 0..=100, got {percent}"
@@ -134,6 +136,7 @@ impl Client {
 
     /// [`Client::promote`]; `force` promotes an unavailable candidate.
     pub fn promote_with(&self, force: bool) -> Result<TrafficState> {
+        self.ensure_open()?;
         let candidate = self.engine.traffic.peek().candidate();
         self.engine
             .manual_change(Change::Promote, format!("promoted {candidate}"), force)
@@ -150,6 +153,7 @@ impl Client {
 
     /// [`Client::rollback`]; `force` goes back to a side that is unavailable.
     pub fn rollback_with(&self, reason: &str, force: bool) -> Result<TrafficState> {
+        self.ensure_open()?;
         self.engine
             .manual_change(Change::Rollback { canary: None }, reason.to_string(), force)
     }
@@ -175,5 +179,14 @@ impl Client {
     /// audit log has written every event published before (at most two seconds).
     pub fn close(&self) {
         self.engine.close();
+    }
+
+    /// Fails with [`Error::Closed`] once [`Client::close`] was called: every operation that
+    /// changes traffic refuses on a closed client.
+    pub fn ensure_open(&self) -> Result<()> {
+        if self.engine.is_closed() {
+            return Err(Error::Closed);
+        }
+        Ok(())
     }
 }

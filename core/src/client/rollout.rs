@@ -15,24 +15,28 @@ impl Client {
     /// Fails when the plan is invalid, when a rollout is already running or paused, or when
     /// the client was built outside a tokio runtime.
     pub fn start_rollout(&self, plan: RolloutPlan) -> Result<()> {
+        self.ensure_open()?;
         self.engine.start_rollout(plan)
     }
 
     /// Pauses the rollout at its step (`rollout_paused`); the weight stays and the guard keeps
     /// watching. Fails when no rollout is running or paused.
     pub fn pause_rollout(&self) -> Result<()> {
+        self.ensure_open()?;
         self.engine.pause_rollout("paused by request")
     }
 
     /// Resumes a paused rollout (`rollout_resumed`); its step deadline counts again from now.
     /// Fails when no rollout is running or paused.
     pub fn resume_rollout(&self) -> Result<()> {
+        self.ensure_open()?;
         self.engine.resume_rollout()
     }
 
     /// Aborts the rollout: the candidate's weight goes back to 0 (`rollback`), then
     /// `rollout_aborted`. Fails when no rollout is running or paused.
     pub fn abort_rollout(&self, reason: &str) -> Result<()> {
+        self.ensure_open()?;
         self.engine.abort_rollout(reason)
     }
 
@@ -56,12 +60,13 @@ impl Client {
     /// (`checkpoint_restored`); a live rollout is aborted. Fails when no checkpoint has this
     /// id, or it was taken with another routing config.
     pub fn restore_checkpoint(&self, id: &str) -> Result<TrafficState> {
-        self.engine.restore_checkpoint(id, false)
+        self.restore_checkpoint_with(id, false)
     }
 
     /// [`Client::restore_checkpoint`]; `force` restores a state that sends traffic to an
     /// unavailable side.
     pub fn restore_checkpoint_with(&self, id: &str, force: bool) -> Result<TrafficState> {
+        self.ensure_open()?;
         self.engine.restore_checkpoint(id, force)
     }
 

@@ -140,10 +140,9 @@ impl<T: DeserializeOwned> Reader<T> {
                             Step::Done => return None,
                         }
                     }
-                    return Some(Err(Error::Connect {
+                    return Some(Err(Error::Interrupted {
                         environment: self.side,
                         message: "the stream ended before [DONE]".to_string(),
-                        request_sent: true,
                     }));
                 }
             }

@@ -78,14 +78,52 @@ pub(crate) fn describe(path: &KeyPath, inner: &str) -> String {
     path.prefix(&plain_expectation(inner))
 }
 
-/// serde names Rust types in what it expected; a config file has mappings and strings.
+/// serde names Rust types in what it expected (`f64`, `struct RetryPolicy`); a config file
+/// has numbers, mappings and strings: `expected a number, got the string "abc"`.
 fn plain_expectation(inner: &str) -> String {
-    if let Some(at) = inner.find(", expected struct ") {
-        return format!("{}, expected a mapping", &inner[..at]);
-    }
-    match inner.strip_suffix(", expected string or map") {
-        Some(head) => format!("{head}, expected a string"),
+    let parsed = ["invalid type: ", "invalid value: "]
+        .iter()
+        .find_map(|prefix| inner.strip_prefix(prefix))
+        .and_then(|rest| rest.rsplit_once(", expected "));
+    match parsed {
+        Some((got, expected)) => {
+            format!(
+                "expected {}, got {}",
+                expected_in_words(expected),
+                got_in_words(got)
+            )
+        }
         None => inner.to_string(),
+    }
+}
+
+/// What serde expected, in a config file's words.
+fn expected_in_words(expected: &str) -> &str {
+    match expected {
+        "f32" | "f64" => "a number",
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number (0 or more)",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
+        "string or map" | "a string" => "a string",
+        "a sequence" => "a list",
+        "a map" => "a mapping",
+        "a boolean" => "true or false",
+        e if e.starts_with("struct ") => "a mapping",
+        e => e,
+    }
+}
+
+/// What serde found (`string "x"`, ``integer `1` ``, `map`), in a config file's words.
+fn got_in_words(got: &str) -> String {
+    if let Some(text) = got.strip_prefix("string ") {
+        return format!("the string {text}");
+    }
+    let quoted = backticked(got);
+    match (got, quoted.first()) {
+        ("map", _) => "a mapping".to_string(),
+        ("sequence", _) => "a list".to_string(),
+        ("unit", _) | ("null", _) => "null".to_string(),
+        (_, Some(value)) => (*value).to_string(),
+        _ => got.to_string(),
     }
 }
 
@@ -162,8 +200,10 @@ fn backticked(s: &str) -> Vec<&str> {
     s.split('`').skip(1).step_by(2).collect()
 }
 
-/// The candidate `unknown` most likely meant, if one is close enough.
-pub(crate) fn suggest<'a>(unknown: &str, candidates: &[&'a str]) -> Option<&'a str> {
+/// The candidate `unknown` most likely meant, if one is close enough: the same name in another
+/// case convention (`canaryWeight`), or one a typo or two away (`canary_weigth`). Config files,
+/// and the bindings for keyword arguments, use this one rule.
+pub fn suggest<'a>(unknown: &str, candidates: &[&'a str]) -> Option<&'a str> {
     // `canaryWeight`, `Canary-Weight`: the same key in another case convention.
     let squash = |s: &str| {
         s.chars()
@@ -289,14 +329,39 @@ mod tests {
                 &path(&["retry"]),
                 "invalid type: null, expected struct RetryPolicy"
             ),
-            "retry: invalid type: null, expected a mapping"
+            "retry: expected a mapping, got null"
         );
         assert_eq!(
             describe(
                 &path(&["active"]),
                 "invalid type: integer `3`, expected string or map"
             ),
-            "active: invalid type: integer `3`, expected a string"
+            "active: expected a string, got 3"
+        );
+    }
+
+    #[test]
+    fn type_errors_speak_of_numbers_not_rust_types() {
+        assert_eq!(
+            describe(
+                &path(&["canary_weight"]),
+                "invalid type: string \"abc\", expected f64"
+            ),
+            "canary_weight: expected a number, got the string \"abc\""
+        );
+        assert_eq!(
+            describe(
+                &path(&["retry", "max_attempts"]),
+                "invalid value: integer `-1`, expected u32"
+            ),
+            "retry.max_attempts: expected a whole number (0 or more), got -1"
+        );
+        assert_eq!(
+            describe(
+                &path(&["sticky"]),
+                "invalid type: sequence, expected a boolean"
+            ),
+            "sticky: expected true or false, got a list"
         );
     }
 

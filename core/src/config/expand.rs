@@ -17,46 +17,71 @@ use crate::error::{Error, Result};
 /// Reads a variable: `std::env::var`, or a table in tests.
 pub(crate) type Lookup<'a> = &'a dyn Fn(&str) -> std::result::Result<String, VarError>;
 
-/// Expands every string of `value` from the process environment.
-///
-/// Returns the paths of the strings that were exactly one reference (`"${PORT}"`): those may be
-/// read as a number or a boolean where the config expects one.
-pub(crate) fn expand_env(value: &mut Value) -> Result<Vec<KeyPath>> {
+/// A string of the config that held `${VAR}` references.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Expanded {
+    /// Where the string sits.
+    pub path: KeyPath,
+    /// The variables it referred to, in order.
+    pub vars: Vec<String>,
+    /// It was exactly one reference (`"${PORT}"`): it may be read as a number or a boolean
+    /// where the config expects one.
+    pub whole: bool,
+}
+
+impl Expanded {
+    /// `${A}`, or `${A}, ${B}`: where a value came from, for error messages.
+    pub(crate) fn source(&self) -> String {
+        self.vars
+            .iter()
+            .map(|v| format!("${{{v}}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Expands every string of `value` from the process environment, returning the strings that
+/// held references.
+pub(crate) fn expand_env(value: &mut Value) -> Result<Vec<Expanded>> {
     expand(value, &|name| std::env::var(name))
 }
 
 /// Expands every string of `value` with `lookup`; see [`expand_env`].
-pub(crate) fn expand(value: &mut Value, lookup: Lookup<'_>) -> Result<Vec<KeyPath>> {
-    let mut whole = Vec::new();
-    walk(value, &mut KeyPath::root(), lookup, &mut whole)?;
-    Ok(whole)
+pub(crate) fn expand(value: &mut Value, lookup: Lookup<'_>) -> Result<Vec<Expanded>> {
+    let mut found = Vec::new();
+    walk(value, &mut KeyPath::root(), lookup, &mut found)?;
+    Ok(found)
 }
 
 fn walk(
     value: &mut Value,
     path: &mut KeyPath,
     lookup: Lookup<'_>,
-    whole: &mut Vec<KeyPath>,
+    found: &mut Vec<Expanded>,
 ) -> Result<()> {
     match value {
         Value::String(s) if s.contains('$') => {
-            let (expanded, is_whole) = expand_str(s, path, lookup)?;
-            if is_whole {
-                whole.push(path.clone());
+            let (expanded, vars, whole) = expand_str(s, path, lookup)?;
+            if !vars.is_empty() {
+                found.push(Expanded {
+                    path: path.clone(),
+                    vars,
+                    whole,
+                });
             }
             *s = expanded;
         }
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
                 path.push(Seg::Index(i));
-                walk(item, path, lookup, whole)?;
+                walk(item, path, lookup, found)?;
                 path.pop();
             }
         }
         Value::Object(map) => {
             for (key, item) in map.iter_mut() {
                 path.push(Seg::Key(key.clone()));
-                walk(item, path, lookup, whole)?;
+                walk(item, path, lookup, found)?;
                 path.pop();
             }
         }
@@ -65,11 +90,13 @@ fn walk(
     Ok(())
 }
 
-/// Expands one string; the flag tells whether it was exactly one `${...}` reference.
-fn expand_str(s: &str, path: &KeyPath, lookup: Lookup<'_>) -> Result<(String, bool)> {
+/// Expands one string: the result, the variables referred to, and whether it was exactly one
+/// `${...}` reference.
+fn expand_str(s: &str, path: &KeyPath, lookup: Lookup<'_>) -> Result<(String, Vec<String>, bool)> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     let mut is_whole = false;
+    let mut vars = Vec::new();
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
@@ -82,7 +109,9 @@ fn expand_str(s: &str, path: &KeyPath, lookup: Lookup<'_>) -> Result<(String, bo
                     "unterminated \"${\" (close it with \"}\", or write \"$${\" for a literal \"${\")",
                 ))
             })?;
-            out.push_str(&resolve(&after[..end], path, lookup)?);
+            let (name, value) = resolve(&after[..end], path, lookup)?;
+            out.push_str(&value);
+            vars.push(name.to_string());
             rest = &after[end + 1..];
             is_whole = tail.len() == s.len() && rest.is_empty();
         } else {
@@ -91,11 +120,11 @@ fn expand_str(s: &str, path: &KeyPath, lookup: Lookup<'_>) -> Result<(String, bo
         }
     }
     out.push_str(rest);
-    Ok((out, is_whole))
+    Ok((out, vars, is_whole))
 }
 
-/// The value of the reference `inner` (what sits between `${` and `}`).
-fn resolve(inner: &str, path: &KeyPath, lookup: Lookup<'_>) -> Result<String> {
+/// The variable name and value of the reference `inner` (what sits between `${` and `}`).
+fn resolve<'a>(inner: &'a str, path: &KeyPath, lookup: Lookup<'_>) -> Result<(&'a str, String)> {
     let (name, default) = match inner.split_once(":-") {
         Some((name, default)) => (name, Some(default)),
         None => (inner, None),
@@ -106,7 +135,7 @@ fn resolve(inner: &str, path: &KeyPath, lookup: Lookup<'_>) -> Result<String> {
              not starting with a digit (write \"$${{\" for a literal \"${{\")"
         ))));
     }
-    match (lookup(name), default) {
+    let value = match (lookup(name), default) {
         (Ok(v), Some(default)) if v.is_empty() => Ok(default.to_string()),
         (Ok(v), _) => Ok(v),
         (Err(VarError::NotPresent), Some(default)) => Ok(default.to_string()),
@@ -116,7 +145,8 @@ fn resolve(inner: &str, path: &KeyPath, lookup: Lookup<'_>) -> Result<String> {
         (Err(VarError::NotUnicode(_)), _) => Err(Error::Config(
             path.prefix(&format!("environment variable {name} is not valid UTF-8")),
         )),
-    }
+    }?;
+    Ok((name, value))
 }
 
 fn is_var_name(name: &str) -> bool {
@@ -136,6 +166,13 @@ mod tests {
     use super::*;
 
     fn run(value: Value) -> Result<(Value, Vec<String>)> {
+        run_all(value).map(|(v, found)| {
+            let whole = found.iter().filter(|e| e.whole).map(|e| e.path.to_string());
+            (v, whole.collect())
+        })
+    }
+
+    fn run_all(value: Value) -> Result<(Value, Vec<Expanded>)> {
         let vars: HashMap<&str, &str> = [("HOST", "a.example"), ("KEY", "sk-1"), ("EMPTY", "")]
             .into_iter()
             .collect();
@@ -145,8 +182,8 @@ mod tests {
                 .ok_or(VarError::NotPresent)
         };
         let mut value = value;
-        let whole = expand(&mut value, &lookup)?;
-        Ok((value, whole.iter().map(|p| p.to_string()).collect()))
+        let found = expand(&mut value, &lookup)?;
+        Ok((value, found))
     }
 
     fn message(err: Error) -> String {
@@ -171,6 +208,24 @@ mod tests {
             })
         );
         assert_eq!(whole, vec!["a.key"]);
+    }
+
+    #[test]
+    fn every_expanded_string_names_its_variables() {
+        let (_, found) =
+            run_all(json!({"url": "https://${HOST}/${NOPE:-v1}", "n": "${KEY}", "x": "$5"}))
+                .unwrap();
+        let seen: Vec<_> = found
+            .iter()
+            .map(|e| (e.path.to_string(), e.source(), e.whole))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("url".to_string(), "${HOST}, ${NOPE}".to_string(), false),
+                ("n".to_string(), "${KEY}".to_string(), true),
+            ]
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
+use super::expand::Expanded;
 use super::keypath::KeyPath;
 use super::{Config, diagnose, expand};
 use crate::error::{Error, Result};
@@ -141,9 +142,9 @@ impl Config {
                 )));
             }
         }
-        let whole = expand::expand_env(&mut value)?;
+        let expanded = expand::expand_env(&mut value)?;
         let secrets = diagnose::secrets(&value);
-        let config = deserialize(&mut value, whole)
+        let config = deserialize(&mut value, &expanded)
             .map_err(|m| Error::Config(diagnose::redact(m, &secrets)))?;
         config.validate().map_err(|e| match e {
             Error::Config(m) => Error::Config(diagnose::redact(m, &secrets)),
@@ -153,9 +154,15 @@ impl Config {
     }
 }
 
-/// Deserializes `value`; a string that was exactly one `${VAR}` reference (a path in `whole`) is
-/// read as a number or a boolean where the config expects one.
-fn deserialize(value: &mut Value, mut whole: Vec<KeyPath>) -> std::result::Result<Config, String> {
+/// Deserializes `value`; a string that was exactly one `${VAR}` reference is read as a number
+/// or a boolean where the config expects one. An error at an expanded string names the
+/// variables it came from.
+fn deserialize(value: &mut Value, expanded: &[Expanded]) -> std::result::Result<Config, String> {
+    let mut retry: Vec<&KeyPath> = expanded
+        .iter()
+        .filter(|e| e.whole)
+        .map(|e| &e.path)
+        .collect();
     loop {
         let err = match serde_path_to_error::deserialize::<_, Config>(&*value) {
             Ok(config) => return Ok(config),
@@ -164,10 +171,10 @@ fn deserialize(value: &mut Value, mut whole: Vec<KeyPath>) -> std::result::Resul
         let path = diagnose::key_path(err.path());
         let inner = err.inner().to_string();
         if inner.starts_with("invalid type: string")
-            && let Some(i) = whole.iter().position(|p| *p == path)
+            && let Some(i) = retry.iter().position(|p| **p == path)
         {
             // Each path is retried at most once, so the loop ends.
-            whole.swap_remove(i);
+            retry.swap_remove(i);
             if let Some(node) = path.get_mut(value)
                 && let Some(typed) = scalar(node)
             {
@@ -175,7 +182,11 @@ fn deserialize(value: &mut Value, mut whole: Vec<KeyPath>) -> std::result::Resul
                 continue;
             }
         }
-        return Err(diagnose::describe(&path, &inner));
+        let message = diagnose::describe(&path, &inner);
+        return Err(match expanded.iter().find(|e| e.path == path) {
+            Some(e) => format!("{message} (from {})", e.source()),
+            None => message,
+        });
     }
 }
 

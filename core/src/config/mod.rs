@@ -40,6 +40,7 @@ pub mod secs;
 pub mod secs_opt;
 mod validate;
 
+pub use diagnose::suggest;
 pub use load::Format;
 pub use model::{
     Bounds, CacheConfig, CircuitBreaker, Config, Environments, HealthCheck, Jitter, MetricsConfig,
