@@ -25,8 +25,14 @@ export type Side = 'blue' | 'green'
 export interface EnvironmentOptions {
   /** The base URL, `/v1` included, e.g. `https://api.openai.com/v1`. */
   baseUrl: string
-  /** This environment's own key (sent as `Authorization: Bearer`; never shown anywhere). */
+  /** This environment's own key (sent as `auth` says; never shown anywhere). */
   apiKey?: string
+  /** How the key is sent: `Authorization: Bearer` [default], `api-key` (Azure) or `x-api-key` (Anthropic). */
+  auth?: 'bearer' | 'api-key' | 'x-api-key'
+  /** Query parameters sent with every request (Azure's `api-version`). */
+  query?: Record<string, string>
+  /** The names this side knows models by: `{ 'gpt-4.1': 'prod-gpt41-deployment' }`. */
+  models?: Record<string, string>
   /** A human label (a release name) shown in routes, status and events. */
   label?: string
   /** Extra headers sent with every request to this environment. */
@@ -105,6 +111,8 @@ export interface RollbackOptions {
   maxP99TtftMs?: number
   /** Highest error rate of the candidate minus the active side's. */
   maxErrorRateDelta?: number
+  /** Highest share of 429s among the candidate's answers (429s count in no other gate). */
+  maxRateLimitedRate?: number
   /** The window judged, ms [60000]. */
   windowMs?: number
   /** Below this many candidate requests a gate is inconclusive [20]. */
@@ -149,6 +157,12 @@ export interface ClientOptions {
   timeoutMs?: number
   /** Connect timeout, ms [5000]. */
   connectTimeoutMs?: number
+  /** Bounds the whole of every call (limiter wait, attempts, backoff, a stream to its end), ms. */
+  deadlineMs?: number
+  /** Bounds a stream's time from sending to its first event, ms (a timeout of the side). */
+  streamFirstEventTimeoutMs?: number
+  /** How much an upstream may send, in bytes [64 MiB, 64 KiB, 16 MiB]. */
+  bounds?: { responseBodyBytes?: number; errorBodyBytes?: number; sseEventBytes?: number }
   /** Sliding window of the per-side statistics, ms [60000]. */
   statsWindowMs?: number
   rateLimit?: RateLimitOptions
@@ -178,6 +192,8 @@ export interface RequestOptions {
   metadata?: Record<string, string | number | boolean>
   /** Overrides the request timeout, ms. */
   timeoutMs?: number
+  /** Bounds the whole call (limiter wait, attempts, backoff, a stream to its end), ms. */
+  deadlineMs?: number
   /** Cancels the request (and, for streams, the upstream request). */
   signal?: AbortSignal
 }
@@ -192,6 +208,10 @@ export interface Route {
   model: string | null
   /** The model asked for, when a fallback answered instead. */
   fallbackFrom: string | null
+  /** The model name sent to the side, after its `models` map. */
+  upstreamModel: string | null
+  /** Why the first side was chosen. */
+  reason: "pinned" | "rule" | "sticky" | "random" | "affinity"
   /** HTTP attempts made, failovers included. */
   attempts: number
   /** Time from the call to the answer (streams: to the first chunk), ms. */

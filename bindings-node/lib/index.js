@@ -25,7 +25,7 @@ function sync(fn) {
   }
 }
 
-/** `{ routingKey, environment, metadata, timeoutMs }` for the native side; metadata values as strings. */
+/** `{ routingKey, environment, metadata, timeoutMs, deadlineMs }` for the native side; metadata values as strings. */
 function callOptions(options) {
   if (options == null) return undefined
   if (typeof options !== 'object') throw new ConfigError('request options must be an object')
@@ -35,6 +35,10 @@ function callOptions(options) {
   if (options.timeoutMs != null) {
     if (typeof options.timeoutMs !== 'number') throw new ConfigError('timeoutMs must be a number of milliseconds')
     out.timeoutMs = options.timeoutMs
+  }
+  if (options.deadlineMs != null) {
+    if (typeof options.deadlineMs !== 'number') throw new ConfigError('deadlineMs must be a number of milliseconds')
+    out.deadlineMs = options.deadlineMs
   }
   if (options.metadata != null) {
     if (typeof options.metadata !== 'object') throw new ConfigError('metadata must be an object of strings')

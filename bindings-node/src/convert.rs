@@ -90,6 +90,8 @@ pub fn route(route: &turnout::RouteInfo) -> Value {
         "label": route.label,
         "model": route.model,
         "fallbackFrom": route.fallback_from,
+        "upstreamModel": route.upstream_model,
+        "reason": route.reason,
         "attempts": route.attempts,
         "latencyMs": route.latency_ms,
         "costUsd": route.cost_usd,

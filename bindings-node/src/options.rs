@@ -377,6 +377,30 @@ mod tests {
     }
 
     #[test]
+    fn converts_deadlines_bounds_and_provider_options() {
+        let v = client_options(json!({
+            "blue": {"baseUrl": "http://a/v1", "auth": "api-key",
+                     "query": {"api-version": "x"}, "models": {"gpt_4.1": "dep"}},
+            "deadlineMs": 2500,
+            "streamFirstEventTimeoutMs": 750,
+            "bounds": {"sseEventBytes": 1024},
+            "rollback": {"maxRateLimitedRate": 0.2},
+        }))
+        .unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "environments": {"blue": {"base_url": "http://a/v1", "auth": "api-key",
+                    "query": {"api-version": "x"}, "models": {"gpt_4.1": "dep"}}},
+                "deadline": 2.5,
+                "stream_first_event_timeout": 0.75,
+                "bounds": {"sse_event_bytes": 1024},
+                "rollback": {"max_rate_limited_rate": 0.2},
+            })
+        );
+    }
+
+    #[test]
     fn converts_a_rollout_plan() {
         let v = rollout_plan(json!({
             "steps": [{"weight": 5, "holdMs": 1500, "minRequests": 10}, {"weight": 100}],

@@ -142,13 +142,18 @@ impl BaseClient {
         environment: Option<&str>,
         metadata: Option<&Bound<'_, PyDict>>,
         timeout: Option<f64>,
+        deadline: Option<f64>,
     ) -> PyResult<Call> {
+        let mut options = convert::options(py, routing_key, environment, metadata, timeout)?;
+        options.deadline = deadline
+            .map(|d| convert::seconds("deadline", d))
+            .transpose()?;
         Ok(Call {
             core: self.core(py)?.clone(),
             method: convert::method(method)?,
             path: path.to_owned(),
             body: body.map(to_value).transpose()?,
-            options: convert::options(py, routing_key, environment, metadata, timeout)?,
+            options,
         })
     }
 }
@@ -266,7 +271,8 @@ impl BaseClient {
     #[pyo3(signature = (
         blue=None, green=None, *, active=None, canary_weight=None, sticky=None, rules=None,
         retry=None, model_fallbacks=None, health_check=None, circuit_breaker=None,
-        rollback=None, timeout=None, connect_timeout=None, stats_window=None, rate_limit=None,
+        rollback=None, timeout=None, connect_timeout=None, deadline=None,
+        stream_first_event_timeout=None, bounds=None, stats_window=None, rate_limit=None,
         pricing=None, state=None, audit_log=None, webhook=None, cost_tag=None, metrics=None,
         cache=None, _config=None
     ))]
@@ -286,6 +292,9 @@ impl BaseClient {
         rollback: Option<Bound<'py, PyAny>>,
         timeout: Option<f64>,
         connect_timeout: Option<f64>,
+        deadline: Option<f64>,
+        stream_first_event_timeout: Option<f64>,
+        bounds: Option<Bound<'py, PyAny>>,
         stats_window: Option<f64>,
         rate_limit: Option<Bound<'py, PyAny>>,
         pricing: Option<Bound<'py, PyAny>>,
@@ -313,6 +322,9 @@ impl BaseClient {
                 rollback,
                 timeout,
                 connect_timeout,
+                deadline,
+                stream_first_event_timeout,
+                bounds,
                 stats_window,
                 rate_limit,
                 pricing,
@@ -341,7 +353,7 @@ impl BaseClient {
     }
 
     /// Sends a request and returns `(data, route)`.
-    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None))]
+    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, deadline=None))]
     #[allow(clippy::too_many_arguments)]
     fn _request(
         &self,
@@ -353,6 +365,7 @@ impl BaseClient {
         environment: Option<&str>,
         metadata: Option<&Bound<'_, PyDict>>,
         timeout: Option<f64>,
+        deadline: Option<f64>,
     ) -> PyResult<Py<PyAny>> {
         let call = self.prepare(
             py,
@@ -363,13 +376,14 @@ impl BaseClient {
             environment,
             metadata,
             timeout,
+            deadline,
         )?;
         let routed = runtime::block_on(py, call.send())?.map_err(|e| to_py_err(py, e))?;
         answer(py, routed)
     }
 
     /// Opens a stream (returns once its first chunk has arrived).
-    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, sse=false))]
+    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, sse=false, deadline=None))]
     #[allow(clippy::too_many_arguments)]
     fn _stream(
         &self,
@@ -382,6 +396,7 @@ impl BaseClient {
         metadata: Option<&Bound<'_, PyDict>>,
         timeout: Option<f64>,
         sse: bool,
+        deadline: Option<f64>,
     ) -> PyResult<Stream> {
         let call = self.prepare(
             py,
@@ -392,6 +407,7 @@ impl BaseClient {
             environment,
             metadata,
             timeout,
+            deadline,
         )?;
         let pumped = runtime::block_on(py, async move { call.stream().await.map(pump) })?
             .map_err(|e| to_py_err(py, e))?;
@@ -399,7 +415,7 @@ impl BaseClient {
     }
 
     /// An awaitable of `(data, route)`.
-    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None))]
+    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, deadline=None))]
     #[allow(clippy::too_many_arguments)]
     fn _arequest<'py>(
         &self,
@@ -411,6 +427,7 @@ impl BaseClient {
         environment: Option<&str>,
         metadata: Option<&Bound<'py, PyDict>>,
         timeout: Option<f64>,
+        deadline: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let call = self.prepare(
             py,
@@ -421,6 +438,7 @@ impl BaseClient {
             environment,
             metadata,
             timeout,
+            deadline,
         )?;
         runtime::future_into_py(py, async move {
             let result = call.send().await;
@@ -432,7 +450,7 @@ impl BaseClient {
     }
 
     /// An awaitable of a `Stream` (resolved once its first chunk has arrived).
-    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, sse=false))]
+    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, sse=false, deadline=None))]
     #[allow(clippy::too_many_arguments)]
     fn _astream<'py>(
         &self,
@@ -445,6 +463,7 @@ impl BaseClient {
         metadata: Option<&Bound<'py, PyDict>>,
         timeout: Option<f64>,
         sse: bool,
+        deadline: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let call = self.prepare(
             py,
@@ -455,6 +474,7 @@ impl BaseClient {
             environment,
             metadata,
             timeout,
+            deadline,
         )?;
         runtime::future_into_py(py, async move {
             let result = call.stream().await.map(pump);

@@ -14,34 +14,63 @@ use serde_json::{Map, Value, json};
 use crate::convert::{quote, to_py, to_value};
 use crate::errors::{config_error, to_py_err};
 
-/// One upstream: base URL, its own key, a label, extra headers, a timeout.
+/// One upstream: base URL, its own key and how it is sent, a label, extra headers, a query,
+/// model names, a timeout.
 #[pyclass(frozen, module = "turnout._turnout")]
 pub struct Environment {
     base_url: String,
     api_key: turnout::ApiKey,
+    auth: Option<String>,
     label: Option<String>,
     headers: BTreeMap<String, String>,
+    query: BTreeMap<String, String>,
+    models: BTreeMap<String, String>,
     timeout: Option<f64>,
 }
 
 #[pymethods]
 impl Environment {
     #[new]
-    #[pyo3(signature = (base_url, api_key=None, *, label=None, headers=None, timeout=None))]
+    #[pyo3(signature = (base_url, api_key=None, *, label=None, headers=None, timeout=None, auth=None, query=None, models=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         base_url: String,
         api_key: Option<String>,
         label: Option<String>,
         headers: Option<BTreeMap<String, String>>,
         timeout: Option<f64>,
+        auth: Option<String>,
+        query: Option<BTreeMap<String, String>>,
+        models: Option<BTreeMap<String, String>>,
     ) -> Self {
         Self {
             base_url,
             api_key: turnout::ApiKey::new(api_key.unwrap_or_default()),
+            auth,
             label,
             headers: headers.unwrap_or_default(),
+            query: query.unwrap_or_default(),
+            models: models.unwrap_or_default(),
             timeout,
         }
+    }
+
+    /// How the key is sent: `"bearer"` (default), `"api-key"` or `"x-api-key"`.
+    #[getter]
+    fn auth(&self) -> &str {
+        self.auth.as_deref().unwrap_or("bearer")
+    }
+
+    /// Query parameters sent with every request to this environment.
+    #[getter]
+    fn query(&self) -> BTreeMap<String, String> {
+        self.query.clone()
+    }
+
+    /// The names this side knows models by.
+    #[getter]
+    fn models(&self) -> BTreeMap<String, String> {
+        self.models.clone()
     }
 
     /// The base URL, e.g. `https://api.openai.com/v1`.
@@ -75,7 +104,8 @@ impl Environment {
     }
 
     fn __repr__(&self) -> String {
-        let mut s = format!("Environment({}", quote(&self.base_url));
+        let shown = turnout::SecretUrl::from(self.base_url.as_str()).to_string();
+        let mut s = format!("Environment({}", quote(&shown));
         if let Some(label) = &self.label {
             s.push_str(&format!(", label={}", quote(label)));
         }
@@ -101,6 +131,15 @@ impl Environment {
         }
         if let Some(t) = self.timeout {
             map.insert("timeout".into(), json!(t));
+        }
+        if let Some(auth) = &self.auth {
+            map.insert("auth".into(), json!(auth));
+        }
+        if !self.query.is_empty() {
+            map.insert("query".into(), json!(self.query));
+        }
+        if !self.models.is_empty() {
+            map.insert("models".into(), json!(self.models));
         }
         Value::Object(map)
     }
@@ -538,6 +577,9 @@ pub struct ClientArgs<'py> {
     pub rollback: Option<Bound<'py, PyAny>>,
     pub timeout: Option<f64>,
     pub connect_timeout: Option<f64>,
+    pub deadline: Option<f64>,
+    pub stream_first_event_timeout: Option<f64>,
+    pub bounds: Option<Bound<'py, PyAny>>,
     pub stats_window: Option<f64>,
     pub rate_limit: Option<Bound<'py, PyAny>>,
     pub pricing: Option<Bound<'py, PyAny>>,
@@ -605,6 +647,7 @@ impl ClientArgs<'_> {
             ("state", &self.state),
             ("metrics", &self.metrics),
             ("cache", &self.cache),
+            ("bounds", &self.bounds),
         ] {
             if let Some(obj) = obj {
                 map.insert(key.into(), to_value(obj)?);
@@ -613,6 +656,11 @@ impl ClientArgs<'_> {
         for (key, secs) in [
             ("timeout", self.timeout),
             ("connect_timeout", self.connect_timeout),
+            ("deadline", self.deadline),
+            (
+                "stream_first_event_timeout",
+                self.stream_first_event_timeout,
+            ),
             ("stats_window", self.stats_window),
         ] {
             if let Some(secs) = secs {

@@ -16,6 +16,10 @@ pub struct Route {
     model: Option<String>,
     /// The model asked for, when a fallback answered instead.
     fallback_from: Option<String>,
+    /// The model name sent to the side, after its `models` map.
+    upstream_model: Option<String>,
+    /// Why the first side was chosen: `pinned`, `rule`, `sticky`, `random` or `affinity`.
+    reason: &'static str,
     /// HTTP attempts made, failovers included.
     attempts: u32,
     /// Time from the call to the answer (streams: to the first chunk), in ms.
@@ -33,6 +37,8 @@ impl From<&turnout::RouteInfo> for Route {
             label: r.label.clone(),
             model: r.model.clone(),
             fallback_from: r.fallback_from.clone(),
+            upstream_model: r.upstream_model.clone(),
+            reason: r.reason,
             attempts: r.attempts,
             latency_ms: r.latency_ms,
             cost_usd: r.cost_usd,
@@ -50,6 +56,8 @@ impl Route {
         d.set_item("label", &self.label)?;
         d.set_item("model", &self.model)?;
         d.set_item("fallback_from", &self.fallback_from)?;
+        d.set_item("upstream_model", &self.upstream_model)?;
+        d.set_item("reason", self.reason)?;
         d.set_item("attempts", self.attempts)?;
         d.set_item("latency_ms", self.latency_ms)?;
         d.set_item("cost_usd", self.cost_usd)?;

@@ -83,6 +83,7 @@ class Completions:
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -98,6 +99,7 @@ class Completions:
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -112,6 +114,7 @@ class Completions:
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -120,17 +123,22 @@ class Completions:
         """A chat completion. Every OpenAI parameter passes through as a keyword; the routing
         options are ``routing_key`` (sticky bucketing; defaults to ``user``), ``environment``
         (pin to "blue" or "green"), ``metadata`` (matched against rules) and ``timeout``
-        (seconds). With ``stream=True``, returns a ``Stream`` of chunks."""
+        (seconds, per attempt), ``deadline`` (seconds, the whole call: limiter wait, attempts,
+        backoff, a stream to its end). With ``stream=True``, returns a ``Stream`` of chunks."""
         _no_headers(extra_headers)
         body = _body(params, extra_body)
         path = _path("/chat/completions", extra_query)
         if stream:
             body["stream"] = True
-            native = self._client._stream("POST", path, body, routing_key, environment, metadata, timeout)
+            native = self._client._stream(
+                "POST", path, body, routing_key, environment, metadata, timeout, deadline=deadline
+            )
             return Stream(native)
         if stream is not None:
             body["stream"] = stream
-        data, route = self._client._request("POST", path, body, routing_key, environment, metadata, timeout)
+        data, route = self._client._request(
+            "POST", path, body, routing_key, environment, metadata, timeout, deadline=deadline
+        )
         return Response(data, route)
 
 
@@ -154,6 +162,7 @@ class Embeddings:
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
         **params: Any,
     ) -> Response:
@@ -166,6 +175,7 @@ class Embeddings:
             environment,
             metadata,
             timeout,
+            deadline=deadline,
         )
         return Response(data, route)
 
@@ -237,6 +247,7 @@ class Client(_turnout.BaseClient):
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
     ) -> Stream: ...
 
     @overload
@@ -251,6 +262,7 @@ class Client(_turnout.BaseClient):
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
     ) -> Response: ...
 
     def request(
@@ -264,12 +276,19 @@ class Client(_turnout.BaseClient):
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
     ) -> Response | Stream:
         """Any other endpoint (``path`` under the base URL, e.g. ``/responses``), routed like
         the others. With ``stream=True`` the answer's server-sent events are read as chunks."""
         if stream:
-            return Stream(self._stream(method, path, json, routing_key, environment, metadata, timeout))
-        data, route = self._request(method, path, json, routing_key, environment, metadata, timeout)
+            return Stream(
+                self._stream(
+                    method, path, json, routing_key, environment, metadata, timeout, deadline=deadline
+                )
+            )
+        data, route = self._request(
+            method, path, json, routing_key, environment, metadata, timeout, deadline=deadline
+        )
         return Response(data, route)
 
     def status(self) -> dict[str, Any]:
@@ -405,6 +424,7 @@ class AsyncCompletions:
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -420,6 +440,7 @@ class AsyncCompletions:
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -434,6 +455,7 @@ class AsyncCompletions:
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -447,13 +469,13 @@ class AsyncCompletions:
         if stream:
             body["stream"] = True
             native = await self._client._astream(
-                "POST", path, body, routing_key, environment, metadata, timeout
+                "POST", path, body, routing_key, environment, metadata, timeout, deadline=deadline
             )
             return AsyncStream(native)
         if stream is not None:
             body["stream"] = stream
         data, route = await self._client._arequest(
-            "POST", path, body, routing_key, environment, metadata, timeout
+            "POST", path, body, routing_key, environment, metadata, timeout, deadline=deadline
         )
         return Response(data, route)
 
@@ -478,6 +500,7 @@ class AsyncEmbeddings:
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
         extra_body: Mapping[str, Any] | None = None,
         **params: Any,
     ) -> Response:
@@ -490,6 +513,7 @@ class AsyncEmbeddings:
             environment,
             metadata,
             timeout,
+            deadline=deadline,
         )
         return Response(data, route)
 
@@ -557,6 +581,7 @@ class AsyncClient(_turnout.BaseClient):
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
     ) -> AsyncStream: ...
 
     @overload
@@ -571,6 +596,7 @@ class AsyncClient(_turnout.BaseClient):
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
     ) -> Response: ...
 
     async def request(
@@ -584,12 +610,17 @@ class AsyncClient(_turnout.BaseClient):
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
     ) -> Response | AsyncStream:
         """Any other endpoint, routed like the others (see ``Client.request``)."""
         if stream:
-            native = await self._astream(method, path, json, routing_key, environment, metadata, timeout)
+            native = await self._astream(
+                method, path, json, routing_key, environment, metadata, timeout, deadline=deadline
+            )
             return AsyncStream(native)
-        data, route = await self._arequest(method, path, json, routing_key, environment, metadata, timeout)
+        data, route = await self._arequest(
+            method, path, json, routing_key, environment, metadata, timeout, deadline=deadline
+        )
         return Response(data, route)
 
     async def status(self) -> dict[str, Any]:

@@ -73,7 +73,8 @@ def _suggest(unknown: str, candidates: list[str]) -> str | None:
 
 @final
 class Environment:
-    """One upstream: base URL, its own key, a label, extra headers, a timeout (seconds)."""
+    """One upstream: base URL, its own key and how it is sent (``auth``), a label, extra
+    headers, a query on every request, model names, a timeout (seconds)."""
 
     def __new__(
         cls,
@@ -83,7 +84,16 @@ class Environment:
         label: str | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        auth: Literal["bearer", "api-key", "x-api-key"] | None = None,
+        query: Mapping[str, str] | None = None,
+        models: Mapping[str, str] | None = None,
     ) -> Self: ...
+    @property
+    def auth(self) -> str: ...
+    @property
+    def query(self) -> dict[str, str]: ...
+    @property
+    def models(self) -> dict[str, str]: ...
     @property
     def base_url(self) -> str: ...
     @property
@@ -205,6 +215,7 @@ class RollbackPolicy:
         max_p99_latency_ms: float | None = ...,
         max_p99_ttft_ms: float | None = ...,
         max_error_rate_delta: float | None = ...,
+        max_rate_limited_rate: float | None = ...,
         window: float = ...,
         min_requests: int = ...,
         action: Literal["rollback", "alert"] = ...,
@@ -219,6 +230,8 @@ class RollbackPolicy:
     def max_p99_ttft_ms(self) -> float | None: ...
     @property
     def max_error_rate_delta(self) -> float | None: ...
+    @property
+    def max_rate_limited_rate(self) -> float | None: ...
     @property
     def window(self) -> float: ...
     @property
@@ -299,6 +312,10 @@ class Route:
     @property
     def fallback_from(self) -> str | None: ...
     @property
+    def upstream_model(self) -> str | None: ...
+    @property
+    def reason(self) -> Literal["pinned", "rule", "sticky", "random", "affinity"]: ...
+    @property
     def attempts(self) -> int: ...
     @property
     def latency_ms(self) -> float: ...
@@ -358,6 +375,9 @@ class BaseClient:
         rollback: RollbackPolicy | Mapping[str, Any] | None = None,
         timeout: float | None = None,
         connect_timeout: float | None = None,
+        deadline: float | None = None,
+        stream_first_event_timeout: float | None = None,
+        bounds: Mapping[str, int] | None = None,
         stats_window: float | None = None,
         rate_limit: RateLimit | Mapping[str, Any] | None = None,
         pricing: Mapping[str, Mapping[str, float]] | None = None,
@@ -383,6 +403,7 @@ class BaseClient:
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
     ) -> _Answer: ...
     def _stream(
         self,
@@ -394,6 +415,7 @@ class BaseClient:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         sse: bool = False,
+        deadline: float | None = None,
     ) -> Stream: ...
     def _arequest(
         self,
@@ -404,6 +426,7 @@ class BaseClient:
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        deadline: float | None = None,
     ) -> Awaitable[_Answer]: ...
     def _astream(
         self,
@@ -415,6 +438,7 @@ class BaseClient:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         sse: bool = False,
+        deadline: float | None = None,
     ) -> Awaitable[Stream]: ...
     def _transport(
         self,
