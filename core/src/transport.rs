@@ -198,21 +198,9 @@ impl Transport {
             if !resp.status().is_success() {
                 return Err(status_error(side, resp, timeout, self.bounds).await);
             }
-            read_bounded(
-                side,
-                resp,
-                timeout,
-                self.bounds.response_body_bytes,
-                Overflow::Fail,
-            )
-            .await
+            self.body_of(side, resp, timeout).await
         };
-        tokio::time::timeout(timeout, exchange)
-            .await
-            .map_err(|_| Error::Timeout {
-                environment: side,
-                after: timeout,
-            })?
+        within(side, timeout, exchange).await?
     }
 
     /// Sends one exchange; a 2xx answer is returned with its body unread, anything else becomes
@@ -220,12 +208,8 @@ impl Transport {
     pub async fn send(&self, ep: &Endpoint, ex: Exchange<'_>) -> Result<Response> {
         let timeout = ex.timeout;
         let req = self.request(ep, ex);
-        let resp = tokio::time::timeout(timeout, req.send())
-            .await
-            .map_err(|_| Error::Timeout {
-                environment: ep.side,
-                after: timeout,
-            })?
+        let resp = within(ep.side, timeout, req.send())
+            .await?
             .map_err(|e| transport_error(ep.side, &e, timeout))?;
         if resp.status().is_success() {
             return Ok(resp);
@@ -235,22 +219,24 @@ impl Transport {
 
     /// Reads a whole body within `timeout` and `bounds.response_body_bytes`.
     pub async fn read_body(&self, side: Side, resp: Response, timeout: Duration) -> Result<Bytes> {
-        tokio::time::timeout(
-            timeout,
-            read_bounded(
-                side,
-                resp,
-                timeout,
-                self.bounds.response_body_bytes,
-                Overflow::Fail,
-            ),
-        )
+        within(side, timeout, self.body_of(side, resp, timeout)).await?
+    }
+
+    /// A 2xx answer's body, within `bounds.response_body_bytes`.
+    async fn body_of(&self, side: Side, resp: Response, timeout: Duration) -> Result<Bytes> {
+        let max = self.bounds.response_body_bytes;
+        read_bounded(side, resp, timeout, max, Overflow::Fail).await
+    }
+}
+
+/// `fut`'s output, or a timeout of `side` once `timeout` has passed.
+async fn within<T>(side: Side, timeout: Duration, fut: impl Future<Output = T>) -> Result<T> {
+    tokio::time::timeout(timeout, fut)
         .await
         .map_err(|_| Error::Timeout {
             environment: side,
             after: timeout,
-        })?
-    }
+        })
 }
 
 /// What reading past a body's bound does.
@@ -381,15 +367,9 @@ async fn status_error(side: Side, resp: Response, timeout: Duration, bounds: Bou
         bounds.error_body_bytes,
         Overflow::Truncate,
     );
-    let body = match tokio::time::timeout(timeout, read).await {
+    let body = match within(side, timeout, read).await {
         Ok(Ok(b)) => String::from_utf8_lossy(&b).into_owned(),
-        Ok(Err(e)) => return e,
-        Err(_) => {
-            return Error::Timeout {
-                environment: side,
-                after: timeout,
-            };
-        }
+        Ok(Err(e)) | Err(e) => return e,
     };
     Error::Status {
         status,

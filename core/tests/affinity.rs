@@ -75,14 +75,7 @@ async fn upstream(name: &'static str) -> String {
         .route("/v1/files/{id}", get(read))
         .route("/v1/batches", post(batch))
         .with_state(store);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    format!("http://{addr}/v1")
+    serve(app).await
 }
 
 async fn client() -> Client {

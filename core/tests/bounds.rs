@@ -21,18 +21,6 @@ const MIB: u64 = 1024 * 1024;
 
 const COMPLETION: &str = r#"{"id":"chatcmpl-1","object":"chat.completion","created":0,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}"#;
 
-/// Serves `app` on a free loopback port; returns its `/v1` base URL.
-async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    format!("http://{addr}/v1")
-}
-
 /// A client whose blue side is `url`, with small bounds and three attempts.
 fn client(url: &str, bounds: Bounds) -> Client {
     fast(

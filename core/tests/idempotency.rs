@@ -31,14 +31,7 @@ async fn failing() -> (String, Arc<AtomicU64>, Arc<AtomicU64>) {
     let app = Router::new()
         .route("/v1/files", post(handler.clone()))
         .route("/v1/chat/completions", post(handler));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/v1"), hits, keyed)
+    (serve(app).await, hits, keyed)
 }
 
 fn client(blue: &str, green: &str) -> Client {

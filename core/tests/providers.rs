@@ -81,14 +81,7 @@ async fn upstream(header: &'static str, value: &str) -> (String, Arc<Mutex<Seen>
     let app = Router::new()
         .route("/v1/chat/completions", post(answer))
         .with_state(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/v1"), seen)
+    (serve(app).await, seen)
 }
 
 fn client_for(blue: Environment) -> Client {

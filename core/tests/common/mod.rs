@@ -200,3 +200,16 @@ pub fn assert_no_key(what: &str, text: &str) {
         "{what} shows a key: {text}"
     );
 }
+
+/// Serves `app` on a free loopback port until the test's runtime ends; returns its `/v1`
+/// base URL (the app's routes start with `/v1`).
+pub async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/v1")
+}
