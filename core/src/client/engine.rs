@@ -45,7 +45,7 @@ pub(crate) struct Engine {
     /// Metrics, costs, limits and the response cache.
     pub obs: super::observe::Observer,
     /// The rollback guard, rollouts and checkpoints.
-    pub control: crate::rollout::control::Control,
+    pub control: super::control::Control,
     /// The link to the shared state store.
     pub shared: super::shared_state::SharedState,
     /// Which side holds which object (files, batches, stored responses, …).
@@ -101,7 +101,7 @@ impl Engine {
             events: EventBus::new(&config, &supervisor)?,
             clock,
             obs,
-            control: crate::rollout::control::Control::new(&config),
+            control: super::control::Control::new(&config),
             shared,
             affinity: crate::routing::affinity::Affinity::new(crate::routing::affinity::CAPACITY),
             supervisor,
@@ -111,7 +111,7 @@ impl Engine {
         });
         engine.supervisor.bind(&engine);
         engine.start_metrics_listener(engine.shutdown.subscribe())?;
-        crate::rollout::guard::spawn_guard_task(&engine);
+        super::guard::spawn_guard_task(&engine);
         if let Some(warning) = start_warning {
             engine.publish(warning);
         }

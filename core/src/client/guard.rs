@@ -24,20 +24,16 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::control::with_figures;
-use super::controller::RolloutState;
-use super::gates::{GateFailure, Scope, Signals, Verdict, evaluate, has_quantile_gates};
-use crate::client::engine::Engine;
+use super::engine::Engine;
 use crate::config::RollbackAction;
 use crate::environment::Side;
 use crate::events::{Event, EventKind};
 use crate::resilience::CircuitState;
+use crate::rollout::controller::RolloutState;
+use crate::rollout::gates::{GateFailure, Scope, Signals, Verdict, evaluate, has_quantile_gates};
+use crate::rollout::{GUARD_TICK as TICK, QUANTILE_EVERY};
 use crate::state::{Canary, Change, Source, Verdict as OpVerdict};
 use crate::stats::{Outcome, WindowStats};
-
-/// Quantile gates run on the request path at most this often.
-pub const QUANTILE_EVERY: Duration = Duration::from_millis(250);
-/// The background task judges every gate this often.
-pub const TICK: Duration = Duration::from_secs(1);
 
 const NEVER: u64 = u64::MAX;
 
