@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { Client, TurnoutError } from '../lib/index.mjs'
+import { Client, ClientClosedError, TurnoutError } from '../lib/index.mjs'
 import { PACKAGE_DIR, eventually, hello, pairOptions, startPair } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
@@ -83,7 +83,7 @@ describe('hardening', () => {
     // close() ends it: a change made after it reaches no callback.
     client.close()
     const before = seen.length
-    client.switchTo('blue')
+    assert.throws(() => client.switchTo('blue'), ClientClosedError)
     for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
     assert.equal(seen.length, before)
   })
