@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -211,17 +211,15 @@ async fn requests_and_attempts_are_exported_with_genai_attributes() {
         chunk.expect("chunk");
     }
 
-    // Wait for both traces (3 + 2 spans): a guard, not a verdict.
-    let started = Instant::now();
+    // Wait for both traces (3 + 2 spans), looking at most 1500 times.
+    let mut looks = 0;
     let all = loop {
         let all = traces(&received.lock());
         if all.values().map(Vec::len).sum::<usize>() >= 5 {
             break all;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "spans received: {all:?}"
-        );
+        looks += 1;
+        assert!(looks < 1500, "spans received after {looks} looks: {all:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     client.close();
