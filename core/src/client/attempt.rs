@@ -154,7 +154,7 @@ impl Engine {
             self.observe_attempt(&ticket, side, cur.model(), class, error, elapsed, None);
             match result {
                 Ok((data, raw)) => {
-                    self.learn_objects(&call, side, &raw);
+                    self.learn_objects(&call, cur.kind, side, &raw);
                     let mut route = self.route_info(&cur, started);
                     self.settle(ticket, &mut route, &raw);
                     return Ok(Routed { data, route });
@@ -264,11 +264,7 @@ impl Engine {
             return Err(Error::Closed);
         }
         let state = self.traffic.peek();
-        // Only calls with a JSON value body or an object path can name objects; typed chat
-        // and embedding calls skip the lookup.
-        let lookup = if call.options.environment.is_none()
-            && (call.body.is_some() || call.path.contains('_') || call.path.contains('-'))
-        {
+        let lookup = if call.options.environment.is_none() {
             self.affinity.lookup(&call.path, call.body.as_ref())
         } else {
             Lookup::default()
@@ -516,11 +512,10 @@ impl Engine {
 
     /// Records the object an answer shows (created, or read) as living on `side`. Inference
     /// answers that never name such objects are not looked at (the hot path).
-    fn learn_objects(&self, call: &Call, side: Side, answer: &[u8]) {
-        if matches!(
-            call.path.as_str(),
-            "/chat/completions" | "/embeddings" | "/completions" | "/models"
-        ) {
+    fn learn_objects(&self, call: &Call, kind: CallKind, side: Side, answer: &[u8]) {
+        let path = call.path.split('?').next().unwrap_or(&call.path);
+        // Of the inference calls only a stored response is an object; model lists name none.
+        if (kind == CallKind::Inference && path != "/responses") || path.starts_with("/models") {
             return;
         }
         if let Some(id) = created_id(answer) {

@@ -54,8 +54,13 @@ impl Affinity {
     /// whether it names an object not known here.
     pub fn lookup(&self, path: &str, body: Option<&Value>) -> Lookup {
         let mut found = Lookup::default();
+        // Most requests name no object: they never take the lock.
+        let ids = named_ids(path, body);
+        if ids.is_empty() {
+            return found;
+        }
         let mut sides = self.sides.lock();
-        for id in named_ids(path, body) {
+        for id in ids {
             match sides.get(&id.to_string()) {
                 Some(side) if found.side.is_none() => found.side = Some(*side),
                 Some(_) => {}
