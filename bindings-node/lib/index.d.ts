@@ -590,8 +590,9 @@ export declare class Client {
   checkpoint(name: string): Checkpoint
   /** The checkpoints kept (the last ten), oldest first. */
   checkpoints(): Checkpoint[]
-  /** Re-applies a checkpoint's traffic state (active side, weight and salt). */
-  restoreCheckpoint(id: string): TrafficState
+  /** Re-applies a checkpoint's traffic state (active side, weight and salt); `force` restores
+   * one that sends traffic to an unavailable side. */
+  restoreCheckpoint(id: string, options?: { force?: boolean }): TrafficState
 
   /** The events kept in memory (the last 1000), oldest first. */
   history(): TurnoutEvent[]

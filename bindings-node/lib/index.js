@@ -344,8 +344,8 @@ class Client {
   }
 
   /** Re-applies checkpoint `id`'s traffic state; returns the new traffic state. */
-  restoreCheckpoint(id) {
-    return sync(() => this.#native.restoreCheckpoint(String(id)))
+  restoreCheckpoint(id, { force = false } = {}) {
+    return sync(() => this.#native.restoreCheckpoint(String(id), Boolean(force)))
   }
 
   /** The Prometheus metrics of this client, as OpenMetrics text. */

@@ -410,10 +410,11 @@ impl NativeClient {
         })
     }
 
-    /// Re-applies checkpoint `id`'s traffic state.
+    /// Re-applies checkpoint `id`'s traffic state (`force`: even to an unavailable side).
     #[napi(ts_return_type = "Record<string, any>")]
-    pub fn restore_checkpoint(&self, id: String) -> napi::Result<Value> {
-        guard(|| convert::traffic(&self.inner.restore_checkpoint(&id).napi()?))
+    pub fn restore_checkpoint(&self, id: String, force: Option<bool>) -> napi::Result<Value> {
+        let force = force.unwrap_or(false);
+        guard(|| convert::traffic(&self.inner.restore_checkpoint_with(&id, force).napi()?))
     }
 
     /// The Prometheus metrics of this client (OpenMetrics text).

@@ -94,7 +94,7 @@ async function apply(run, op, args) {
     case 'rollback': return c.rollback(args.reason, { force: Boolean(args.force) })
     case 'checkpoint': return c.checkpoint(args.name)
     case 'checkpoints': return c.checkpoints()
-    case 'restore_checkpoint': return c.restoreCheckpoint(arg('id'))
+    case 'restore_checkpoint': return c.restoreCheckpoint(arg('id'), { force: Boolean(args.force) })
     case 'start_rollout': return c.startRollout(nodePlan(args.plan))
     case 'pause_rollout': return c.pauseRollout()
     case 'resume_rollout': return c.resumeRollout()

@@ -698,9 +698,10 @@ impl BaseClient {
         serde_to_py(py, &list)
     }
 
-    /// Re-applies checkpoint `id`'s traffic state.
-    fn _restore_checkpoint(&self, py: Python<'_>, id: &str) -> PyResult<Py<PyAny>> {
-        let state = self.change(py, |core| core.restore_checkpoint(id))?;
+    /// Re-applies checkpoint `id`'s traffic state (`force`: even to an unavailable side).
+    #[pyo3(signature = (id, force = false))]
+    fn _restore_checkpoint(&self, py: Python<'_>, id: &str, force: bool) -> PyResult<Py<PyAny>> {
+        let state = self.change(py, |core| core.restore_checkpoint_with(id, force))?;
         convert::traffic(py, &state)
     }
 

@@ -105,7 +105,9 @@ class Run:
             "rollback": lambda: c.rollback(reason=args["reason"], force=args.get("force", False)),
             "checkpoint": lambda: c.checkpoint(args["name"]),
             "checkpoints": c.checkpoints,
-            "restore_checkpoint": lambda: c.restore_checkpoint(self.arg(args, "id")),
+            "restore_checkpoint": lambda: c.restore_checkpoint(
+                self.arg(args, "id"), force=args.get("force", False)
+            ),
             "start_rollout": lambda: c.start_rollout(args["plan"]),
             "pause_rollout": c.pause_rollout,
             "resume_rollout": c.resume_rollout,

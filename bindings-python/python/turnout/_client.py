@@ -362,9 +362,10 @@ class Client(_turnout.BaseClient):
         """The checkpoints kept (the last 10, automatic ones included), oldest first."""
         return self._checkpoints()
 
-    def restore_checkpoint(self, id: str) -> dict[str, Any]:
-        """Re-applies checkpoint ``id``'s traffic state; returns the new state."""
-        return self._restore_checkpoint(id)
+    def restore_checkpoint(self, id: str, force: bool = False) -> dict[str, Any]:
+        """Re-applies checkpoint ``id``'s traffic state; returns the new state. Raises
+        ``RefusedError`` when it would send traffic to an unavailable side, unless ``force``."""
+        return self._restore_checkpoint(id, force)
 
     def metrics_text(self) -> str:
         """The Prometheus metrics of this client (OpenMetrics text; serve it with
@@ -688,9 +689,9 @@ class AsyncClient(_turnout.BaseClient):
         """The checkpoints kept (the last 10, automatic ones included), oldest first."""
         return self._checkpoints()
 
-    async def restore_checkpoint(self, id: str) -> dict[str, Any]:
+    async def restore_checkpoint(self, id: str, force: bool = False) -> dict[str, Any]:
         """Re-applies checkpoint ``id``'s traffic state; returns the new state."""
-        return self._restore_checkpoint(id)
+        return self._restore_checkpoint(id, force)
 
     async def metrics_text(self) -> str:
         """The Prometheus metrics of this client (OpenMetrics text; serve it with
