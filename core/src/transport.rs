@@ -141,6 +141,9 @@ pub(crate) struct Exchange<'a> {
     pub timeout: Duration,
     /// Sent as `Idempotency-Key`.
     pub idempotency_key: Option<&'a str>,
+    /// A pass-through request's own headers (already stripped of credentials); the side's
+    /// headers win over them.
+    pub headers: Option<&'a HeaderMap>,
 }
 
 impl Transport {
@@ -164,12 +167,20 @@ impl Transport {
             path,
             body,
             idempotency_key,
+            headers,
             ..
         } = ex;
         let mut req = match ep.parsed.iter().find(|(p, _)| *p == path) {
             Some((_, url)) => self.client.request(method, url.clone()),
             None => self.client.request(method, ep.url(path)),
         };
+        let mut typed = false;
+        for (name, value) in headers.into_iter().flatten() {
+            if !ep.headers.contains_key(name) {
+                typed |= name == CONTENT_TYPE;
+                req = req.header(name, value.clone());
+            }
+        }
         // Header by header: cloning the whole map first would allocate it twice.
         for (name, value) in &ep.headers {
             req = req.header(name, value.clone());
@@ -178,9 +189,10 @@ impl Transport {
             req = req.header("idempotency-key", key);
         }
         if let Some(body) = body {
-            req = req
-                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                .body(body);
+            if !typed {
+                req = req.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+            req = req.body(body);
         }
         req
     }
@@ -215,6 +227,42 @@ impl Transport {
             return Ok(resp);
         }
         Err(status_error(ep.side, resp, timeout, self.bounds).await)
+    }
+
+    /// Sends one exchange and returns whatever HTTP answer arrives, its body unread; only
+    /// failures without an answer are errors.
+    pub async fn send_any(&self, ep: &Endpoint, ex: Exchange<'_>) -> Result<Response> {
+        let timeout = ex.timeout;
+        let req = self.request(ep, ex);
+        within(ep.side, timeout, req.send())
+            .await?
+            .map_err(|e| transport_error(ep.side, &e, timeout))
+    }
+
+    /// Reads a non-2xx answer: its status, headers and body (within
+    /// `bounds.error_body_bytes`, truncated past it), and the [`Error::Status`] it stands for.
+    pub async fn read_error(
+        &self,
+        side: Side,
+        resp: Response,
+        timeout: Duration,
+    ) -> (Error, Option<(u16, HeaderMap, Bytes)>) {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let read = read_bounded(
+            side,
+            resp,
+            timeout,
+            self.bounds.error_body_bytes,
+            Overflow::Truncate,
+        );
+        match within(side, timeout, read).await {
+            Ok(Ok(body)) => (
+                error_of(side, status, &headers, &body),
+                Some((status, headers, body)),
+            ),
+            Ok(Err(e)) | Err(e) => (e, None),
+        }
     }
 
     /// Reads a whole body within `timeout` and `bounds.response_body_bytes`.
@@ -350,16 +398,7 @@ fn without_url(e: &reqwest::Error) -> String {
 
 async fn status_error(side: Side, resp: Response, timeout: Duration, bounds: Bounds) -> Error {
     let status = resp.status().as_u16();
-    let retry_after = retry_after::parse(resp.headers());
-    let should_retry = resp
-        .headers()
-        .get("x-should-retry")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| match v {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => None,
-        });
+    let headers = resp.headers().clone();
     let read = read_bounded(
         side,
         resp,
@@ -367,15 +406,27 @@ async fn status_error(side: Side, resp: Response, timeout: Duration, bounds: Bou
         bounds.error_body_bytes,
         Overflow::Truncate,
     );
-    let body = match within(side, timeout, read).await {
-        Ok(Ok(b)) => String::from_utf8_lossy(&b).into_owned(),
-        Ok(Err(e)) | Err(e) => return e,
-    };
+    match within(side, timeout, read).await {
+        Ok(Ok(body)) => error_of(side, status, &headers, &body),
+        Ok(Err(e)) | Err(e) => e,
+    }
+}
+
+/// The [`Error::Status`] of a non-2xx answer: its body, `Retry-After` and `x-should-retry`.
+fn error_of(side: Side, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+    let should_retry = headers
+        .get("x-should-retry")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| match v {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        });
     Error::Status {
         status,
-        body,
+        body: String::from_utf8_lossy(body).into_owned(),
         environment: side,
-        retry_after,
+        retry_after: retry_after::parse(headers),
         should_retry,
     }
 }

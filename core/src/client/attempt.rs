@@ -37,6 +37,8 @@ pub(crate) struct Call {
     /// bytes, rather than to a `Value` and then to bytes.
     pub encoded: Option<Encoded>,
     pub options: RequestOptions,
+    /// A pass-through request's own headers, forwarded (see [`super::raw`]).
+    pub headers: Option<reqwest::header::HeaderMap>,
 }
 
 /// A request body already encoded, with the fields routing reads from it.
@@ -59,6 +61,7 @@ impl Call {
             body,
             encoded: None,
             options,
+            headers: None,
         }
     }
 
@@ -84,38 +87,38 @@ impl Call {
 }
 
 /// Where the loop stands: which side and model, and what it has spent.
-struct Cursor {
-    side: Side,
-    pinned: bool,
-    models: Vec<Option<String>>,
-    model_index: usize,
-    attempts: u32,
-    model_attempts: u32,
-    retries: u32,
-    failed_over: bool,
+pub(super) struct Cursor {
+    pub(super) side: Side,
+    pub(super) pinned: bool,
+    pub(super) models: Vec<Option<String>>,
+    pub(super) model_index: usize,
+    pub(super) attempts: u32,
+    pub(super) model_attempts: u32,
+    pub(super) retries: u32,
+    pub(super) failed_over: bool,
     /// The encoded body and the side it was encoded for (sides may name the model apart).
-    body: Option<(Side, Bytes)>,
+    pub(super) body: Option<(Side, Bytes)>,
     /// The circuit's leave for the current attempt.
-    pass: Pass,
-    deadline: Deadline,
-    kind: CallKind,
+    pub(super) pass: Pass,
+    pub(super) deadline: Deadline,
+    pub(super) kind: CallKind,
     /// The call carries an idempotency key.
-    idempotent: bool,
+    pub(super) idempotent: bool,
     /// Why the first side was chosen.
-    reason: Reason,
+    pub(super) reason: Reason,
     /// The call names an object no answer here has shown (a 404 may mean the other side has it).
-    unknown_object: bool,
+    pub(super) unknown_object: bool,
 }
 
 impl Cursor {
     /// The model of the current attempt.
-    fn model(&self) -> Option<&str> {
+    pub(super) fn model(&self) -> Option<&str> {
         self.models[self.model_index].as_deref()
     }
 }
 
 /// What to do after a failed attempt.
-enum Next {
+pub(super) enum Next {
     /// Try again now (failover, or the next model).
     Now,
     /// Try again after this delay on the same side.
@@ -196,6 +199,7 @@ impl Engine {
                 body,
                 timeout,
                 idempotency_key: call.options.idempotency_key.as_deref(),
+                headers: call.headers.as_ref(),
             };
             let reading = stream::Reading {
                 side,
@@ -259,7 +263,7 @@ impl Engine {
     }
 
     /// Selects the first side and prepares the cursor.
-    fn begin(&self, call: &Call) -> Result<Cursor> {
+    pub(super) fn begin(&self, call: &Call) -> Result<Cursor> {
         if self.is_closed() {
             return Err(Error::Closed);
         }
@@ -330,7 +334,7 @@ impl Engine {
     /// Takes the circuit's permission for the next attempt. Selection saw the side available,
     /// but a concurrent request may have taken its one half-open trial since: then the other
     /// side serves, unless the request is pinned or has already failed over.
-    fn permit(&self, cur: &mut Cursor) -> Result<()> {
+    pub(super) fn permit(&self, cur: &mut Cursor) -> Result<()> {
         if cur.deadline.passed() {
             return Err(cur.deadline.error(cur.side));
         }
@@ -359,7 +363,7 @@ impl Engine {
 
     /// The side of the next attempt, its timeout, and whether the call's deadline is what
     /// bounds that timeout.
-    fn attempt_target(&self, call: &Call, cur: &Cursor) -> (Side, Duration, bool) {
+    pub(super) fn attempt_target(&self, call: &Call, cur: &Cursor) -> (Side, Duration, bool) {
         let timeout = call
             .options
             .timeout
@@ -371,7 +375,7 @@ impl Engine {
 
     /// Counts an attempt and returns the serialised body for the cursor's model as the
     /// cursor's side knows it (its `models` map), built once per model and side.
-    fn body_for(&self, call: &Call, cur: &mut Cursor) -> Result<Option<Bytes>> {
+    pub(super) fn body_for(&self, call: &Call, cur: &mut Cursor) -> Result<Option<Bytes>> {
         cur.attempts += 1;
         cur.model_attempts += 1;
         if cur.body.as_ref().is_some_and(|(side, _)| *side == cur.side) {
@@ -422,6 +426,7 @@ impl Engine {
             body,
             timeout,
             idempotency_key: call.options.idempotency_key.as_deref(),
+            headers: call.headers.as_ref(),
         };
         let bytes = self
             .transport
@@ -436,7 +441,7 @@ impl Engine {
     }
 
     /// Decides what follows a failed attempt.
-    fn after_failure(&self, cur: &mut Cursor, error: Error) -> Next {
+    pub(super) fn after_failure(&self, cur: &mut Cursor, error: Error) -> Next {
         if cur.deadline.passed() {
             return Next::Fail(match error {
                 Error::Timeout { .. } => cur.deadline.error(cur.side),
@@ -512,7 +517,7 @@ impl Engine {
 
     /// Records the object an answer shows (created, or read) as living on `side`. Inference
     /// answers that never name such objects are not looked at (the hot path).
-    fn learn_objects(&self, call: &Call, kind: CallKind, side: Side, answer: &[u8]) {
+    pub(super) fn learn_objects(&self, call: &Call, kind: CallKind, side: Side, answer: &[u8]) {
         let path = call.path.split('?').next().unwrap_or(&call.path);
         // Of the inference calls only a stored response is an object; model lists name none.
         if (kind == CallKind::Inference && path != "/responses") || path.starts_with("/models") {
@@ -530,7 +535,7 @@ impl Engine {
         cur.body = None;
     }
 
-    fn route_info(&self, cur: &Cursor, started: Instant) -> RouteInfo {
+    pub(super) fn route_info(&self, cur: &Cursor, started: Instant) -> RouteInfo {
         let model = cur.models[cur.model_index].clone();
         let upstream_model = model.as_deref().map(|m| {
             self.config
@@ -578,7 +583,7 @@ fn ask_for_usage(body: &mut Option<Value>) -> bool {
 
 /// The class of an attempt that ended with `result`; a timeout set by the call's own deadline
 /// is the caller's, not the side's (SEMANTICS.md, *What counts against a side*).
-fn attempt_class(result: std::result::Result<(), &Error>, by_deadline: bool) -> Outcome {
+pub(super) fn attempt_class(result: std::result::Result<(), &Error>, by_deadline: bool) -> Outcome {
     match result {
         Err(Error::Timeout { .. }) if by_deadline => Outcome::Cancelled,
         r => classify(r),

@@ -249,6 +249,7 @@ impl Engine {
             body: None,
             timeout: hc.timeout,
             idempotency_key: None,
+            headers: None,
         };
         let endpoint = &self.side(side).endpoint;
         let outcome = match self.transport.send(endpoint, exchange).await {

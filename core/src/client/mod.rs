@@ -12,6 +12,8 @@ pub(crate) mod guard;
 mod observe;
 mod operations;
 mod options;
+mod passthrough;
+mod raw;
 mod rollout;
 mod route;
 pub(crate) mod shared_state;
@@ -22,6 +24,10 @@ pub use builder::ClientBuilder;
 pub use chat::{Chat, ChatCreate, ChatStreamCreate, Embeddings, Models};
 pub use operations::{EnvironmentStatus, Status};
 pub use options::RequestOptions;
+pub use raw::{
+    ENVIRONMENT_HEADER, METADATA_HEADER, ROUTING_KEY_HEADER, RawBody, RawRequest, RawResponse,
+    RawStream,
+};
 pub use route::{RouteInfo, Routed};
 pub use shared_state::StoreStatus;
 pub use stream::{ChatStream, RoutedStream};
@@ -135,5 +141,30 @@ impl Client {
         Arc::clone(&self.engine)
             .execute_stream(attempt::Call::new(method, path, body, options))
             .await
+    }
+
+    /// Passes a request through as it is — any method, path, headers and body (JSON,
+    /// multipart, binary) — routed, retried and failed over like the others, and returns the
+    /// side's answer as it was sent (SEMANTICS.md, *Under the official SDKs*). An HTTP answer
+    /// turnout gave up on is `Ok` (with `x-should-retry: false`); a failure without one is
+    /// `Err`, which [`RawResponse::from_error`] turns into the answer an SDK expects.
+    ///
+    /// ```no_run
+    /// # async fn run(client: turnout::Client) -> turnout::Result<()> {
+    /// use turnout::{Method, RawBody, RawRequest};
+    /// let req = RawRequest::new(Method::POST, "/audio/speech")
+    ///     .header("content-type", "application/json")?
+    ///     .body(r#"{"model":"tts-1","input":"hello","voice":"alloy"}"#);
+    /// let answer = client
+    ///     .send_raw(req)
+    ///     .await
+    ///     .unwrap_or_else(|e| turnout::RawResponse::from_error(&e));
+    /// if let RawBody::Full(audio) = answer.body {
+    ///     println!("{} bytes of audio", audio.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_raw(&self, request: RawRequest) -> Result<RawResponse> {
+        Arc::clone(&self.engine).execute_raw(request).await
     }
 }

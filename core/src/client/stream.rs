@@ -260,7 +260,7 @@ pub(crate) async fn open<T: DeserializeOwned>(
 
 /// Records the stream's outcome once: at its end, at its interruption, or when dropped (a
 /// stream the caller leaves early is cancelled: it judges nothing).
-struct Finish {
+pub(crate) struct Finish {
     engine: Arc<Engine>,
     side: Side,
     started: Started,
@@ -273,7 +273,39 @@ struct Finish {
 }
 
 impl Finish {
-    fn record(&mut self, class: Outcome) {
+    /// The guard of a committed stream served by `route`'s attempt.
+    pub(crate) fn new(
+        engine: Arc<Engine>,
+        route: &RouteInfo,
+        started: Started,
+        ticket: Ticket,
+    ) -> Self {
+        Self {
+            engine,
+            side: route.environment,
+            started,
+            done: false,
+            ticket: Some(ticket),
+            model: route.model.clone(),
+            attempts: route.attempts,
+            usage: None,
+        }
+    }
+
+    /// Keeps the usage seen so far, charged at the end.
+    pub(crate) fn keep_usage(&mut self, usage: Option<Tokens>) {
+        if usage.is_some() {
+            self.usage = usage;
+        }
+    }
+
+    /// The side serving the stream.
+    pub(crate) fn side(&self) -> Side {
+        self.side
+    }
+
+    /// Records the stream's outcome, once.
+    pub(crate) fn record(&mut self, class: Outcome) {
         if !self.done {
             self.done = true;
             let Started { sent, ttft, pass } = self.started;
@@ -312,9 +344,7 @@ impl<T> Live<T> {
     /// Hands the usage the reader has seen to the finish guard, so that it is charged even if
     /// the caller drops the stream before `[DONE]`.
     fn keep_usage(&mut self) {
-        if let Some(usage) = self.reader.usage.take() {
-            self.finish.usage = Some(usage);
-        }
+        self.finish.keep_usage(self.reader.usage.take());
     }
 }
 
@@ -326,18 +356,8 @@ pub(crate) fn committed<T: DeserializeOwned + Send + 'static>(
     started: Started,
     ticket: Ticket,
 ) -> RoutedStream<T> {
-    let side = route.environment;
     let ended = opened.first.is_none();
-    let mut finish = Finish {
-        engine,
-        side,
-        started,
-        done: false,
-        ticket: Some(ticket),
-        model: route.model.clone(),
-        attempts: route.attempts,
-        usage: None,
-    };
+    let mut finish = Finish::new(engine, &route, started, ticket);
     if ended {
         finish.record(Outcome::Success);
     }

@@ -102,13 +102,15 @@ fn top_level_value(body: &[u8], key: &[u8]) -> Option<usize> {
     }
 }
 
-/// The usage in one streamed event, if this is the event that carries it (the final chunk
-/// when `stream_options.include_usage` is set; the others have `"usage": null`).
+/// The usage in one streamed event, if this is the event that carries it: the final chunk of
+/// a chat stream when `stream_options.include_usage` is set (the others have
+/// `"usage": null`), or the Responses API's `response.completed`, whose `response` holds it.
 pub(crate) fn usage_of_event(data: &str) -> Option<Tokens> {
     if !(data.contains("\"prompt_tokens\"") || data.contains("\"input_tokens\"")) {
         return None;
     }
-    usage_of(data.as_bytes())
+    let body = data.as_bytes();
+    usage_of(body).or_else(|| usage_of(&body[top_level_value(body, b"response")?..]))
 }
 
 #[cfg(test)]
@@ -131,6 +133,13 @@ mod tests {
         let resp = br#"{"usage":{"input_tokens":4,"output_tokens":6,"total_tokens":10}}"#;
         assert_eq!(usage_of(resp).map(|u| u.prompt + u.completion), Some(10));
         assert_eq!(usage_of(br#"{"usage":null}"#), None);
+        let completed = r#"{"type":"response.completed","response":{"id":"resp_1","usage":{"input_tokens":2,"output_tokens":9}},"sequence_number":7}"#;
+        assert_eq!(
+            usage_of_event(completed).map(|u| (u.prompt, u.completion)),
+            Some((2, 9))
+        );
+        let delta = r#"{"type":"response.output_text.delta","delta":"input_tokens"}"#;
+        assert_eq!(usage_of_event(delta), None);
         assert_eq!(usage_of(b"not json"), None);
     }
 

@@ -1,0 +1,421 @@
+//! The attempt loop of a pass-through request ([`RawRequest`]): routed, retried and failed
+//! over like any call, with the answer handed back as the side sent it. Only JSON answers are
+//! read (usage for costs, object ids for affinity); a 2xx of any other type is a success; an
+//! event stream is committed at its first event and then passed on byte for byte.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use tracing::Instrument;
+
+use super::attempt::{Call, attempt_class};
+use super::deadline::Deadline;
+use super::engine::Engine;
+use super::raw::{RawBody, RawRequest, RawResponse, RawStream, is_json_type};
+use super::stream::{Finish, Started};
+use crate::cost::{Tokens, usage_of_event};
+use crate::environment::Side;
+use crate::error::{Error, Result};
+use crate::protocol::{ErrorBody, SseDecoder, SseEvent};
+use crate::resilience::outcome::classify;
+use crate::stats::Outcome;
+use crate::transport::{Exchange, transport_error};
+
+/// What one attempt got.
+enum Got {
+    /// A 2xx answer, read whole.
+    Full(u16, HeaderMap, Bytes, bool),
+    /// A 2xx event stream whose first event has arrived.
+    Stream(u16, HeaderMap, Box<RawReader>, Bytes),
+}
+
+/// A failed attempt: its error, and the HTTP answer it came with, if any.
+type Failed = (Error, Option<(u16, HeaderMap, Bytes)>);
+
+impl Engine {
+    /// Runs a pass-through request. An HTTP answer turnout gives up on comes back as `Ok`,
+    /// as sent, with `x-should-retry: false`; only failures without an answer are `Err`
+    /// (see [`RawResponse::from_error`]).
+    pub(crate) async fn execute_raw(self: Arc<Self>, request: RawRequest) -> Result<RawResponse> {
+        let call = request.into_call()?;
+        let started = Instant::now();
+        let mut cur = self
+            .begin(&call)
+            .map_err(|e| self.refused(call.field("model"), e))?;
+        let mut ticket = self.admit_stream(&call, cur.side, cur.deadline).await?;
+        loop {
+            if let Err(e) = self.permit(&mut cur) {
+                return Err(self.gave_up(&ticket, cur.side, cur.model(), cur.attempts, e));
+            }
+            let (side, timeout, by_deadline) = self.attempt_target(&call, &cur);
+            let body = self.body_for(&call, &mut cur)?;
+            let sent = Instant::now();
+            let span = ticket.attempt_span(side, cur.model(), cur.attempts);
+            let got = self
+                .raw_attempt(&call, side, body, timeout, cur.deadline)
+                .instrument(span)
+                .await;
+            match got {
+                Ok(Got::Full(status, headers, bytes, json)) => {
+                    let elapsed = sent.elapsed();
+                    self.record(side, Outcome::Success, cur.pass, elapsed, None);
+                    self.observe_attempt(
+                        &ticket,
+                        side,
+                        cur.model(),
+                        Outcome::Success,
+                        None,
+                        elapsed,
+                        None,
+                    );
+                    let mut route = self.route_info(&cur, started);
+                    if json {
+                        self.learn_objects(&call, cur.kind, side, &bytes);
+                        self.settle(ticket, &mut route, &bytes);
+                    } else {
+                        self.settle(ticket, &mut route, &Bytes::new());
+                    }
+                    let body = RawBody::Full(bytes);
+                    return Ok(RawResponse::answered(status, &headers, body, route, false));
+                }
+                Ok(Got::Stream(status, headers, reader, first)) => {
+                    let route = self.route_info(&cur, started);
+                    let ttft = sent.elapsed();
+                    let pass = cur.pass;
+                    let finish = Finish::new(
+                        Arc::clone(&self),
+                        &route,
+                        Started { sent, ttft, pass },
+                        ticket,
+                    );
+                    let body = RawBody::Stream(committed(*reader, first, finish));
+                    return Ok(RawResponse::answered(status, &headers, body, route, false));
+                }
+                Err((e, answer)) => {
+                    let elapsed = sent.elapsed();
+                    let class = attempt_class(Err(&e), by_deadline);
+                    self.record(side, class, cur.pass, elapsed, None);
+                    self.observe_attempt(
+                        &ticket,
+                        side,
+                        cur.model(),
+                        class,
+                        Some(&e),
+                        elapsed,
+                        None,
+                    );
+                    match self.after_failure(&mut cur, e) {
+                        super::attempt::Next::Now => {}
+                        super::attempt::Next::After(delay) => tokio::time::sleep(delay).await,
+                        super::attempt::Next::Fail(e) => {
+                            let e = self.gave_up(&ticket, side, cur.model(), cur.attempts, e);
+                            return match (answer, e.status()) {
+                                (Some((status, headers, bytes)), Some(s)) if s == status => {
+                                    let route = self.route_info(&cur, started);
+                                    let body = RawBody::Full(bytes);
+                                    Ok(RawResponse::answered(status, &headers, body, route, true))
+                                }
+                                _ => Err(e),
+                            };
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One exchange of a pass-through request.
+    async fn raw_attempt(
+        &self,
+        call: &Call,
+        side: Side,
+        body: Option<Bytes>,
+        timeout: Duration,
+        deadline: Deadline,
+    ) -> std::result::Result<Got, Failed> {
+        let exchange = Exchange {
+            method: call.method.clone(),
+            path: &call.path,
+            body,
+            timeout,
+            idempotency_key: call.options.idempotency_key.as_deref(),
+            headers: call.headers.as_ref(),
+        };
+        let sent = Instant::now();
+        let endpoint = &self.side(side).endpoint;
+        let resp = self
+            .transport
+            .send_any(endpoint, exchange)
+            .await
+            .map_err(|e| (e, None))?;
+        let left = timeout.saturating_sub(sent.elapsed());
+        let status = resp.status().as_u16();
+        if !resp.status().is_success() {
+            return Err(self.transport.read_error(side, resp, left).await);
+        }
+        let headers = resp.headers().clone();
+        let content_type = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if content_type.starts_with("text/event-stream") {
+            let path = call.path.split('?').next().unwrap_or(&call.path);
+            let reader = RawReader {
+                side,
+                body: Box::pin(resp.bytes_stream()),
+                decoder: SseDecoder::with_max_event_bytes(
+                    usize::try_from(self.config.bounds.sse_event_bytes).unwrap_or(usize::MAX),
+                ),
+                idle_timeout: timeout,
+                deadline,
+                deadline_hit: false,
+                usage: None,
+                ended_cleanly: false,
+                needs_end_event: ENDS_WITH_EVENT.contains(&path),
+                error: None,
+            };
+            let first = match self.config.stream_first_event_timeout {
+                Some(limit) => tokio::time::timeout(limit, open(reader))
+                    .await
+                    .map_err(|_| {
+                        let e = Error::Timeout {
+                            environment: side,
+                            after: limit,
+                        };
+                        (e, None)
+                    })?,
+                None => open(reader).await,
+            };
+            let (reader, first) = first.map_err(|e| (e, None))?;
+            return Ok(Got::Stream(status, headers, Box::new(reader), first));
+        }
+        let json = is_json_type(content_type);
+        let bytes = self
+            .transport
+            .read_body(side, resp, left)
+            .await
+            .map_err(|e| (e, None))?;
+        if json && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+            let e = Error::Decode {
+                environment: side,
+                message: e.to_string(),
+                excerpt: crate::error::excerpt(&bytes),
+            };
+            return Err((e, None));
+        }
+        Ok(Got::Full(status, headers, bytes, json))
+    }
+}
+
+/// Endpoints whose streams end with a final event (`[DONE]`, `response.completed`): one that
+/// closes before it was cut short.
+const ENDS_WITH_EVENT: [&str; 3] = ["/chat/completions", "/completions", "/responses"];
+
+/// The events that end a Responses API stream.
+const FINAL_EVENTS: [&str; 3] = [
+    "response.completed",
+    "response.failed",
+    "response.incomplete",
+];
+
+type Body = std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// Reads a pass-through event stream's bytes, watching its events on the way: usage, the
+/// final event, an error event, and the bound on one event.
+struct RawReader {
+    side: Side,
+    body: Body,
+    decoder: SseDecoder,
+    idle_timeout: Duration,
+    deadline: Deadline,
+    /// Set when the deadline, not the side, ended the stream.
+    deadline_hit: bool,
+    usage: Option<Tokens>,
+    /// A final event has been seen.
+    ended_cleanly: bool,
+    /// Whether closing without a final event means the stream was cut.
+    needs_end_event: bool,
+    /// An error event the side sent inside the stream.
+    error: Option<Error>,
+}
+
+impl RawReader {
+    /// The next bytes; `None` at a clean end. Errors are raw (timeout, transport, decode).
+    async fn next_chunk(&mut self) -> Option<Result<(Bytes, usize)>> {
+        let (wait, by_deadline) = self.deadline.clip(self.idle_timeout);
+        match tokio::time::timeout(wait, self.body.next()).await {
+            Err(_) if by_deadline => {
+                self.deadline_hit = true;
+                Some(Err(self.deadline.error(self.side)))
+            }
+            Err(_) => Some(Err(Error::Timeout {
+                environment: self.side,
+                after: self.idle_timeout,
+            })),
+            Ok(Some(Ok(bytes))) => {
+                self.decoder.push(&bytes);
+                Some(self.watch().map(|events| (bytes, events)))
+            }
+            Ok(Some(Err(e))) => Some(Err(transport_error(self.side, &e, self.idle_timeout))),
+            Ok(None) => {
+                if let Some(event) = self.decoder.finish() {
+                    match event {
+                        Ok(event) => self.see(&event),
+                        Err(e) => return Some(Err(self.decode_error(e.to_string()))),
+                    }
+                }
+                if self.ended_cleanly || !self.needs_end_event {
+                    return None;
+                }
+                Some(Err(Error::Interrupted {
+                    environment: self.side,
+                    message: "the stream ended before its final event".to_string(),
+                }))
+            }
+        }
+    }
+
+    /// Looks at the events completed so far; returns how many.
+    fn watch(&mut self) -> Result<usize> {
+        let mut events = 0;
+        while let Some(event) = self.decoder.next_event() {
+            let event = event.map_err(|e| self.decode_error(e.to_string()))?;
+            self.see(&event);
+            events += 1;
+        }
+        Ok(events)
+    }
+
+    fn see(&mut self, event: &SseEvent) {
+        let name = event.event.as_deref();
+        let is_final = event.is_done()
+            || name.is_some_and(|n| FINAL_EVENTS.contains(&n))
+            || (name.is_none() && FINAL_EVENTS.iter().any(|n| event.data.contains(n)));
+        self.ended_cleanly |= is_final;
+        if let Some(usage) = usage_of_event(&event.data) {
+            self.usage = Some(usage);
+        }
+        let is_error = name == Some("error") || event.data.starts_with("{\"error\"");
+        if is_error && self.error.is_none() {
+            self.error = Some(Error::Status {
+                status: ErrorBody::parse(&event.data).map_or(500, |b| event_status(&b)),
+                body: event.data.clone(),
+                environment: self.side,
+                retry_after: None,
+                should_retry: None,
+            });
+        }
+    }
+
+    fn decode_error(&self, message: String) -> Error {
+        Error::Decode {
+            environment: self.side,
+            message,
+            excerpt: String::new(),
+        }
+    }
+}
+
+/// The HTTP status an error event stands for (its numeric `code`, else 500).
+fn event_status(body: &ErrorBody) -> u16 {
+    body.error
+        .code
+        .as_ref()
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|c| u16::try_from(c).ok())
+        .filter(|c| (400..600).contains(c))
+        .unwrap_or(500)
+}
+
+/// Reads a stream up to its first event, keeping the bytes read; an error event first, or an
+/// end before any event, fails the attempt (it may still be retried).
+async fn open(mut reader: RawReader) -> Result<(RawReader, Bytes)> {
+    let mut head = bytes::BytesMut::new();
+    loop {
+        match reader.next_chunk().await {
+            Some(Ok((bytes, events))) => {
+                head.extend_from_slice(&bytes);
+                if let Some(e) = reader.error.take() {
+                    return Err(e);
+                }
+                if events > 0 {
+                    return Ok((reader, head.freeze()));
+                }
+            }
+            Some(Err(e)) => return Err(e),
+            None if head.is_empty() => {
+                return Err(Error::Interrupted {
+                    environment: reader.side,
+                    message: "the stream ended before its first event".to_string(),
+                });
+            }
+            None => return Ok((reader, head.freeze())),
+        }
+    }
+}
+
+/// What a committed pass-through stream carries between reads.
+struct Live {
+    reader: RawReader,
+    first: Option<Bytes>,
+    finish: Finish,
+    ended: bool,
+}
+
+/// Hands a committed stream to the caller: its first bytes, then the rest as they arrive.
+/// The stream's outcome is recorded at its end: an error event the side sent counts as that
+/// error, a cut as a failure, a drop by the caller as cancelled.
+fn committed(reader: RawReader, first: Bytes, finish: Finish) -> RawStream {
+    let live = Live {
+        reader,
+        first: Some(first),
+        finish,
+        ended: false,
+    };
+    let inner = futures_util::stream::unfold(live, |mut live| async move {
+        if let Some(first) = live.first.take() {
+            live.finish.keep_usage(live.reader.usage.take());
+            return Some((Ok(first), live));
+        }
+        if live.ended {
+            return None;
+        }
+        match live.reader.next_chunk().await {
+            Some(Ok((bytes, _))) => {
+                live.finish.keep_usage(live.reader.usage.take());
+                Some((Ok(bytes), live))
+            }
+            None => {
+                live.ended = true;
+                live.finish.keep_usage(live.reader.usage.take());
+                let class = live
+                    .reader
+                    .error
+                    .as_ref()
+                    .map_or(Outcome::Success, |e| classify(Err(e)));
+                live.finish.record(class);
+                None
+            }
+            Some(Err(e)) => {
+                live.ended = true;
+                let class = if live.reader.deadline_hit {
+                    Outcome::Cancelled
+                } else {
+                    classify(Err(&e))
+                };
+                live.finish.record(class);
+                let err = Error::StreamInterrupted {
+                    environment: live.finish.side(),
+                    message: e.to_string(),
+                };
+                Some((Err(err), live))
+            }
+        }
+    });
+    RawStream {
+        inner: Box::pin(inner),
+    }
+}

@@ -1,0 +1,265 @@
+//! Pass-through requests (SEMANTICS.md, *Under the official SDKs*): every header but the
+//! credentials reaches the side, bodies of any type go and come back byte for byte, an answer
+//! turnout gave up on comes back as sent with `x-should-retry: false`, and a failure without an
+//! answer becomes a synthetic one — against loopback upstreams that record what they receive.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use common::*;
+use futures_util::StreamExt;
+use turnout::config::RetryPolicy;
+use turnout::{Client, Method, RawBody, RawRequest, RawResponse, Side};
+
+/// What an upstream received: one entry per request, headers and body.
+type Seen = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+/// Binary bytes no UTF-8 or JSON decoder would pass through unharmed.
+fn audio() -> Vec<u8> {
+    (0..=255u8).cycle().take(3000).collect()
+}
+
+/// An upstream with `/v1/audio/speech` (binary answer), `/v1/files` (echoes the upload's
+/// length as a File object), `/v1/broken` (500 with headers of its own) and `/v1/responses`
+/// (a Responses API event stream, with usage in `response.completed`).
+async fn upstream(seen: Seen) -> String {
+    let record = move |headers: HeaderMap, body: Bytes| {
+        if let Ok(mut s) = seen.lock() {
+            s.push((headers, body.clone()));
+        }
+        body
+    };
+    let (r1, r2, r3, r4) = (record.clone(), record.clone(), record.clone(), record);
+    let app = Router::new()
+        .route(
+            "/v1/audio/speech",
+            post(move |h: HeaderMap, b: Bytes| async move {
+                r1(h, b);
+                ([(header::CONTENT_TYPE, "audio/mpeg")], audio()).into_response()
+            }),
+        )
+        .route(
+            "/v1/files",
+            post(move |h: HeaderMap, b: Bytes| async move {
+                let n = r2(h, b).len();
+                let body = format!(r#"{{"id":"file-up1","object":"file","bytes":{n}}}"#);
+                ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+            }),
+        )
+        .route(
+            "/v1/broken",
+            post(move |h: HeaderMap, b: Bytes| async move {
+                r3(h, b);
+                let body = r#"{"error":{"message":"boom","type":"server_error","param":null,"code":null}}"#;
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    [("x-request-id", "req_9"), ("content-type", "application/json")],
+                    body,
+                )
+                    .into_response()
+            }),
+        )
+        .route(
+            "/v1/responses",
+            post(move |h: HeaderMap, b: Bytes| async move {
+                r4(h, b);
+                responses_stream()
+            }),
+        );
+    serve(app).await
+}
+
+/// The event stream `/v1/responses` sends.
+const RESPONSES_SSE: &str = "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0}\n\n\
+event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi\",\"sequence_number\":1}\n\n\
+event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_7\",\"model\":\"gpt-4.1\",\"usage\":{\"input_tokens\":11,\"output_tokens\":3,\"total_tokens\":14}},\"sequence_number\":2}\n\n";
+
+fn responses_stream() -> Response {
+    ([(header::CONTENT_TYPE, "text/event-stream")], RESPONSES_SSE).into_response()
+}
+
+fn client(blue: &str, green: &str, max_attempts: u32) -> Client {
+    fast(
+        Client::builder()
+            .blue(env(blue, BLUE_KEY))
+            .green(env(green, GREEN_KEY)),
+    )
+    .circuit_breaker(no_circuit())
+    .retry(RetryPolicy {
+        max_attempts,
+        ..fast_retry()
+    })
+    .build()
+    .expect("client")
+}
+
+fn full(answer: RawResponse) -> Bytes {
+    match answer.body {
+        RawBody::Full(b) => b,
+        RawBody::Stream(_) => panic!("expected a whole body"),
+    }
+}
+
+#[tokio::test]
+async fn headers_reach_the_side_and_binary_answers_come_back_unchanged() {
+    let seen: Seen = Arc::default();
+    let url = upstream(Arc::clone(&seen)).await;
+    let client = client(&url, &url, 2);
+    let req = RawRequest::new(Method::POST, "/audio/speech")
+        .header("content-type", "application/json")
+        .and_then(|r| r.header("authorization", "Bearer sk-from-the-sdk"))
+        .and_then(|r| r.header("OpenAI-Beta", "assistants=v2"))
+        .and_then(|r| r.header("X-Trace-Id", "trace-1"))
+        .and_then(|r| r.header("Idempotency-Key", "stainless-retry-1"))
+        .and_then(|r| r.header("x-turnout-environment", "green"))
+        .expect("headers")
+        .body(r#"{"model":"tts-1","input":"hello","voice":"alloy"}"#);
+    let answer = client.send_raw(req).await.expect("answer");
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.headers["content-type"], "audio/mpeg");
+    assert_eq!(answer.headers["x-turnout-environment"], "green");
+    assert_eq!(answer.headers["x-turnout-attempts"], "1");
+    assert!(!answer.headers.contains_key("x-should-retry"));
+    assert_eq!(full(answer).as_ref(), audio().as_slice());
+
+    let seen = seen.lock().expect("seen");
+    let (headers, body) = &seen[0];
+    assert_eq!(headers["openai-beta"], "assistants=v2");
+    assert_eq!(headers["x-trace-id"], "trace-1");
+    assert_eq!(headers["idempotency-key"], "stainless-retry-1");
+    assert_eq!(headers.get_all("idempotency-key").iter().count(), 1);
+    assert_eq!(
+        headers["authorization"].to_str().ok(),
+        Some(format!("Bearer {GREEN_KEY}").as_str()),
+        "the caller's credentials are replaced by the side's"
+    );
+    assert!(!headers.contains_key("x-turnout-environment"));
+    assert_eq!(
+        body.as_ref(),
+        br#"{"model":"tts-1","input":"hello","voice":"alloy"}"#
+    );
+    let status = client.status();
+    let green = &status.environments[&Side::Green];
+    assert_eq!(
+        (green.window.successes, green.window.failures),
+        (1, 0),
+        "a binary 2xx is a success"
+    );
+}
+
+#[tokio::test]
+async fn multipart_uploads_go_byte_for_byte() {
+    let seen: Seen = Arc::default();
+    let url = upstream(Arc::clone(&seen)).await;
+    let client = client(&url, &url, 2);
+    let mut form = b"--b0\r\ncontent-disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--b0\r\ncontent-disposition: form-data; name=\"file\"; filename=\"in.jsonl\"\r\n\r\n".to_vec();
+    form.extend(audio());
+    form.extend(b"\r\n--b0--\r\n");
+    let req = RawRequest::new(Method::POST, "/files")
+        .header("content-type", "multipart/form-data; boundary=b0")
+        .expect("header")
+        .body(form.clone());
+    let answer = client.send_raw(req).await.expect("answer");
+    assert_eq!(answer.status, 200);
+    let created: serde_json::Value = serde_json::from_slice(&full(answer)).expect("json");
+    assert_eq!(created["bytes"], form.len());
+    let seen = seen.lock().expect("seen");
+    assert_eq!(seen[0].1.as_ref(), form.as_slice());
+    assert_eq!(
+        seen[0].0["content-type"],
+        "multipart/form-data; boundary=b0"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_turnout_gave_up_on_comes_back_as_sent_and_says_do_not_retry() {
+    let seen: Seen = Arc::default();
+    let url = upstream(Arc::clone(&seen)).await;
+    let client = client(&url, &url, 3);
+    let req = RawRequest::new(Method::POST, "/broken")
+        .header("Idempotency-Key", "k1")
+        .expect("header")
+        .body("{}");
+    let answer = client.send_raw(req).await.expect("an HTTP answer");
+    assert_eq!(answer.status, 500);
+    assert_eq!(answer.headers["x-should-retry"], "false");
+    assert_eq!(answer.headers["x-request-id"], "req_9");
+    assert_eq!(answer.headers["x-turnout-attempts"], "3");
+    let body = full(answer);
+    assert!(body.starts_with(br#"{"error":{"message":"boom""#));
+    assert_eq!(
+        seen.lock().expect("seen").len(),
+        3,
+        "max_attempts requests reach the upstreams, no more"
+    );
+}
+
+#[tokio::test]
+async fn failures_without_an_answer_become_a_synthetic_502() {
+    let client = client(&refused_url(), &refused_url(), 2);
+    let req = RawRequest::new(Method::POST, "/chat/completions").body(r#"{"model":"m"}"#);
+    let err = client.send_raw(req).await.expect_err("nothing answers");
+    let answer = RawResponse::from_error(&err);
+    assert_eq!(answer.status, 502);
+    assert_eq!(answer.headers["x-should-retry"], "false");
+    let body: serde_json::Value = serde_json::from_slice(&full(answer)).expect("json");
+    assert_eq!(body["error"]["code"], "upstream_unreachable");
+}
+
+#[tokio::test]
+async fn an_unknown_environment_header_is_refused_before_anything_is_sent() {
+    let seen: Seen = Arc::default();
+    let url = upstream(Arc::clone(&seen)).await;
+    let client = client(&url, &url, 2);
+    let req = RawRequest::new(Method::POST, "/files")
+        .header("x-turnout-environment", "purple")
+        .expect("header");
+    let err = client.send_raw(req).await.expect_err("refused");
+    let answer = RawResponse::from_error(&err);
+    assert_eq!(answer.status, 400);
+    let body: serde_json::Value = serde_json::from_slice(&full(answer)).expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("purple"))
+    );
+    assert!(seen.lock().expect("seen").is_empty());
+}
+
+#[tokio::test]
+async fn a_responses_stream_passes_through_and_its_usage_is_charged() {
+    let seen: Seen = Arc::default();
+    let url = upstream(Arc::clone(&seen)).await;
+    let client = client(&url, &url, 2);
+    let req = RawRequest::new(Method::POST, "/responses")
+        .header("content-type", "application/json")
+        .expect("header")
+        .body(r#"{"model":"gpt-4.1","input":"hi","stream":true}"#);
+    let answer = client.send_raw(req).await.expect("answer");
+    assert_eq!(answer.headers["content-type"], "text/event-stream");
+    let RawBody::Stream(mut stream) = answer.body else {
+        panic!("an event stream");
+    };
+    let mut got = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        got.extend_from_slice(&chunk.expect("chunk"));
+    }
+    assert_eq!(String::from_utf8_lossy(&got), RESPONSES_SSE);
+    drop(stream);
+    let costs = client.costs();
+    assert_eq!(
+        (costs.total.prompt_tokens, costs.total.completion_tokens),
+        (11, 3)
+    );
+    assert_eq!(
+        client.status().environments[&Side::Blue].window.successes
+            + client.status().environments[&Side::Green].window.successes,
+        1
+    );
+}
