@@ -11,13 +11,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyTuple, PyType};
+use pyo3::types::{PyDict, PyTuple, PyType};
 use serde_json::Value;
 
 use crate::config::{ClientArgs, config_from_source};
 use crate::convert::{self, serde_to_py, to_py, to_value};
 use crate::errors::to_py_err;
 use crate::events::{EventSubscription, Listeners};
+use crate::passthrough;
 use crate::route::{Deferred, Route};
 use crate::runtime;
 use crate::stream::{Stream, pump};
@@ -159,38 +160,6 @@ impl BaseClient {
 }
 
 impl BaseClient {
-    /// Like `prepare`, with the body as raw JSON bytes (empty: no body).
-    #[allow(clippy::too_many_arguments)]
-    fn prepare_raw(
-        &self,
-        py: Python<'_>,
-        method: &str,
-        path: &str,
-        body: Option<&[u8]>,
-        routing_key: Option<&Bound<'_, PyAny>>,
-        environment: Option<&str>,
-        metadata: Option<&Bound<'_, PyDict>>,
-        timeout: Option<f64>,
-    ) -> PyResult<Call> {
-        let body = match body {
-            None | Some([]) => None,
-            Some(bytes) => Some(serde_json::from_slice(bytes).map_err(|e| {
-                pyo3::exceptions::PyValueError::new_err(format!(
-                    "turnout routes JSON request bodies only: {e}"
-                ))
-            })?),
-        };
-        Ok(Call {
-            core: self.core(py)?.clone(),
-            method: convert::method(method)?,
-            path: path.to_owned(),
-            body,
-            options: convert::options(py, routing_key, environment, metadata, timeout)?,
-        })
-    }
-}
-
-impl BaseClient {
     /// Runs an operation on the core client with the GIL released (an event callback it
     /// triggers takes the GIL again) and inside the runtime (it may start tasks).
     fn op<T: Send>(
@@ -230,15 +199,6 @@ impl Call {
             .await
     }
 
-    /// Whether the body asks for a stream.
-    fn is_stream(&self) -> bool {
-        self.body
-            .as_ref()
-            .and_then(|b| b.get("stream"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-    }
-
     async fn stream(self) -> turnout::Result<turnout::RoutedStream<Value>> {
         self.core
             .stream_json(self.method, &self.path, self.body, self.options)
@@ -249,16 +209,6 @@ impl Call {
 /// `(data, route)`.
 fn answer(py: Python<'_>, routed: turnout::Routed<Value>) -> PyResult<Py<PyAny>> {
     let data = to_py(py, &routed.data)?;
-    let route = Py::new(py, Route::from(&routed.route))?;
-    Ok(PyTuple::new(py, [data, route.into_any()])?
-        .into_any()
-        .unbind())
-}
-
-/// `(json bytes, route)`.
-fn answer_bytes(py: Python<'_>, routed: turnout::Routed<Value>) -> PyResult<Py<PyAny>> {
-    let bytes = serde_json::to_vec(&routed.data).unwrap_or_default();
-    let data = PyBytes::new(py, &bytes).into_any().unbind();
     let route = Py::new(py, Route::from(&routed.route))?;
     Ok(PyTuple::new(py, [data, route.into_any()])?
         .into_any()
@@ -383,7 +333,7 @@ impl BaseClient {
     }
 
     /// Opens a stream (returns once its first chunk has arrived).
-    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, sse=false, deadline=None))]
+    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, deadline=None))]
     #[allow(clippy::too_many_arguments)]
     fn _stream(
         &self,
@@ -395,7 +345,6 @@ impl BaseClient {
         environment: Option<&str>,
         metadata: Option<&Bound<'_, PyDict>>,
         timeout: Option<f64>,
-        sse: bool,
         deadline: Option<f64>,
     ) -> PyResult<Stream> {
         let call = self.prepare(
@@ -411,7 +360,7 @@ impl BaseClient {
         )?;
         let pumped = runtime::block_on(py, async move { call.stream().await.map(pump) })?
             .map_err(|e| to_py_err(py, e))?;
-        Stream::new(py, pumped, sse)
+        Stream::new(py, pumped)
     }
 
     /// An awaitable of `(data, route)`.
@@ -450,7 +399,7 @@ impl BaseClient {
     }
 
     /// An awaitable of a `Stream` (resolved once its first chunk has arrived).
-    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, sse=false, deadline=None))]
+    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, deadline=None))]
     #[allow(clippy::too_many_arguments)]
     fn _astream<'py>(
         &self,
@@ -462,7 +411,6 @@ impl BaseClient {
         environment: Option<&str>,
         metadata: Option<&Bound<'py, PyDict>>,
         timeout: Option<f64>,
-        sse: bool,
         deadline: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let call = self.prepare(
@@ -479,85 +427,57 @@ impl BaseClient {
         runtime::future_into_py(py, async move {
             let result = call.stream().await.map(pump);
             Ok(Deferred::new(move |py| match result {
-                Ok(pumped) => Ok(Py::new(py, Stream::new(py, pumped, sse)?)?.into_any()),
+                Ok(pumped) => Ok(Py::new(py, Stream::new(py, pumped)?)?.into_any()),
                 Err(e) => Err(to_py_err(py, e)),
             }))
         })
     }
 
-    /// For the httpx transport: sends a raw JSON body and returns `(json bytes, route)`, or a
-    /// `Stream` of server-sent-event lines when the body asks for `"stream": true`.
-    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn _transport(
+    /// For the httpx transports: passes a request through and returns
+    /// `(status, headers, body bytes | Stream, Route | None)` — the side's answer as sent, or
+    /// the synthetic answer standing for a failure without one.
+    #[pyo3(signature = (method, path, headers, body=None, timeout=None))]
+    fn _passthrough(
         &self,
         py: Python<'_>,
         method: &str,
         path: &str,
-        body: Option<&[u8]>,
-        routing_key: Option<&Bound<'_, PyAny>>,
-        environment: Option<&str>,
-        metadata: Option<&Bound<'_, PyDict>>,
+        headers: passthrough::Headers,
+        body: Option<Vec<u8>>,
         timeout: Option<f64>,
     ) -> PyResult<Py<PyAny>> {
-        let call = self.prepare_raw(
-            py,
-            method,
-            path,
-            body,
-            routing_key,
-            environment,
-            metadata,
-            timeout,
-        )?;
-        if call.is_stream() {
-            let pumped = runtime::block_on(py, async move { call.stream().await.map(pump) })?
-                .map_err(|e| to_py_err(py, e))?;
-            return Ok(Py::new(py, Stream::new(py, pumped, true)?)?.into_any());
-        }
-        let routed = runtime::block_on(py, call.send())?.map_err(|e| to_py_err(py, e))?;
-        answer_bytes(py, routed)
+        let request = match passthrough::request(method, path, headers, body, timeout) {
+            Ok(r) => r,
+            Err(e) => return passthrough::answer(py, turnout::RawResponse::from_error(&e)),
+        };
+        let core = self.core(py)?.clone();
+        let answer = runtime::block_on(py, async move { core.send_raw(request).await })?
+            .unwrap_or_else(|e| turnout::RawResponse::from_error(&e));
+        passthrough::answer(py, answer)
     }
 
-    /// The awaitable form of `_transport`.
-    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn _atransport<'py>(
+    /// The awaitable form of `_passthrough`.
+    #[pyo3(signature = (method, path, headers, body=None, timeout=None))]
+    fn _apassthrough<'py>(
         &self,
         py: Python<'py>,
         method: &str,
         path: &str,
-        body: Option<&[u8]>,
-        routing_key: Option<&Bound<'_, PyAny>>,
-        environment: Option<&str>,
-        metadata: Option<&Bound<'py, PyDict>>,
+        headers: passthrough::Headers,
+        body: Option<Vec<u8>>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let call = self.prepare_raw(
-            py,
-            method,
-            path,
-            body,
-            routing_key,
-            environment,
-            metadata,
-            timeout,
-        )?;
-        if call.is_stream() {
-            return runtime::future_into_py(py, async move {
-                let result = call.stream().await.map(pump);
-                Ok(Deferred::new(move |py| match result {
-                    Ok(pumped) => Ok(Py::new(py, Stream::new(py, pumped, true)?)?.into_any()),
-                    Err(e) => Err(to_py_err(py, e)),
-                }))
-            });
-        }
+        let request = passthrough::request(method, path, headers, body, timeout);
+        let core = self.core(py)?.clone();
         runtime::future_into_py(py, async move {
-            let result = call.send().await;
-            Ok(Deferred::new(move |py| match result {
-                Ok(routed) => answer_bytes(py, routed),
-                Err(e) => Err(to_py_err(py, e)),
-            }))
+            let answer = match request {
+                Ok(r) => core
+                    .send_raw(r)
+                    .await
+                    .unwrap_or_else(|e| turnout::RawResponse::from_error(&e)),
+                Err(e) => turnout::RawResponse::from_error(&e),
+            };
+            Ok(Deferred::new(move |py| passthrough::answer(py, answer)))
         })
     }
 

@@ -10,6 +10,7 @@ mod convert;
 mod errors;
 mod events;
 mod logs;
+mod passthrough;
 mod route;
 mod runtime;
 mod stream;

@@ -1,5 +1,6 @@
 //! `Stream`: a routed stream read from Python, synchronously (`__next__`) or from asyncio
-//! (`_anext`).
+//! (`_anext`): decoded chunks (dicts) for turnout's own clients, or the side's bytes as they
+//! arrive for the httpx transports.
 //!
 //! A task on the runtime pumps the core's stream into a small channel, so that reading the
 //! network overlaps with the caller's work. Closing the stream, or dropping it, ends that task,
@@ -7,7 +8,6 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::{FutureExt, StreamExt};
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
@@ -24,8 +24,15 @@ use crate::runtime;
 /// Chunks buffered ahead of the reader.
 const BUFFER: usize = 32;
 
-type Item = Result<Value, turnout::Error>;
+/// One piece of a stream: a decoded chunk, or bytes passed through.
+pub enum Chunk {
+    Json(Value),
+    Bytes(bytes::Bytes),
+}
+
+type Item = Result<Chunk, turnout::Error>;
 type Receiver = mpsc::Receiver<Item>;
+type Source = std::pin::Pin<Box<dyn futures_util::Stream<Item = Item> + Send>>;
 
 /// A started pump: its receiver, the route, and the signal that stops it.
 pub struct Pumped {
@@ -34,10 +41,19 @@ pub struct Pumped {
     stop: Arc<Notify>,
 }
 
-/// Starts pumping `stream` into a channel the Python iterators read.
+/// Starts pumping a stream of decoded chunks into a channel the Python iterators read.
 pub fn pump(stream: turnout::RoutedStream<Value>) -> Pumped {
-    let (tx, rx) = mpsc::channel(BUFFER);
     let route = stream.route().clone();
+    pump_from(Box::pin(stream.map(|r| r.map(Chunk::Json))), route)
+}
+
+/// Starts pumping a pass-through stream's bytes.
+pub fn pump_bytes(stream: turnout::RawStream, route: turnout::RouteInfo) -> Pumped {
+    pump_from(Box::pin(stream.map(|r| r.map(Chunk::Bytes))), route)
+}
+
+fn pump_from(stream: Source, route: turnout::RouteInfo) -> Pumped {
+    let (tx, rx) = mpsc::channel(BUFFER);
     let stop = Arc::new(Notify::new());
     let (failed, side) = (tx.clone(), route.environment);
     let task = AssertUnwindSafe(run(stream, tx, Arc::clone(&stop))).catch_unwind();
@@ -59,7 +75,7 @@ pub fn pump(stream: turnout::RoutedStream<Value>) -> Pumped {
     Pumped { rx, route, stop }
 }
 
-async fn run(mut stream: turnout::RoutedStream<Value>, tx: mpsc::Sender<Item>, stop: Arc<Notify>) {
+async fn run(mut stream: Source, tx: mpsc::Sender<Item>, stop: Arc<Notify>) {
     loop {
         let item = tokio::select! {
             biased;
@@ -75,31 +91,20 @@ async fn run(mut stream: turnout::RoutedStream<Value>, tx: mpsc::Sender<Item>, s
     }
 }
 
-/// Where a stream is: reading, ended cleanly (`[DONE]` still to give in SSE mode), or over.
-#[derive(Default)]
-struct State {
-    failed: AtomicBool,
-    done_given: AtomicBool,
-}
-
-/// A stream of chunks (dicts), or of server-sent-event lines (bytes) for the httpx transport.
+/// A stream of chunks (dicts), or of the side's bytes for the httpx transports.
 #[pyclass(frozen, module = "turnout._turnout")]
 pub struct Stream {
     rx: Arc<Mutex<Option<Receiver>>>,
     stop: Arc<Notify>,
-    state: Arc<State>,
     route: Py<Route>,
-    sse: bool,
 }
 
 impl Stream {
-    pub fn new(py: Python<'_>, pumped: Pumped, sse: bool) -> PyResult<Self> {
+    pub fn new(py: Python<'_>, pumped: Pumped) -> PyResult<Self> {
         Ok(Self {
             rx: Arc::new(Mutex::new(Some(pumped.rx))),
             stop: pumped.stop,
-            state: Arc::new(State::default()),
             route: Py::new(py, Route::from(&pumped.route))?,
-            sse,
         })
     }
 }
@@ -111,37 +116,12 @@ impl Drop for Stream {
 }
 
 /// The Python value of one received item; `None` at the end.
-fn convert(
-    py: Python<'_>,
-    state: &State,
-    sse: bool,
-    item: Option<Item>,
-) -> PyResult<Option<Py<PyAny>>> {
+fn convert(py: Python<'_>, item: Option<Item>) -> PyResult<Option<Py<PyAny>>> {
     match item {
-        Some(Ok(value)) if sse => {
-            let mut line = Vec::with_capacity(256);
-            line.extend_from_slice(b"data: ");
-            serde_json::to_writer(&mut line, &value)
-                .map_err(|e| PyRuntimeError::new_err(format!("cannot encode a chunk: {e}")))?;
-            line.extend_from_slice(b"\n\n");
-            Ok(Some(PyBytes::new(py, &line).into_any().unbind()))
-        }
-        Some(Ok(value)) => to_py(py, &value).map(Some),
-        Some(Err(e)) => {
-            state.failed.store(true, Ordering::Release);
-            Err(to_py_err(py, e))
-        }
-        None => {
-            if sse
-                && !state.failed.load(Ordering::Acquire)
-                && !state.done_given.swap(true, Ordering::AcqRel)
-            {
-                return Ok(Some(
-                    PyBytes::new(py, b"data: [DONE]\n\n").into_any().unbind(),
-                ));
-            }
-            Ok(None)
-        }
+        Some(Ok(Chunk::Json(value))) => to_py(py, &value).map(Some),
+        Some(Ok(Chunk::Bytes(bytes))) => Ok(Some(PyBytes::new(py, &bytes).into_any().unbind())),
+        Some(Err(e)) => Err(to_py_err(py, e)),
+        None => Ok(None),
     }
 }
 
@@ -172,7 +152,7 @@ impl Stream {
                 Err(mpsc::error::TryRecvError::Empty) => runtime::wait(py, rx.recv())?,
             },
         };
-        match convert(py, &self.state, self.sse, item)? {
+        match convert(py, item)? {
             Some(value) => Ok(value),
             None => {
                 *guard = None;
@@ -184,8 +164,6 @@ impl Stream {
     /// An awaitable of the next chunk, or of None at the end.
     fn _anext<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let rx = Arc::clone(&self.rx);
-        let state = Arc::clone(&self.state);
-        let sse = self.sse;
         runtime::future_into_py(py, async move {
             let item = {
                 let mut guard = rx.lock().await;
@@ -195,7 +173,7 @@ impl Stream {
                 }
             };
             Ok(Deferred::new(move |py| {
-                Ok(convert(py, &state, sse, item)?.unwrap_or_else(|| py.None()))
+                Ok(convert(py, item)?.unwrap_or_else(|| py.None()))
             }))
         })
     }

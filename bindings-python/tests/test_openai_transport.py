@@ -161,19 +161,24 @@ def test_upstream_errors_become_the_official_exceptions(
     assert blue.chat_count() == 1
 
 
-def test_connection_failures_become_the_official_exceptions(blue: Sim, green: Sim) -> None:
+def test_failures_without_an_answer_become_final_5xx_answers(blue: Sim, green: Sim) -> None:
+    """A timeout is a 504 and a dropped connection a 502, both with ``x-should-retry: false``:
+    the SDK raises at once, with its own retries left unused (turnout has retried already)."""
     blue.faults(latency_ms=1500)
     kwargs = client_kwargs(blue, green, retry=turnout.RetryPolicy(max_attempts=1), timeout=0.2)
-    with turnout.Client(**kwargs) as c, official(c, max_retries=0) as sdk:
-        with pytest.raises(openai.APITimeoutError):
-            sdk.chat.completions.create(
-                model="m", messages=MESSAGES, extra_headers={"x-turnout-environment": "blue"}
-            )  # type: ignore[arg-type]
+    with turnout.Client(**kwargs) as c, official(c, max_retries=2) as sdk:
+        pinned: Any = {"x-turnout-environment": "blue"}
+        with pytest.raises(openai.InternalServerError) as timed_out:
+            sdk.chat.completions.create(model="m", messages=MESSAGES, extra_headers=pinned)  # type: ignore[arg-type]
+        assert timed_out.value.status_code == 504
+        assert timed_out.value.response.headers["x-should-retry"] == "false"
         blue.faults(drop_connection=True)
-        with pytest.raises(openai.APIConnectionError):
-            sdk.chat.completions.create(
-                model="m", messages=MESSAGES, extra_headers={"x-turnout-environment": "blue"}
-            )  # type: ignore[arg-type]
+        with pytest.raises(openai.InternalServerError) as dropped:
+            sdk.chat.completions.create(model="m", messages=MESSAGES, extra_headers=pinned)  # type: ignore[arg-type]
+        assert dropped.value.status_code == 502
+        assert "blue" in str(dropped.value)
+        window = c.status()["environments"]["blue"]["window"]
+        assert window["failures"] == 2, "one attempt per call, however many the SDK allows"
 
 
 async def test_async_official_client(aclient: turnout.AsyncClient, green: Sim) -> None:

@@ -45,6 +45,7 @@ pub use environment::{Environment, Side};
 pub use error::{Error, ErrorKind, Result};
 pub use provider::AuthStyle;
 pub use reqwest::Method;
+pub use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 pub use rollout::{Checkpoint, RolloutPlan, RolloutState, RolloutStatus, Step};
 pub use secret::{ApiKey, FINGERPRINT_KEY_VAR, SecretUrl, fingerprint_key};
 

@@ -3,25 +3,28 @@
 ``openai.OpenAI(api_key="unused", base_url="http://turnout/v1",
 http_client=httpx.Client(transport=turnout.HttpxTransport(client)))`` sends every request
 through ``client``: the path after ``/v1`` goes to the environment turnout picks, with that
-environment's key. Works with ``httpx`` (openai 2.x) and ``httpx2`` (openai 3.x): the response
-is built with the package of the request it answers.
+environment's key. Everything passes through (SEMANTICS.md, *Under the official SDKs*): any
+method, body and header but the SDK's credentials, and the side's answer as it was sent. An
+answer turnout gave up on says ``x-should-retry: false``; a failure without an answer comes
+back as a synthetic 502/503/504 (a request turnout cannot route, as a 400), so the SDK raises
+its own exception at once instead of retrying on top of turnout. Works with ``httpx`` (openai
+2.x) and ``httpx2`` (openai 3.x): the response is built with the package of the request it
+answers.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from . import _turnout
 
 if TYPE_CHECKING:
     import httpx
 
-    from ._turnout import BaseClient, Route
+    from ._turnout import BaseClient
 
 try:  # the base classes are only for isinstance checks and typing; both packages duck-type
     import httpx as _base_httpx
@@ -41,57 +44,21 @@ def _module(request: Any) -> ModuleType:
     return sys.modules[type(request).__module__.partition(".")[0]]
 
 
-def _header_safe(value: str) -> str:
-    """Non-ASCII percent-encoded, as header values must be (the Node transport does the same)."""
-    return value if value.isascii() and value.isprintable() else quote(value, safe="")
-
-
-def _route_headers(route: Route) -> list[tuple[str, str]]:
-    """The ``x-turnout-*`` answer headers, the same as the Node transport sends."""
-    headers = [
-        ("x-turnout-environment", route.environment),
-        ("x-turnout-attempts", str(route.attempts)),
-    ]
-    if route.model:
-        headers.append(("x-turnout-model", _header_safe(route.model)))
-    if route.label:
-        headers.append(("x-turnout-label", _header_safe(route.label)))
-    return headers
-
-
-def _options(request: Any, base_path: str) -> tuple[str, dict[str, Any]]:
-    """The path to route and the routing options carried by ``x-turnout-*`` headers."""
-    raw = request.url.raw_path.decode("ascii")
+def _path(request: Any, base_path: str) -> str:
+    """The path to route: what follows the official client's base path, query included."""
+    raw = str(request.url.raw_path.decode("ascii"))
     path = raw[len(base_path) :] if raw.startswith(base_path) else raw
-    if not path.startswith("/"):
-        path = "/" + path
-    headers = request.headers
-    metadata = headers.get("x-turnout-metadata")
-    return path, {
-        "routing_key": headers.get("x-turnout-routing-key"),
-        "environment": headers.get("x-turnout-environment"),
-        "metadata": json.loads(metadata) if metadata else None,
-    }
+    return path if path.startswith("/") else "/" + path
 
 
-def _failure(mod: ModuleType, request: Any, err: _turnout.TurnoutError) -> Any:
-    """An upstream error status comes back as the same status and body, so that the official
-    client raises its own exception; ``x-should-retry: false`` because turnout has already
-    retried. Failures without a status become the httpx exception the client expects."""
-    if isinstance(err, _turnout.APIStatusError):
-        headers = [("content-type", "application/json"), ("x-should-retry", "false")]
-        if err.environment:
-            headers.append(("x-turnout-environment", err.environment))
-        return mod.Response(err.status_code, headers=headers, content=err._raw_body.encode(), request=request)
-    if isinstance(err, _turnout.APITimeoutError):
-        raise mod.ReadTimeout(str(err), request=request) from err
-    if isinstance(err, _turnout.ClientRateLimitError):
-        raise mod.PoolTimeout(str(err), request=request) from err
-    if isinstance(err, (_turnout.APIConnectionError, _turnout.NoHealthyEnvironmentError)):
-        raise mod.ConnectError(str(err), request=request) from err
-    if isinstance(err, _turnout.APIError):
-        raise mod.RemoteProtocolError(str(err), request=request) from err
-    raise err
+def _response(mod: ModuleType, request: Any, answer: tuple[Any, ...], sync: bool) -> Any:
+    """The httpx response of a pass-through answer: the side's status, headers and bytes (or
+    its event stream as it arrives), or the synthetic answer standing for a failure."""
+    status, headers, body, _route = answer
+    if isinstance(body, _turnout.Stream):
+        stream = _bodies(mod)[0 if sync else 1](body, request)
+        return mod.Response(status, headers=headers, stream=stream, request=request)
+    return mod.Response(status, headers=headers, content=body, request=request)
 
 
 @functools.cache
@@ -134,16 +101,6 @@ def _bodies(mod: ModuleType) -> tuple[type, type]:
     return SyncBody, AsyncBody
 
 
-def _answer(mod: ModuleType, request: Any, result: Any, sync: bool) -> Any:
-    if isinstance(result, _turnout.Stream):
-        body = _bodies(mod)[0 if sync else 1](result, request)
-        headers = [("content-type", "text/event-stream"), *_route_headers(result.route)]
-        return mod.Response(200, headers=headers, stream=body, request=request)
-    data, route = result
-    headers = [("content-type", "application/json"), *_route_headers(route)]
-    return mod.Response(200, headers=headers, content=data, request=request)
-
-
 class HttpxTransport(_base_httpx.BaseTransport):
     """A sync httpx transport routed by a ``turnout.Client``.
 
@@ -159,13 +116,10 @@ class HttpxTransport(_base_httpx.BaseTransport):
         self._base_path = base_path.rstrip("/")
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        mod = _module(request)
-        path, options = _options(request, self._base_path)
-        try:
-            result = self._client._transport(request.method, path, request.read() or None, **options)
-        except _turnout.TurnoutError as err:
-            return _failure(mod, request, err)  # type: ignore[no-any-return]
-        return _answer(mod, request, result, sync=True)  # type: ignore[no-any-return]
+        path = _path(request, self._base_path)
+        body = request.read() or None
+        answer = self._client._passthrough(request.method, path, request.headers.raw, body)
+        return _response(_module(request), request, answer, sync=True)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return f"HttpxTransport({self._client!r})"
@@ -180,14 +134,10 @@ class AsyncHttpxTransport(_base_httpx.AsyncBaseTransport):
         self._base_path = base_path.rstrip("/")
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        mod = _module(request)
-        path, options = _options(request, self._base_path)
-        content = await request.aread()
-        try:
-            result = await self._client._atransport(request.method, path, content or None, **options)
-        except _turnout.TurnoutError as err:
-            return _failure(mod, request, err)  # type: ignore[no-any-return]
-        return _answer(mod, request, result, sync=False)  # type: ignore[no-any-return]
+        path = _path(request, self._base_path)
+        body = await request.aread() or None
+        answer = await self._client._apassthrough(request.method, path, request.headers.raw, body)
+        return _response(_module(request), request, answer, sync=False)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         return f"AsyncHttpxTransport({self._client!r})"

@@ -353,7 +353,7 @@ class LoopBridge:
 # --- the client ---------------------------------------------------------------------------
 
 _Answer = tuple[dict[str, Any], Route]
-_Bytes = tuple[bytes, Route]
+_Passthrough = tuple[int, list[tuple[bytes, bytes]], "bytes | Stream", "Route | None"]
 
 @disjoint_base
 class BaseClient:
@@ -414,7 +414,6 @@ class BaseClient:
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
-        sse: bool = False,
         deadline: float | None = None,
     ) -> Stream: ...
     def _arequest(
@@ -437,29 +436,24 @@ class BaseClient:
         environment: str | None = None,
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
-        sse: bool = False,
         deadline: float | None = None,
     ) -> Awaitable[Stream]: ...
-    def _transport(
+    def _passthrough(
         self,
         method: str,
         path: str,
+        headers: list[tuple[bytes, bytes]],
         body: bytes | None = None,
-        routing_key: str | int | None = None,
-        environment: str | None = None,
-        metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
-    ) -> _Bytes | Stream: ...
-    def _atransport(
+    ) -> _Passthrough: ...
+    def _apassthrough(
         self,
         method: str,
         path: str,
+        headers: list[tuple[bytes, bytes]],
         body: bytes | None = None,
-        routing_key: str | int | None = None,
-        environment: str | None = None,
-        metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
-    ) -> Awaitable[_Bytes | Stream]: ...
+    ) -> Awaitable[_Passthrough]: ...
     def _status(self) -> dict[str, Any]: ...
     def _switch_to(self, environment: str, force: bool = False) -> dict[str, Any]: ...
     def _set_canary_weight(self, percent: float, force: bool = False) -> dict[str, Any]: ...
