@@ -62,11 +62,14 @@
 //! Injected errors use the status' usual OpenAI type and code: 429 `rate_limit_exceeded`,
 //! 500 `server_error`, 502 `bad_gateway`, 503 `service_unavailable`, 504 `timeout`.
 
+mod auth;
 mod control;
 mod draws;
 mod faults;
 mod handler;
+mod objects;
 mod openai;
+mod requests;
 mod server;
 mod state;
 mod stats;
@@ -79,7 +82,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use auth::AuthStyle;
 pub use faults::{Faults, SimError};
+pub use requests::SimRequest;
 pub use stats::SimStats;
 
 use state::Shared;
@@ -87,8 +92,10 @@ use state::Shared;
 /// How a simulator is set up.
 #[derive(Clone)]
 pub struct SimConfig {
-    /// The bearer key required on `/v1`; `None` accepts any request.
+    /// The key required on `/v1`; `None` accepts any request.
     pub api_key: Option<String>,
+    /// The header that must carry `api_key` (credentials in any other one get 401).
+    pub auth: AuthStyle,
     /// The faults injected from the start.
     pub faults: Faults,
     /// The models served; `None` accepts any model.
@@ -104,6 +111,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             api_key: None,
+            auth: AuthStyle::default(),
             faults: Faults::default(),
             models: None,
             name: "sim".to_owned(),
@@ -116,6 +124,7 @@ impl fmt::Debug for SimConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SimConfig")
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("auth", &self.auth)
             .field("faults", &self.faults)
             .field("models", &self.models)
             .field("name", &self.name)
@@ -133,9 +142,16 @@ impl SimConfig {
         }
     }
 
-    /// Requires this bearer key.
+    /// Requires this key (in `Authorization: Bearer` unless [`SimConfig::with_auth`] says
+    /// otherwise).
     pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
+        self
+    }
+
+    /// Expects the key in this provider's header.
+    pub fn with_auth(mut self, auth: AuthStyle) -> Self {
+        self.auth = auth;
         self
     }
 
@@ -300,10 +316,15 @@ impl Sim {
         Ok(faults)
     }
 
-    /// Zeroes the counters and restarts the seeded random sequence.
+    /// The last requests received (up to 256, oldest first), as `GET /_sim/requests` shows.
+    pub fn requests(&self) -> Vec<SimRequest> {
+        self.shared.requests.snapshot()
+    }
+
+    /// Zeroes the counters, clears the request log and restarts the seeded random sequence,
+    /// as `POST /_sim/reset` does.
     pub fn reset_stats(&self) {
-        self.shared.stats.reset();
-        self.shared.draws.restart();
+        self.shared.reset();
     }
 
     /// Stops accepting, lets answers in flight finish (up to 5 s), then closes every connection.
