@@ -15,7 +15,7 @@ use crate::faults::Faults;
 use crate::openai::{
     self, Invalid, audio, batches, chat, embeddings, error, files, models, responses,
 };
-use crate::requests::SimRequest;
+use crate::requests::Logged;
 use crate::state::{ModelRefusal, Shared};
 use crate::stats::Record;
 
@@ -195,13 +195,13 @@ pub(crate) async fn handle(
         answer
     };
     let target = parts.uri.path_and_query().map_or(path, |pq| pq.as_str());
-    shared.requests.push(SimRequest::new(
-        parts.method.as_str(),
-        target,
-        &parts.headers,
-        bytes.len(),
-        answer.as_ref().ok().map(|r| r.status().as_u16()),
-    ));
+    shared.requests.push(Logged {
+        method: parts.method.clone(),
+        target: target.to_owned(),
+        headers: parts.headers.clone(),
+        body_length: bytes.len(),
+        status: answer.as_ref().ok().map(|r| r.status().as_u16()),
+    });
     answer
 }
 
