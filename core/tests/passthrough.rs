@@ -263,3 +263,57 @@ async fn a_responses_stream_passes_through_and_its_usage_is_charged() {
         1
     );
 }
+
+/// The side that answered a pass-through request.
+fn side_of(answer: &RawResponse) -> String {
+    answer.headers["x-turnout-environment"]
+        .to_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_conversation_stays_on_the_side_that_holds_it_streamed_or_not() {
+    let sims = Sims::start().await;
+    let client = sims.builder().canary_weight(50.0).build().expect("client");
+    let mut sides = std::collections::BTreeSet::new();
+    for i in 0..40 {
+        let stream = i % 2 == 0;
+        let first = RawRequest::new(Method::POST, "/responses")
+            .header("content-type", "application/json")
+            .expect("header")
+            .body(format!(
+                r#"{{"model":"gpt-4.1","input":"turn {i}","stream":{stream}}}"#
+            ));
+        let answer = client.send_raw(first).await.expect("first turn");
+        let side = side_of(&answer);
+        let id = match answer.body {
+            RawBody::Full(b) => {
+                let v: serde_json::Value = serde_json::from_slice(&b).expect("json");
+                v["id"].as_str().expect("id").to_string()
+            }
+            RawBody::Stream(mut s) => {
+                let mut text = Vec::new();
+                while let Some(chunk) = s.next().await {
+                    text.extend_from_slice(&chunk.expect("chunk"));
+                }
+                let text = String::from_utf8_lossy(&text).into_owned();
+                let at = text.find("\"id\":\"resp_").expect("an id in the stream") + 6;
+                text[at..].split('"').next().expect("id").to_string()
+            }
+        };
+        let follow = RawRequest::new(Method::POST, "/responses")
+            .header("content-type", "application/json")
+            .expect("header")
+            .body(format!(
+                r#"{{"model":"gpt-4.1","input":"and?","previous_response_id":"{id}"}}"#
+            ));
+        let answer = client.send_raw(follow).await.expect("follow-up");
+        assert_eq!(answer.status, 200, "turn {i}: the side that has {id} answered");
+        assert_eq!(side_of(&answer), side, "turn {i}");
+        assert_eq!(answer.route.as_ref().map(|r| r.reason), Some("affinity"));
+        sides.insert(side);
+    }
+    assert_eq!(sides.len(), 2, "the canary sent conversations to both sides");
+    sims.shutdown().await;
+}

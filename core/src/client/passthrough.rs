@@ -21,6 +21,7 @@ use crate::environment::Side;
 use crate::error::{Error, Result};
 use crate::protocol::{ErrorBody, SseDecoder, SseEvent};
 use crate::resilience::outcome::classify;
+use crate::routing::affinity::created_id;
 use crate::stats::Outcome;
 use crate::transport::{Exchange, transport_error};
 
@@ -82,6 +83,10 @@ impl Engine {
                     return Ok(RawResponse::answered(status, &headers, body, route, false));
                 }
                 Ok(Got::Stream(status, headers, reader, first)) => {
+                    // A stored response is announced by the stream's first event.
+                    if let Some(id) = &reader.created {
+                        self.affinity.record(id, side);
+                    }
                     let route = self.route_info(&cur, started);
                     let ttft = sent.elapsed();
                     let pass = cur.pass;
@@ -176,6 +181,7 @@ impl Engine {
                 ended_cleanly: false,
                 needs_end_event: ENDS_WITH_EVENT.contains(&path),
                 error: None,
+                created: None,
             };
             let first = match self.config.stream_first_event_timeout {
                 Some(limit) => tokio::time::timeout(limit, open(reader))
@@ -240,6 +246,8 @@ struct RawReader {
     needs_end_event: bool,
     /// An error event the side sent inside the stream.
     error: Option<Error>,
+    /// The id of the object the stream creates (`response.created`), once seen.
+    created: Option<String>,
 }
 
 impl RawReader {
@@ -295,6 +303,9 @@ impl RawReader {
             || name.is_some_and(|n| FINAL_EVENTS.contains(&n))
             || (name.is_none() && FINAL_EVENTS.iter().any(|n| event.data.contains(n)));
         self.ended_cleanly |= is_final;
+        if self.created.is_none() && name == Some("response.created") {
+            self.created = created_in_event(&event.data);
+        }
         if let Some(usage) = usage_of_event(&event.data) {
             self.usage = Some(usage);
         }
@@ -317,6 +328,17 @@ impl RawReader {
             excerpt: String::new(),
         }
     }
+}
+
+/// The id of the object a `response.created` event announces.
+fn created_in_event(data: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Created {
+        response: Option<serde_json::Value>,
+    }
+    let response = serde_json::from_str::<Created>(data).ok()?.response?;
+    let bytes = serde_json::to_vec(&response).ok()?;
+    created_id(&bytes)
 }
 
 /// The HTTP status an error event stands for (its numeric `code`, else 500).
