@@ -85,6 +85,10 @@ class Sim:
     def stats(self) -> Any:
         return self._call("GET", "/_sim/stats")
 
+    def requests(self) -> list[dict[str, Any]]:
+        """The simulator's log of the requests it received, oldest first."""
+        return list(self._call("GET", "/_sim/requests"))
+
     def reset(self) -> None:
         self.faults()
         self._call("POST", "/_sim/reset")

@@ -1,5 +1,5 @@
-"""test_openai_transport.py again, under the other major of the openai package (2.x uses
-httpx, 3.x httpx2), installed in its own venv by scripts/build.sh."""
+"""test_openai_transport.py and test_openai_dropin.py again, under the other major of the
+openai package (2.x uses httpx, 3.x httpx2), installed in its own venv by scripts/build.sh."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from conftest import REPO, turnout_bin
 
 HERE = Path(__file__).resolve().parent
+FILES = ["test_openai_transport.py", "test_openai_dropin.py"]
 OTHER = {2: ".venv-openai3", 3: ".venv"}[int(openai.__version__.split(".")[0])]
 
 
@@ -32,7 +33,7 @@ def test_transport_under_the_other_openai_major() -> None:
     assert version.split(".")[0] != openai.__version__.split(".")[0], version
     env = dict(os.environ, TURNOUT_BIN=turnout_bin())
     run = subprocess.run(
-        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(HERE / "test_openai_transport.py")],
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *[str(HERE / f) for f in FILES]],
         cwd=HERE.parent,
         env=env,
         capture_output=True,
