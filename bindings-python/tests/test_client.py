@@ -96,8 +96,10 @@ def test_embeddings_models_and_any_endpoint(client: turnout.Client) -> None:
     raw = client.request("POST", "/chat/completions", json={"model": "gpt-4o", "messages": MESSAGES})
     assert raw.choices[0].message.content.startswith("Echo:")
     assert raw.route.environment == "blue"
+    resp = client.request("POST", "/responses", json={"model": "gpt-4o", "input": "hi"})
+    assert resp["object"] == "response" and resp.route.environment == "blue"
     with pytest.raises(turnout.NotFoundError) as err:
-        client.request("POST", "/responses", json={"model": "gpt-4o", "input": "hi"})
+        client.request("POST", "/no-such-endpoint", json={"model": "gpt-4o"})
     assert err.value.status_code == 404
 
 
@@ -441,3 +443,30 @@ def test_metrics_listener(blue: Sim, green: Sim) -> None:
             assert "turnout" in resp.read().decode()
     with turnout.Client(**client_kwargs(blue, green)) as c:
         assert c.metrics_address() is None
+
+
+def test_responses_resource_streams_and_follows_its_conversation(blue: Sim, green: Sim) -> None:
+    with turnout.Client(**client_kwargs(blue, green, canary_weight=50.0)) as c:
+        sides = set()
+        for i in range(20):
+            events = list(c.responses.create(model="gpt-4.1", input=f"hi {i}", stream=True))
+            assert events[0]["type"] == "response.created"
+            assert events[-1]["type"] == "response.completed"
+            first_id = events[0]["response"]["id"]
+            follow = c.responses.create(model="gpt-4.1", input="and?", previous_response_id=first_id)
+            assert follow["previous_response_id"] == first_id
+            assert follow.route.reason == "affinity"
+            sides.add(follow.route.environment)
+        assert sides == {"blue", "green"}
+        assert c.costs()["total"]["requests"] == 40
+
+
+async def test_async_responses_resource(aclient: turnout.AsyncClient) -> None:
+    first = await aclient.responses.create(model="gpt-4.1", input="hello")
+    assert first["object"] == "response"
+    stream = await aclient.responses.create(
+        model="gpt-4.1", input="x y", previous_response_id=first["id"], stream=True
+    )
+    kinds = [e["type"] async for e in stream]
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    assert stream.route.environment == first.route.environment

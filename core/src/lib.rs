@@ -35,8 +35,8 @@ pub use client::supervise::panic_message;
 pub use client::{
     Chat, ChatCreate, ChatStream, ChatStreamCreate, Client, ClientBuilder, ENVIRONMENT_HEADER,
     Embeddings, EnvironmentStatus, METADATA_HEADER, Models, ROUTING_KEY_HEADER, RawBody,
-    RawRequest, RawResponse, RawStream, RequestOptions, RouteInfo, Routed, RoutedStream, Status,
-    StoreStatus,
+    RawRequest, RawResponse, RawStream, RequestOptions, Responses, RouteInfo, Routed, RoutedStream,
+    Status, StoreStatus,
 };
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use config::Config;

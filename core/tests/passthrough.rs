@@ -309,11 +309,65 @@ async fn a_conversation_stays_on_the_side_that_holds_it_streamed_or_not() {
                 r#"{{"model":"gpt-4.1","input":"and?","previous_response_id":"{id}"}}"#
             ));
         let answer = client.send_raw(follow).await.expect("follow-up");
-        assert_eq!(answer.status, 200, "turn {i}: the side that has {id} answered");
+        assert_eq!(
+            answer.status, 200,
+            "turn {i}: the side that has {id} answered"
+        );
         assert_eq!(side_of(&answer), side, "turn {i}");
         assert_eq!(answer.route.as_ref().map(|r| r.reason), Some("affinity"));
         sides.insert(side);
     }
-    assert_eq!(sides.len(), 2, "the canary sent conversations to both sides");
+    assert_eq!(
+        sides.len(),
+        2,
+        "the canary sent conversations to both sides"
+    );
+    sims.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_responses_resource_streams_to_its_final_event_and_follows_its_conversation() {
+    let sims = Sims::start().await;
+    let client = sims.builder().canary_weight(50.0).build().expect("client");
+    let opts = turnout::RequestOptions::default;
+    for i in 0..10 {
+        let events = client
+            .responses()
+            .stream(
+                serde_json::json!({"model": "gpt-4.1", "input": format!("hello {i}")}),
+                opts(),
+            )
+            .await
+            .expect("stream");
+        let side = events.route().environment;
+        let events = events
+            .collect_all()
+            .await
+            .expect("a clean end without [DONE]");
+        assert_eq!(events[0]["type"], "response.created");
+        assert_eq!(
+            events.last().map(|e| e["type"].clone()),
+            Some("response.completed".into())
+        );
+        let id = events[0]["response"]["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let next = client
+            .responses()
+            .create(
+                serde_json::json!({"model": "gpt-4.1", "input": "and?", "previous_response_id": id}),
+                opts(),
+            )
+            .await
+            .expect("follow-up on the side that has it");
+        assert_eq!(next.route.environment, side);
+        assert_eq!(next["object"], "response");
+    }
+    let costs = client.costs();
+    assert_eq!(
+        costs.total.requests, 20,
+        "both turns' usage is charged, streamed or not"
+    );
     sims.shutdown().await;
 }

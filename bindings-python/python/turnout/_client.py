@@ -71,6 +71,8 @@ def _hinted(error: TypeError, name: str, accepted: Callable[..., Any]) -> TypeEr
 class Completions:
     """``client.chat.completions``."""
 
+    _endpoint = "/chat/completions"
+
     def __init__(self, client: Client) -> None:
         self._client = client
 
@@ -127,7 +129,7 @@ class Completions:
         backoff, a stream to its end). With ``stream=True``, returns a ``Stream`` of chunks."""
         _no_headers(extra_headers)
         body = _body(params, extra_body)
-        path = _path("/chat/completions", extra_query)
+        path = _path(self._endpoint, extra_query)
         if stream:
             body["stream"] = True
             native = self._client._stream(
@@ -140,6 +142,15 @@ class Completions:
             "POST", path, body, routing_key, environment, metadata, timeout, deadline=deadline
         )
         return Response(data, route)
+
+
+class Responses(Completions):
+    """``client.responses``: the Responses API, with the same routing options; with
+    ``stream=True`` the ``Stream`` yields its events (``response.created`` …
+    ``response.completed``). A follow-up naming ``previous_response_id`` goes to the side that
+    holds that response."""
+
+    _endpoint = "/responses"
 
 
 class Chat:
@@ -224,6 +235,11 @@ class Client(_turnout.BaseClient):
     def chat(self) -> Chat:
         """Chat completions: ``client.chat.completions.create(...)``."""
         return Chat(self)
+
+    @functools.cached_property
+    def responses(self) -> Responses:
+        """The Responses API: ``client.responses.create(model=..., input=...)``."""
+        return Responses(self)
 
     @functools.cached_property
     def embeddings(self) -> Embeddings:
@@ -413,6 +429,8 @@ class Client(_turnout.BaseClient):
 class AsyncCompletions:
     """``client.chat.completions`` of an ``AsyncClient``."""
 
+    _endpoint = "/chat/completions"
+
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
@@ -466,7 +484,7 @@ class AsyncCompletions:
         ``AsyncStream`` to read with ``async for``."""
         _no_headers(extra_headers)
         body = _body(params, extra_body)
-        path = _path("/chat/completions", extra_query)
+        path = _path(self._endpoint, extra_query)
         if stream:
             body["stream"] = True
             native = await self._client._astream(
@@ -479,6 +497,12 @@ class AsyncCompletions:
             "POST", path, body, routing_key, environment, metadata, timeout, deadline=deadline
         )
         return Response(data, route)
+
+
+class AsyncResponses(AsyncCompletions):
+    """``client.responses`` of an ``AsyncClient``."""
+
+    _endpoint = "/responses"
 
 
 class AsyncChat:
@@ -559,6 +583,11 @@ class AsyncClient(_turnout.BaseClient):
     def chat(self) -> AsyncChat:
         """Chat completions: ``await client.chat.completions.create(...)``."""
         return AsyncChat(self)
+
+    @functools.cached_property
+    def responses(self) -> AsyncResponses:
+        """The Responses API: ``await client.responses.create(model=..., input=...)``."""
+        return AsyncResponses(self)
 
     @functools.cached_property
     def embeddings(self) -> AsyncEmbeddings:

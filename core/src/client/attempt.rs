@@ -223,6 +223,9 @@ impl Engine {
             .await;
             match opened {
                 Ok(first) => {
+                    if let Some(id) = &first.reader.created {
+                        self.affinity.record(id, side);
+                    }
                     let route = self.route_info(&cur, started);
                     let ttft = sent.elapsed();
                     return Ok(stream::committed(

@@ -14,6 +14,7 @@ mod operations;
 mod options;
 mod passthrough;
 mod raw;
+mod responses;
 mod rollout;
 mod route;
 pub(crate) mod shared_state;
@@ -28,6 +29,7 @@ pub use raw::{
     ENVIRONMENT_HEADER, METADATA_HEADER, ROUTING_KEY_HEADER, RawBody, RawRequest, RawResponse,
     RawStream,
 };
+pub use responses::Responses;
 pub use route::{RouteInfo, Routed};
 pub use shared_state::StoreStatus;
 pub use stream::{ChatStream, RoutedStream};
@@ -107,6 +109,11 @@ impl Client {
     /// Embeddings.
     pub fn embeddings(&self) -> Embeddings {
         Embeddings::new(self.clone())
+    }
+
+    /// The Responses API.
+    pub fn responses(&self) -> Responses {
+        Responses::new(self.clone())
     }
 
     /// The models list.

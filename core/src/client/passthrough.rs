@@ -19,9 +19,9 @@ use super::stream::{Finish, Started};
 use crate::cost::{Tokens, usage_of_event};
 use crate::environment::Side;
 use crate::error::{Error, Result};
-use crate::protocol::{ErrorBody, SseDecoder, SseEvent};
+use crate::protocol::{ErrorBody, SseDecoder, SseEvent, is_final_event};
 use crate::resilience::outcome::classify;
-use crate::routing::affinity::created_id;
+use crate::routing::affinity::created_in_event;
 use crate::stats::Outcome;
 use crate::transport::{Exchange, transport_error};
 
@@ -220,13 +220,6 @@ impl Engine {
 /// closes before it was cut short.
 const ENDS_WITH_EVENT: [&str; 3] = ["/chat/completions", "/completions", "/responses"];
 
-/// The events that end a Responses API stream.
-const FINAL_EVENTS: [&str; 3] = [
-    "response.completed",
-    "response.failed",
-    "response.incomplete",
-];
-
 type Body = std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
 /// Reads a pass-through event stream's bytes, watching its events on the way: usage, the
@@ -299,12 +292,9 @@ impl RawReader {
 
     fn see(&mut self, event: &SseEvent) {
         let name = event.event.as_deref();
-        let is_final = event.is_done()
-            || name.is_some_and(|n| FINAL_EVENTS.contains(&n))
-            || (name.is_none() && FINAL_EVENTS.iter().any(|n| event.data.contains(n)));
-        self.ended_cleanly |= is_final;
-        if self.created.is_none() && name == Some("response.created") {
-            self.created = created_in_event(&event.data);
+        self.ended_cleanly |= is_final_event(event);
+        if self.created.is_none() {
+            self.created = created_in_event(event);
         }
         if let Some(usage) = usage_of_event(&event.data) {
             self.usage = Some(usage);
@@ -328,17 +318,6 @@ impl RawReader {
             excerpt: String::new(),
         }
     }
-}
-
-/// The id of the object a `response.created` event announces.
-fn created_in_event(data: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Created {
-        response: Option<serde_json::Value>,
-    }
-    let response = serde_json::from_str::<Created>(data).ok()?.response?;
-    let bytes = serde_json::to_vec(&response).ok()?;
-    created_id(&bytes)
 }
 
 /// The HTTP status an error event stands for (its numeric `code`, else 500).

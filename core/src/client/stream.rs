@@ -90,6 +90,11 @@ pub(crate) struct Reader<T> {
     deadline: Deadline,
     /// Set when the deadline, not the side, ended the stream.
     deadline_hit: bool,
+    /// A Responses API stream's final event has arrived: the stream may close (it sends no
+    /// `[DONE]`).
+    final_seen: bool,
+    /// The id of the response the stream announced (`response.created`), for affinity.
+    pub(crate) created: Option<String>,
     /// The usage reported by the last chunk that had one.
     usage: Option<Tokens>,
     /// Whether turnout asked for usage on the caller's behalf: the usage-only chunk that
@@ -100,7 +105,7 @@ pub(crate) struct Reader<T> {
 
 /// A stream whose first item has arrived (or that ended cleanly at once).
 pub(crate) struct Opened<T> {
-    reader: Reader<T>,
+    pub(crate) reader: Reader<T>,
     first: Option<T>,
 }
 
@@ -140,6 +145,9 @@ impl<T: DeserializeOwned> Reader<T> {
                             Step::Done => return None,
                         }
                     }
+                    if self.final_seen {
+                        return None;
+                    }
                     return Some(Err(Error::Interrupted {
                         environment: self.side,
                         message: "the stream ended before [DONE]".to_string(),
@@ -165,6 +173,10 @@ impl<T: DeserializeOwned> Reader<T> {
         };
         if event.is_done() {
             return Step::Done;
+        }
+        self.final_seen |= crate::protocol::is_final_event(&event);
+        if self.created.is_none() {
+            self.created = crate::routing::affinity::created_in_event(&event);
         }
         if let Some(usage) = crate::cost::usage_of_event(&event.data) {
             self.usage = Some(usage);
@@ -239,6 +251,8 @@ pub(crate) async fn open<T: DeserializeOwned>(
         idle_timeout: reading.idle_timeout,
         deadline: reading.deadline,
         deadline_hit: false,
+        final_seen: false,
+        created: None,
         usage: None,
         hide_usage_chunk: reading.hide_usage_chunk,
         _item: std::marker::PhantomData,

@@ -14,7 +14,7 @@ pub use chat::{
 pub use embeddings::{Embedding, EmbeddingRequest, EmbeddingResponse};
 pub use error_body::{ErrorBody, ErrorDetail};
 pub use models::{Model, ModelList};
-pub use sse::{DEFAULT_MAX_EVENT_BYTES, SseDecoder, SseError, SseEvent};
+pub use sse::{DEFAULT_MAX_EVENT_BYTES, SseDecoder, SseError, SseEvent, is_final_event};
 
 /// Unknown JSON fields kept verbatim.
 pub type Extra = serde_json::Map<String, serde_json::Value>;

@@ -23,6 +23,33 @@ impl SseEvent {
     }
 }
 
+/// The events that end a Responses API stream (it sends no `[DONE]`).
+const FINAL_EVENTS: [&str; 3] = [
+    "response.completed",
+    "response.failed",
+    "response.incomplete",
+];
+
+/// Whether `event` ends its stream: `[DONE]`, or a Responses API final event, named by its
+/// `event:` field or, without one, by the `type` in its data.
+///
+/// ```
+/// use turnout::protocol::{SseEvent, is_final_event};
+/// let done = SseEvent { event: Some("response.completed".into()), data: "{}".into() };
+/// assert!(is_final_event(&done));
+/// ```
+pub fn is_final_event(event: &SseEvent) -> bool {
+    if event.is_done() {
+        return true;
+    }
+    match event.event.as_deref() {
+        Some(name) => FINAL_EVENTS.contains(&name),
+        None => FINAL_EVENTS
+            .iter()
+            .any(|name| event.data.contains(&format!("\"type\":\"{name}\""))),
+    }
+}
+
 /// What can go wrong while decoding.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SseError {

@@ -115,6 +115,25 @@ pub(crate) fn created_id(answer: &[u8]) -> Option<String> {
     is_object_id(&id).then_some(id)
 }
 
+/// The id of the response a Responses API stream announces in its `response.created` event.
+pub(crate) fn created_in_event(event: &crate::protocol::SseEvent) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Created {
+        response: Created2,
+    }
+    #[derive(serde::Deserialize)]
+    struct Created2 {
+        id: Option<String>,
+    }
+    let named = event.event.as_deref() == Some("response.created")
+        || (event.event.is_none() && event.data.contains("\"type\":\"response.created\""));
+    if !named {
+        return None;
+    }
+    let id = serde_json::from_str::<Created>(&event.data).ok()?.response.id?;
+    is_object_id(&id).then_some(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
