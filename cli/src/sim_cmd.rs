@@ -2,8 +2,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use clap::Args;
-use turnout_sim::{Faults, Sim, SimConfig};
+use clap::{Args, ValueEnum};
+use turnout_sim::{AuthStyle, Faults, Sim, SimConfig};
 
 /// Every knob and control endpoint, shown by `turnout sim --help`.
 const SIM_HELP: &str = "\
@@ -27,7 +27,13 @@ Control endpoints (no key needed, not counted):
   PUT    /_sim/faults   replace every knob; missing ones take their defaults
   DELETE /_sim/faults   clear every fault
   GET    /_sim/stats    counters: total, by_path, by_model, by_status, auth_keys_seen
-  POST   /_sim/reset    zero the counters and restart the --seed sequence
+  GET    /_sim/requests the last 256 requests: method, path, headers (keys masked), body length
+  POST   /_sim/reset    zero the counters, clear the request log, restart the --seed sequence
+
+API: /v1/chat/completions, /v1/embeddings, /v1/models, /v1/responses (JSON and SSE; GET and
+DELETE /v1/responses/{id}), /v1/files (multipart; list, get, content, delete), /v1/batches
+(create, list, get, cancel), /v1/audio/speech (audio bytes). Objects are kept per simulator:
+an id made by another one gets 404.
 
 Example:
   curl -X PATCH localhost:8080/_sim/faults -d '{\"error_rate\": 0.2}'";
@@ -43,9 +49,13 @@ pub struct SimArgs {
     /// Address to bind; loopback unless you mean otherwise.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
-    /// Require this bearer key (401 otherwise).
+    /// Require this key (401 otherwise).
     #[arg(long, env = "TURNOUT_SIM_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
+    /// The header that must carry the key: `Authorization: Bearer`, `api-key` (Azure) or
+    /// `x-api-key` (Anthropic); a key in any other credential header gets 401.
+    #[arg(long, value_enum, default_value_t = Auth::Bearer)]
+    auth: Auth,
     /// A name shown in answers (`x-sim-name`).
     #[arg(long, default_value = "sim")]
     name: String,
@@ -91,6 +101,24 @@ pub struct SimArgs {
     seed: Option<u64>,
 }
 
+/// `--auth` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Auth {
+    Bearer,
+    ApiKey,
+    XApiKey,
+}
+
+impl From<Auth> for AuthStyle {
+    fn from(auth: Auth) -> Self {
+        match auth {
+            Auth::Bearer => AuthStyle::Bearer,
+            Auth::ApiKey => AuthStyle::ApiKey,
+            Auth::XApiKey => AuthStyle::XApiKey,
+        }
+    }
+}
+
 /// Runs the simulator until Ctrl-C or SIGTERM.
 pub async fn run(args: SimArgs) -> Result<(), String> {
     let faults = Faults {
@@ -110,6 +138,7 @@ pub async fn run(args: SimArgs) -> Result<(), String> {
     faults.validate().map_err(|e| e.to_string())?;
     let mut config = SimConfig::named(args.name).with_faults(faults);
     config.api_key = args.api_key;
+    config.auth = args.auth.into();
     config.seed = args.seed;
     let addr = SocketAddr::new(args.host, args.port);
     let sim = Sim::start_on(addr, config)

@@ -1,4 +1,4 @@
-//! `/_sim/*`: the simulator's own control endpoints (no auth, no faults, not counted).
+//! `/_sim/*`: the simulator's own control endpoints (no auth, no faults, not counted or logged).
 
 use axum::body::Body;
 use hyper::body::Incoming;
@@ -38,9 +38,9 @@ pub(crate) async fn handle(
             to_json(shared, &shared.faults_view())
         }
         (&Method::GET, "/_sim/stats") => to_json(shared, &shared.stats.snapshot()),
+        (&Method::GET, "/_sim/requests") => to_json(shared, &shared.requests.snapshot()),
         (&Method::POST, "/_sim/reset") => {
-            shared.stats.reset();
-            shared.draws.restart();
+            shared.reset();
             to_json(shared, &shared.stats.snapshot())
         }
         _ => error::unknown_url(shared, method.as_str(), path),

@@ -20,29 +20,45 @@
 //! | `POST /v1/chat/completions` | OpenAI's `chat.completion`: the content echoes the last user message (`"Echo: <first 50 chars>"`), usage estimates a token per 4 characters (at least 1). With `"stream": true`, `text/event-stream` chunks: the role, one per word, the finish reason, a usage chunk when `stream_options.include_usage` is set, then `data: [DONE]`. `max_tokens` / `max_completion_tokens` cap the pieces (`finish_reason: "length"`). |
 //! | `POST /v1/embeddings` | `input` as a string, strings, tokens or token arrays; each gets a deterministic unit vector of 8 floats (`dimensions` to change, `encoding_format: "base64"` supported). |
 //! | `GET /v1/models`, `GET /v1/models/{id}` | The configured models, or `gpt-4.1`, `gpt-4.1-mini`, `gpt-4o`, `gpt-4o-mini`, `text-embedding-3-small`. |
+//! | `POST /v1/responses` | A `response` object (`resp_…`): one assistant `message` whose `output_text` echoes the last user input as chat does (`input` a string or input items), usage as `input_tokens` (plus, after `previous_response_id`, that response's `total_tokens` as `input_tokens_details.cached_tokens`), `output_tokens`, `total_tokens`. With `"stream": true`, `event:`/`data:` SSE: `response.created`, `response.in_progress`, `response.output_item.added`, `response.content_part.added`, one `response.output_text.delta` per word, `response.output_text.done`, `response.content_part.done`, `response.output_item.done`, `response.completed` (with usage; `response.incomplete` when `max_output_tokens` cut it), each with `sequence_number`. Kept unless `"store": false`; a `previous_response_id` this simulator does not have gets 404 `previous_response_not_found`. |
+//! | `GET /v1/responses/{id}`, `DELETE /v1/responses/{id}` | The kept response; deleting answers `{"id","object":"response","deleted":true}`. 404 for an id this simulator does not have. |
+//! | `POST /v1/files` | `multipart/form-data` with `file` and `purpose` (400 naming a missing one) → a `file` object (`file-…`, `bytes`, `filename`, `purpose`, `status: "processed"`). |
+//! | `GET /v1/files[?purpose=]`, `GET /v1/files/{id}`, `GET /v1/files/{id}/content`, `DELETE /v1/files/{id}` | The files kept, newest first; one file object; its bytes as uploaded (`application/octet-stream`); `{"id","object":"file","deleted":true}`. 404 for an unknown id. |
+//! | `POST /v1/batches` | `input_file_id` (a file of this simulator, else 404), `endpoint`, `completion_window: "24h"` → a `batch` object (`batch_…`, `status: "validating"`); nothing is run. |
+//! | `GET /v1/batches`, `GET /v1/batches/{id}`, `POST /v1/batches/{id}/cancel` | The batches kept; one batch; cancelling answers `status: "cancelling"`, the batch reads `cancelled` afterwards. |
+//! | `POST /v1/audio/speech` | `model`, `input`, `voice` (400 naming a missing one) → a few KB of bytes derived from the request only (an ID3 tag, then pseudo-random bytes), `audio/mpeg` or the `response_format`'s type. |
 //! | other `/v1/*` | 404 in OpenAI's error shape (`unknown_url`). |
 //! | `GET /_sim/faults` | The current [`Faults`] (`fail_next` shows the failures left). |
 //! | `PATCH /_sim/faults` (or `POST`) | Changes only the fields in the JSON body; answers the new faults. |
 //! | `PUT /_sim/faults` | Replaces every fault: fields not in the body take their defaults. |
 //! | `DELETE /_sim/faults` | Clears every fault. |
-//! | `GET /_sim/stats` | The [`SimStats`] counters: `total`, `by_path`, `by_model`, `by_status`, `auth_keys_seen` (last 4 characters of each key). |
-//! | `POST /_sim/reset` | Zeroes the counters and restarts the seeded random sequence ([`SimConfig::seed`]). |
+//! | `GET /_sim/stats` | The [`SimStats`] counters: `total`, `by_path` (the path without its query), `by_model`, `by_status`, `auth_keys_seen` (last 4 characters of each key). |
+//! | `GET /_sim/requests` | The last 256 requests outside `/_sim` as [`SimRequest`]s, oldest first: `method`, `path` (query included), every header (credential headers show only their last 4 characters: `Bearer ***abcd`), `content_type`, `body_length`, `status` (`null` for a dropped connection). |
+//! | `POST /_sim/reset` | Zeroes the counters, clears the request log and restarts the seeded random sequence ([`SimConfig::seed`]); responses, files and batches are kept. |
+//!
+//! Responses, files and batches live in the simulator's memory (the last 10 000 responses and
+//! batches, 1 000 files or 256 MiB of them). Their ids carry a random part drawn when the
+//! simulator starts (never from the seed), so an id made by one simulator is unknown to every
+//! other: a request sent to the wrong side gets a real 404.
 //!
 //! Fault documents reject unknown fields (400 naming them) and out-of-range values (400 with
 //! `param` naming the field).
 //!
 //! Every answer carries `x-sim-name: <name>`, and chat answers `system_fingerprint: "fp_<name>"`,
 //! so a test can tell which simulator served a request. Errors use OpenAI's shape
-//! `{"error":{"message","type","param","code"}}`. With an `api_key` configured, a missing or
-//! wrong `Authorization: Bearer` key gets 401 `invalid_api_key` (the key is never echoed). A chat
-//! body that is not JSON, or lacks `model` or a non-empty `messages` array, gets 400 with `param`
-//! naming the field; so does an embeddings body without `model` or `input`. A model outside the
-//! configured list gets 404 `model_not_found`. `/_sim/*` needs no key, sees no faults and is not
-//! counted.
+//! `{"error":{"message","type","param","code"}}`. With an `api_key` configured, the key must come
+//! in the header of [`SimConfig::auth`] (`Authorization: Bearer`, `api-key` or `x-api-key`): a
+//! missing or wrong key, or any other credential header present beside it, gets 401
+//! `invalid_api_key` (the key is never echoed). A chat body that is not JSON, or lacks `model` or
+//! a non-empty `messages` array, gets 400 with `param` naming the field; so do the other bodies
+//! that lack a required field. A model outside the configured list gets 404 `model_not_found`
+//! (chat, embeddings, responses, speech). `/_sim/*` needs no key, sees no faults and is neither
+//! counted nor logged.
 //!
 //! ## Faults
 //!
-//! Faults apply to the `/v1` endpoints, health probes (`GET /v1/models`) included, in this order:
+//! Faults apply to every `/v1` endpoint above, health probes (`GET /v1/models`) included, in
+//! this order:
 //!
 //! | Field | Effect |
 //! |---|---|
@@ -53,20 +69,23 @@
 //! | `error_rate` | That share of requests answers `error_status` (default 500); drawn from the seeded sequence when [`SimConfig::seed`] is set. |
 //! | *(validation)* | 400 for an invalid body. |
 //! | `missing_models` | These models answer 404 `model_not_found`. |
-//! | `malformed_json` | 200 with a body that is not JSON (streams: a malformed `data:` line). |
-//! | `first_byte_delay_ms` | Streams: headers at once, the first event after this delay. |
-//! | `truncate_after` | Streams: after N content chunks the connection is cut: no finish chunk, no `[DONE]`. |
+//! | `malformed_json` | 200 with a body that is not JSON (streams: a malformed `data:` line). Binary answers (speech, file content) are left alone. |
+//! | `first_byte_delay_ms` | Streams (chat and responses): headers at once, the first event after this delay. |
+//! | `truncate_after` | Streams: after N content chunks (responses: `response.output_text.delta` events) the connection is cut: no finish chunk, no `[DONE]`, no `response.completed`. |
 //! | `retry_after` | Injected errors (`fail_next`, `error_rate`, `missing_models`) carry `Retry-After` (whole seconds, or the decimal value plus `retry-after-ms`). |
 //! | `should_retry` | Injected errors carry `x-should-retry: true` or `false`. |
 //!
 //! Injected errors use the status' usual OpenAI type and code: 429 `rate_limit_exceeded`,
 //! 500 `server_error`, 502 `bad_gateway`, 503 `service_unavailable`, 504 `timeout`.
 
+mod auth;
 mod control;
 mod draws;
 mod faults;
 mod handler;
+mod objects;
 mod openai;
+mod requests;
 mod server;
 mod state;
 mod stats;
@@ -79,7 +98,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use auth::AuthStyle;
 pub use faults::{Faults, SimError};
+pub use requests::SimRequest;
 pub use stats::SimStats;
 
 use state::Shared;
@@ -87,8 +108,10 @@ use state::Shared;
 /// How a simulator is set up.
 #[derive(Clone)]
 pub struct SimConfig {
-    /// The bearer key required on `/v1`; `None` accepts any request.
+    /// The key required on `/v1`; `None` accepts any request.
     pub api_key: Option<String>,
+    /// The header that must carry `api_key` (credentials in any other one get 401).
+    pub auth: AuthStyle,
     /// The faults injected from the start.
     pub faults: Faults,
     /// The models served; `None` accepts any model.
@@ -104,6 +127,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             api_key: None,
+            auth: AuthStyle::default(),
             faults: Faults::default(),
             models: None,
             name: "sim".to_owned(),
@@ -116,6 +140,7 @@ impl fmt::Debug for SimConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SimConfig")
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("auth", &self.auth)
             .field("faults", &self.faults)
             .field("models", &self.models)
             .field("name", &self.name)
@@ -133,9 +158,16 @@ impl SimConfig {
         }
     }
 
-    /// Requires this bearer key.
+    /// Requires this key (in `Authorization: Bearer` unless [`SimConfig::with_auth`] says
+    /// otherwise).
     pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
+        self
+    }
+
+    /// Expects the key in this provider's header.
+    pub fn with_auth(mut self, auth: AuthStyle) -> Self {
+        self.auth = auth;
         self
     }
 
@@ -300,10 +332,15 @@ impl Sim {
         Ok(faults)
     }
 
-    /// Zeroes the counters and restarts the seeded random sequence.
+    /// The last requests received (up to 256, oldest first), as `GET /_sim/requests` shows.
+    pub fn requests(&self) -> Vec<SimRequest> {
+        self.shared.requests.snapshot()
+    }
+
+    /// Zeroes the counters, clears the request log and restarts the seeded random sequence,
+    /// as `POST /_sim/reset` does.
     pub fn reset_stats(&self) {
-        self.shared.stats.reset();
-        self.shared.draws.restart();
+        self.shared.reset();
     }
 
     /// Stops accepting, lets answers in flight finish (up to 5 s), then closes every connection.

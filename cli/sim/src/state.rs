@@ -7,8 +7,11 @@ use arc_swap::ArcSwap;
 use hyper::header::HeaderValue;
 
 use crate::SimConfig;
+use crate::auth::AuthStyle;
 use crate::draws::Draws;
 use crate::faults::Faults;
+use crate::objects::Objects;
+use crate::requests::RequestLog;
 use crate::stats::Stats;
 
 /// Models listed by `GET /v1/models` when none are configured.
@@ -22,6 +25,8 @@ pub(crate) const DEFAULT_MODELS: &[&str] = &[
 
 pub(crate) struct Shared {
     pub api_key: Option<String>,
+    /// Which header must carry `api_key`.
+    pub auth: AuthStyle,
     pub models: Option<Vec<String>>,
     pub name_header: Option<HeaderValue>,
     pub fingerprint: String,
@@ -33,12 +38,17 @@ pub(crate) struct Shared {
     /// Draws for `error_rate` and `jitter_ms`, seeded by [`SimConfig::seed`].
     pub draws: Draws,
     next_id: AtomicU64,
+    /// Responses, files and batches made here.
+    pub objects: Objects,
+    /// The last requests received, for `GET /_sim/requests`.
+    pub requests: RequestLog,
 }
 
 impl Shared {
     pub(crate) fn new(config: SimConfig) -> Shared {
         let shared = Shared {
             api_key: config.api_key,
+            auth: config.auth,
             models: config.models,
             name_header: HeaderValue::from_str(&config.name).ok(),
             fingerprint: format!("fp_{}", config.name),
@@ -47,6 +57,8 @@ impl Shared {
             stats: Stats::default(),
             draws: Draws::new(config.seed),
             next_id: AtomicU64::new(1),
+            objects: Objects::default(),
+            requests: RequestLog::default(),
         };
         shared.set_faults(config.faults);
         shared
@@ -66,6 +78,14 @@ impl Shared {
     pub(crate) fn set_faults(&self, faults: Faults) {
         self.fail_next.store(faults.fail_next, Ordering::Relaxed);
         self.faults.store(Arc::new(faults));
+    }
+
+    /// What `POST /_sim/reset` does: zero the counters, clear the request log, restart the
+    /// seeded sequence. Objects (responses, files, batches) are kept.
+    pub(crate) fn reset(&self) {
+        self.stats.reset();
+        self.requests.clear();
+        self.draws.restart();
     }
 
     /// Consumes one of the `fail_next` failures, if any is left.

@@ -15,7 +15,7 @@ use crate::faults::Faults;
 use crate::state::Shared;
 
 /// Characters of the last user message echoed back.
-const ECHO_CHARS: usize = 50;
+pub(crate) const ECHO_CHARS: usize = 50;
 
 /// The fields of a chat request the simulator reads; the rest is ignored.
 #[derive(Deserialize)]
@@ -152,7 +152,7 @@ struct Usage {
 }
 
 /// Splits `s` before each run of whitespace that follows a word: `" a  b"` → `[" a", "  b"]`.
-fn words(s: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn words(s: &str) -> impl Iterator<Item = &str> {
     let mut rest = s;
     std::iter::from_fn(move || {
         if rest.is_empty() {
@@ -439,7 +439,7 @@ struct Truncated;
 /// The events as a body: whole when nothing is delayed or cut, else a stream that waits before
 /// the first byte and/or ends in an error, which makes hyper abort the connection (HTTP/1.1:
 /// no final chunk) or reset the stream (HTTP/2).
-fn sse_body(events: Bytes, first_byte_delay: Duration, truncated: bool) -> Body {
+pub(crate) fn sse_body(events: Bytes, first_byte_delay: Duration, truncated: bool) -> Body {
     if first_byte_delay.is_zero() && !truncated {
         return Body::from(events);
     }

@@ -125,6 +125,20 @@ pub(crate) fn unknown_url(shared: &Shared, method: &str, path: &str) -> Response
     )
 }
 
+/// 404 for an object this simulator does not have (never made, forgotten, or deleted).
+pub(crate) fn not_found(
+    shared: &Shared,
+    message: &str,
+    param: Option<&str>,
+    code: Option<&str>,
+) -> Response<Body> {
+    json(
+        shared,
+        StatusCode::NOT_FOUND,
+        body(message, "invalid_request_error", param, code),
+    )
+}
+
 /// 404 `model_not_found`.
 pub(crate) fn model_not_found(shared: &Shared, model: &str) -> Response<Body> {
     let message = format!("The model `{model}` does not exist or you do not have access to it.");

@@ -1,9 +1,14 @@
 //! The OpenAI-compatible endpoints and their wire shapes.
 
+pub(crate) mod audio;
+pub(crate) mod batches;
 pub(crate) mod chat;
 pub(crate) mod embeddings;
 pub(crate) mod error;
+pub(crate) mod files;
 pub(crate) mod models;
+mod multipart;
+pub(crate) mod responses;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -45,6 +50,19 @@ pub(crate) fn to_json<T: serde::Serialize>(shared: &Shared, value: &T) -> Respon
         Ok(body) => json(shared, StatusCode::OK, body),
         Err(e) => error::answer(shared, StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
+}
+
+/// A list page holding every item (`has_more: false`), as OpenAI's cursor pages are shaped.
+pub(crate) fn page(data: Vec<serde_json::Value>) -> serde_json::Value {
+    let first = data.first().map(|o| o["id"].clone());
+    let last = data.last().map(|o| o["id"].clone());
+    serde_json::json!({
+        "object": "list",
+        "data": data,
+        "first_id": first,
+        "last_id": last,
+        "has_more": false,
+    })
 }
 
 /// Seconds since the Unix epoch, for `created` fields.

@@ -55,7 +55,7 @@ impl Answer {
 }
 
 pub struct Http {
-    client: Client<HttpConnector, String>,
+    client: Client<HttpConnector, Body>,
 }
 
 impl Http {
@@ -80,16 +80,31 @@ impl Http {
         key: Option<&str>,
         body: Option<&str>,
     ) -> Result<Answer, hyper_util::client::legacy::Error> {
-        let mut request = Request::builder().method(method).uri(url);
-        if let Some(key) = key {
-            request = request.header("authorization", format!("Bearer {key}"));
+        let mut headers = Vec::new();
+        let bearer = key.map(|k| format!("Bearer {k}"));
+        if let Some(bearer) = &bearer {
+            headers.push(("authorization", bearer.as_str()));
         }
         if body.is_some() {
-            request = request.header("content-type", "application/json");
+            headers.push(("content-type", "application/json"));
         }
-        let request = request
-            .body(body.unwrap_or_default().to_owned())
-            .expect("request");
+        let body = body.unwrap_or_default().as_bytes().to_vec();
+        self.send_raw(method, url, &headers, body).await
+    }
+
+    /// Sends exactly these headers and body bytes.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Answer, hyper_util::client::legacy::Error> {
+        let mut request = Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Body::from(body)).expect("request");
         let start = Instant::now();
         let response = self.client.request(request).await?;
         let head_after = start.elapsed();
@@ -116,6 +131,12 @@ impl Http {
         })
     }
 
+    pub async fn delete(&self, url: &str) -> Answer {
+        self.send(Method::DELETE, url, None, None)
+            .await
+            .expect("DELETE")
+    }
+
     pub async fn get(&self, url: &str, key: Option<&str>) -> Answer {
         self.send(Method::GET, url, key, None).await.expect("GET")
     }
@@ -125,6 +146,54 @@ impl Http {
             .await
             .expect("POST")
     }
+}
+
+/// A `multipart/form-data` body of text fields and one file, and its content type.
+pub fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    const BOUNDARY: &str = "sim-test-boundary-7MA4YWxk";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    if let Some((filename, bytes)) = file {
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
+}
+
+/// The `(event, data)` pairs of a named-event stream (`event: …` then `data: …`).
+pub fn named_events(answer: &Answer) -> Vec<(String, Value)> {
+    answer
+        .text()
+        .split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let mut lines = e.lines();
+            let name = lines
+                .next()
+                .and_then(|l| l.strip_prefix("event: "))
+                .expect("event line");
+            let data = lines
+                .next()
+                .and_then(|l| l.strip_prefix("data: "))
+                .expect("data line");
+            (
+                name.to_owned(),
+                serde_json::from_str(data).expect("JSON data"),
+            )
+        })
+        .collect()
 }
 
 /// A one-message chat body.
