@@ -288,12 +288,14 @@ impl NativeClient {
         if let Some(body) = body {
             request = request.body(body.to_vec());
         }
-        let built = headers.iter().try_fold(request, |request, pair| match pair.as_slice() {
-            [name, value] => request.header(name, value),
-            _ => Err(turnout::Error::Config(
-                "headers must be [name, value] pairs".into(),
-            )),
-        });
+        let built = headers
+            .iter()
+            .try_fold(request, |request, pair| match pair.as_slice() {
+                [name, value] => request.header(name, value),
+                _ => Err(turnout::Error::Config(
+                    "headers must be [name, value] pairs".into(),
+                )),
+            });
         let client = self.inner.clone();
         let cancel = cancel.map(|c| c.tx.subscribe());
         env.spawn_future(guarded(async move {

@@ -44,10 +44,7 @@ impl RawAnswer {
             .iter()
             .map(|(name, value)| vec![name.as_str().to_string(), latin1(value.as_bytes())])
             .collect();
-        let route = answer
-            .route
-            .as_ref()
-            .map_or(Value::Null, convert::route);
+        let route = answer.route.as_ref().map_or(Value::Null, convert::route);
         let (body, stream) = match answer.body {
             turnout::RawBody::Full(bytes) => (Some(Buffer::from(bytes.to_vec())), None),
             turnout::RawBody::Stream(stream) => (None, Some(NativeRawStream::new(stream))),
