@@ -175,7 +175,7 @@ impl Engine {
 
     /// Runs a streaming call until its first event has arrived (nothing is retried after
     /// that), then hands the rest of the stream to the caller.
-    pub(crate) async fn execute_stream<T: DeserializeOwned + Send + 'static>(
+    pub(crate) async fn execute_stream<T: DeserializeOwned + serde::Serialize + Send + 'static>(
         self: Arc<Self>,
         mut call: Call,
     ) -> Result<RoutedStream<T>> {
@@ -223,6 +223,16 @@ impl Engine {
             .await;
             match opened {
                 Ok(first) => {
+                    // A streamed response announces itself in its first event (`response`):
+                    // kept on its side like one read whole.
+                    if call.path.starts_with("/responses")
+                        && let Some(item) = first.first()
+                        && let Ok(Value::Object(event)) = serde_json::to_value(item)
+                        && let Some(response) = event.get("response")
+                        && let Ok(object) = serde_json::to_vec(response)
+                    {
+                        self.learn_objects(&call, cur.kind, side, &object);
+                    }
                     let route = self.route_info(&cur, started);
                     let ttft = sent.elapsed();
                     return Ok(stream::committed(

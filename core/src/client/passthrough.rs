@@ -82,6 +82,9 @@ impl Engine {
                     return Ok(RawResponse::answered(status, &headers, body, route, false));
                 }
                 Ok(Got::Stream(status, headers, reader, first)) => {
+                    if let Some(object) = announced_object(&first) {
+                        self.learn_objects(&call, cur.kind, side, &object);
+                    }
                     let route = self.route_info(&cur, started);
                     let ttft = sent.elapsed();
                     let pass = cur.pass;
@@ -210,6 +213,19 @@ impl Engine {
     }
 }
 
+/// The object a stream's first event announces, as JSON (`response.created` carries the
+/// `response`, id included), so that a streamed response is kept on its side too.
+fn announced_object(first: &[u8]) -> Option<Vec<u8>> {
+    let mut decoder = SseDecoder::new();
+    decoder.push(first);
+    let event = decoder.next_event()?.ok()?;
+    if !event.data.contains("\"response\"") {
+        return None;
+    }
+    let data: serde_json::Value = serde_json::from_str(&event.data).ok()?;
+    serde_json::to_vec(data.get("response")?).ok()
+}
+
 /// Endpoints whose streams end with a final event (`[DONE]`, `response.completed`): one that
 /// closes before it was cut short.
 const ENDS_WITH_EVENT: [&str; 3] = ["/chat/completions", "/completions", "/responses"];
@@ -291,10 +307,7 @@ impl RawReader {
 
     fn see(&mut self, event: &SseEvent) {
         let name = event.event.as_deref();
-        let is_final = event.is_done()
-            || name.is_some_and(|n| FINAL_EVENTS.contains(&n))
-            || (name.is_none() && FINAL_EVENTS.iter().any(|n| event.data.contains(n)));
-        self.ended_cleanly |= is_final;
+        self.ended_cleanly |= event.is_done() || is_final_event(event);
         if let Some(usage) = usage_of_event(&event.data) {
             self.usage = Some(usage);
         }
@@ -316,6 +329,14 @@ impl RawReader {
             message,
             excerpt: String::new(),
         }
+    }
+}
+
+/// Whether an event ends a Responses API stream (by its name, or its `type` without one).
+pub(super) fn is_final_event(event: &SseEvent) -> bool {
+    match event.event.as_deref() {
+        Some(name) => FINAL_EVENTS.contains(&name),
+        None => FINAL_EVENTS.iter().any(|n| event.data.contains(n)),
     }
 }
 
@@ -417,5 +438,19 @@ fn committed(reader: RawReader, first: Bytes, finish: Finish) -> RawStream {
     });
     RawStream {
         inner: Box::pin(inner),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::announced_object;
+
+    #[test]
+    fn a_streamed_response_announces_its_object_in_its_first_event() {
+        let first = b"event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\",\"object\":\"response\"}}\n\n";
+        let object = announced_object(first).unwrap_or_default();
+        assert_eq!(object, br#"{"id":"resp_1","object":"response"}"#);
+        let chat = b"data: {\"id\":\"chatcmpl-1\",\"choices\":[]}\n\n";
+        assert_eq!(announced_object(chat), None);
     }
 }

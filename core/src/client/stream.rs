@@ -95,6 +95,9 @@ pub(crate) struct Reader<T> {
     /// Whether turnout asked for usage on the caller's behalf: the usage-only chunk that
     /// follows is then read for accounting but not handed to the caller.
     hide_usage_chunk: bool,
+    /// A Responses API stream's final event (`response.completed`, …) has been read: it ends
+    /// without `[DONE]`.
+    final_event_seen: bool,
     _item: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -102,6 +105,13 @@ pub(crate) struct Reader<T> {
 pub(crate) struct Opened<T> {
     reader: Reader<T>,
     first: Option<T>,
+}
+
+impl<T> Opened<T> {
+    /// The first item, if the stream had one.
+    pub(crate) fn first(&self) -> Option<&T> {
+        self.first.as_ref()
+    }
 }
 
 impl<T: DeserializeOwned> Reader<T> {
@@ -140,6 +150,9 @@ impl<T: DeserializeOwned> Reader<T> {
                             Step::Done => return None,
                         }
                     }
+                    if self.final_event_seen {
+                        return None;
+                    }
                     return Some(Err(Error::Interrupted {
                         environment: self.side,
                         message: "the stream ended before [DONE]".to_string(),
@@ -166,6 +179,7 @@ impl<T: DeserializeOwned> Reader<T> {
         if event.is_done() {
             return Step::Done;
         }
+        self.final_event_seen |= super::passthrough::is_final_event(&event);
         if let Some(usage) = crate::cost::usage_of_event(&event.data) {
             self.usage = Some(usage);
             if self.hide_usage_chunk && has_no_choices(&event.data) {
@@ -241,6 +255,7 @@ pub(crate) async fn open<T: DeserializeOwned>(
         deadline_hit: false,
         usage: None,
         hide_usage_chunk: reading.hide_usage_chunk,
+        final_event_seen: false,
         _item: std::marker::PhantomData,
     };
     let first = match reading.first_event_timeout {
