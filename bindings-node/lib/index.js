@@ -61,7 +61,7 @@ function answer(native) {
 }
 
 /**
- * An async iterable of the events of a streaming answer (chat completion chunks).
+ * An async iterable of the events of a streaming answer (chat completion chunks, Responses API events).
  * Leaving a `for await` loop early (`break`, `return`, a throw) cancels the upstream request.
  */
 class Stream {
