@@ -2,212 +2,227 @@
 // `client.fetch`: a WHATWG fetch for the official openai SDK
 // (`new OpenAI({ apiKey: 'unused', baseURL: 'http://turnout/v1', fetch: client.fetch })`).
 //
-// The path after the SDK's `/v1` goes to turnout, which picks the environment and sends it
-// there with that environment's key. Upstream error statuses come back as the same status and
-// body, so the SDK raises its own error classes; streams come back as server-sent events as
-// they arrive.
+// A pass-through: the method, the path under the SDK's base path (query included), every
+// header and the body bytes go to the core (`sendRaw`), which reads the routing headers, picks
+// the side, replaces the credentials with that side's and sends the rest as it is. The side's
+// answer comes back as it was sent — status, headers, bytes, or a stream of bytes — plus the
+// `x-turnout-*` headers. Failures without an HTTP answer come back as the core's synthetic
+// 400/502/503/504 answer with `x-should-retry: false`, so the SDK raises its own error at once.
+// No routing logic lives here.
 
 const { abortError, cancellable } = require('./abort.js')
-const { fromNative, APIStatusError, ConfigError, RAW_BODY } = require('./errors.js')
+const { fromNative, ConfigError } = require('./errors.js')
 
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
-const DONE = encoder.encode('data: [DONE]\n\n')
+/** The base path of the SDK's `baseURL` when none is given (`https://…/v1`). */
+const DEFAULT_BASE_PATH = '/v1'
 
-/** Routing options a caller can set per request through headers (e.g. openai's `{ headers }`). */
-const ROUTING_KEY = 'x-turnout-routing-key'
-const ENVIRONMENT = 'x-turnout-environment'
-const METADATA = 'x-turnout-metadata'
+/** Statuses whose `Response` must have no body. */
+const NULL_BODY = new Set([101, 103, 204, 205, 304])
 
-/** The path under the environment's base URL: what follows the SDK's `/v1`, query included. */
-function routedPath(url) {
+/**
+ * `'/v1'`, `'v1/'`, `'/openai/v1/'` → `'/v1'`, `'/openai/v1'`; `''` or `'/'` → `''` (no
+ * prefix); a whole URL (the SDK's `baseURL`) → its path.
+ */
+function normalizeBasePath(basePath) {
+  if (basePath == null) return DEFAULT_BASE_PATH
+  if (typeof basePath !== 'string') throw new ConfigError('the fetch base path must be a string such as "/v1"')
+  const path = /^[a-z][a-z0-9+.-]*:\/\//i.test(basePath) ? new URL(basePath).pathname : basePath
+  const trimmed = path.replace(/^\/+|\/+$/g, '')
+  return trimmed === '' ? '' : '/' + trimmed
+}
+
+/**
+ * The path under the environment's base URL: what follows `basePath` in the SDK's URL, query
+ * included. A URL outside `basePath` is sent with its whole path.
+ */
+function routedPath(url, basePath = DEFAULT_BASE_PATH) {
   let path = url.pathname
-  if (path === '/v1' || path.startsWith('/v1/')) path = path.slice(3)
+  if (basePath !== '' && (path === basePath || path.startsWith(basePath + '/'))) path = path.slice(basePath.length)
   return (path || '/') + url.search
 }
 
-async function bodyText(body) {
-  if (body == null) return undefined
-  if (typeof body === 'string') return body
-  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return decoder.decode(body)
-  if (body instanceof URLSearchParams) return body.toString()
-  if (typeof Blob !== 'undefined' && body instanceof Blob && !(typeof FormData !== 'undefined' && body instanceof FormData)) {
-    return body.text()
-  }
-  throw new ConfigError('client.fetch routes JSON bodies only; multipart and streamed uploads (files, audio) are not supported')
-}
-
-function headerValue(headers, name) {
-  if (headers == null) return null
-  if (typeof headers.get === 'function') return headers.get(name)
-  if (Array.isArray(headers)) {
-    const found = headers.find(([k]) => String(k).toLowerCase() === name)
-    return found ? found[1] : null
-  }
-  for (const [k, v] of Object.entries(headers)) {
-    if (k.toLowerCase() === name) return v
-  }
-  return null
-}
-
-function routingOptions(headers) {
-  const out = {}
-  const key = headerValue(headers, ROUTING_KEY)
-  if (key != null) out.routingKey = String(key)
-  const env = headerValue(headers, ENVIRONMENT)
-  if (env != null) out.environment = String(env)
-  const meta = headerValue(headers, METADATA)
-  if (meta != null) {
-    let parsed
-    try {
-      parsed = JSON.parse(meta)
-    } catch {
-      throw new ConfigError(`${METADATA} must be a JSON object`)
-    }
-    const metadata = {}
-    for (const [k, v] of Object.entries(parsed ?? {})) if (v != null) metadata[k] = String(v)
-    out.metadata = metadata
+/** `[name, value]` pairs from any `HeadersInit` (a `Headers`, pairs, or a record). */
+function headerPairs(headers) {
+  if (headers == null) return []
+  const out = []
+  const iterable = typeof headers[Symbol.iterator] === 'function'
+  for (const [name, value] of iterable ? headers : Object.entries(headers)) {
+    if (value === undefined || value === null) continue
+    out.push([String(name).toLowerCase(), String(value)])
   }
   return out
 }
 
-/** A header-safe value: non-ASCII percent-encoded, as a ByteString must be. */
-function headerSafe(value) {
-  const text = String(value)
-  return /^[\x20-\x7e]*$/.test(text) ? text : encodeURIComponent(text)
-}
-
-/** The `x-turnout-*` answer headers, the same as the Python transports send. */
-function routeHeaders(route, contentType) {
-  const headers = {
-    'content-type': contentType,
-    'x-turnout-environment': route.environment,
-    'x-turnout-attempts': String(route.attempts),
+/** Reads a `ReadableStream` (or any async iterable of chunks) to its end. */
+async function readAll(stream) {
+  const parts = []
+  let length = 0
+  const add = (chunk) => {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : toBuffer(chunk)
+    parts.push(bytes)
+    length += bytes.length
   }
-  if (route.model) headers['x-turnout-model'] = headerSafe(route.model)
-  if (route.label) headers['x-turnout-label'] = headerSafe(route.label)
-  return headers
-}
-
-/** The `Response` an upstream error status becomes; other failures reject the fetch. */
-function errorResponse(err) {
-  if (!(err instanceof APIStatusError)) throw err
-  const headers = {
-    'content-type': 'application/json',
-    // turnout has already retried and failed over as its policy says: the SDK should not.
-    'x-should-retry': 'false',
+  if (typeof stream.getReader === 'function') {
+    const reader = stream.getReader()
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      add(value)
+    }
+  } else {
+    for await (const chunk of stream) add(chunk)
   }
-  if (err.environment) headers['x-turnout-environment'] = err.environment
-  if (err.retryAfterMs != null) headers['retry-after-ms'] = String(Math.ceil(err.retryAfterMs))
-  return new Response(err[RAW_BODY], { status: err.status, headers })
+  return Buffer.concat(parts, length)
 }
 
-function sseResponse(ns, signal) {
+/** A `Buffer` view of an `ArrayBuffer` or a typed array (no copy). */
+function toBuffer(data) {
+  if (Buffer.isBuffer(data)) return data
+  if (data instanceof ArrayBuffer) return Buffer.from(data)
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  throw new ConfigError(`client.fetch cannot send a body of type ${Object.prototype.toString.call(data)}`)
+}
+
+/**
+ * The body as bytes, and the content type fetch would give it when the caller set none
+ * (FormData: its multipart type with the boundary of these bytes).
+ */
+async function bodyBytes(body) {
+  if (body == null) return { bytes: null, type: null }
+  if (typeof body === 'string') return { bytes: Buffer.from(body, 'utf8'), type: 'text/plain;charset=UTF-8' }
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return { bytes: toBuffer(body), type: null }
+  if (body instanceof URLSearchParams) {
+    return { bytes: Buffer.from(body.toString(), 'utf8'), type: 'application/x-www-form-urlencoded;charset=UTF-8' }
+  }
+  if (typeof FormData !== 'undefined' && body instanceof FormData) {
+    // The platform's own multipart encoder: the bytes and the boundary fetch would send.
+    const encoded = new Response(body)
+    return { bytes: Buffer.from(await encoded.arrayBuffer()), type: encoded.headers.get('content-type') }
+  }
+  if (typeof Blob !== 'undefined' && body instanceof Blob) {
+    return { bytes: Buffer.from(await body.arrayBuffer()), type: body.type || null }
+  }
+  if (typeof body.getReader === 'function' || typeof body[Symbol.asyncIterator] === 'function') {
+    return { bytes: await readAll(body), type: null }
+  }
+  throw new ConfigError(`client.fetch cannot send a body of type ${Object.prototype.toString.call(body)}`)
+}
+
+/** The side's bytes as a `ReadableStream`, pulled from the native stream; aborting `signal` closes it. */
+function byteStream(ns, signal) {
   let onAbort
-  const body = new ReadableStream(
+  const release = () => {
+    if (signal) signal.removeEventListener('abort', onAbort)
+  }
+  return new ReadableStream(
     {
       start(controller) {
-        if (signal) {
-          onAbort = () => {
-            ns.close()
-            try {
-              controller.error(abortError(signal))
-            } catch {
-              // Already closed.
-            }
+        if (!signal) return
+        onAbort = () => {
+          ns.close()
+          try {
+            controller.error(abortError(signal))
+          } catch {
+            // Already closed.
           }
-          signal.addEventListener('abort', onAbort, { once: true })
         }
+        if (signal.aborted) onAbort()
+        else signal.addEventListener('abort', onAbort, { once: true })
       },
       async pull(controller) {
-        let batch
+        let chunk
         try {
-          batch = await ns.next()
+          chunk = await ns.next()
         } catch (err) {
-          if (signal) signal.removeEventListener('abort', onAbort)
+          release()
           controller.error(fromNative(err))
           return
         }
-        if (batch === null) {
-          if (signal) signal.removeEventListener('abort', onAbort)
-          controller.enqueue(DONE)
+        if (signal?.aborted) return
+        if (chunk === null) {
+          release()
           controller.close()
           return
         }
-        let out = ''
-        for (const text of batch) {
-          out += 'data: ' + text + '\n\n'
-        }
-        if (out) controller.enqueue(encoder.encode(out))
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
       },
       cancel() {
-        if (signal) signal.removeEventListener('abort', onAbort)
+        release()
         ns.close()
       },
     },
     { highWaterMark: 0 },
   )
-  return new Response(body, {
-    status: 200,
-    headers: { ...routeHeaders(ns.route, 'text/event-stream'), 'cache-control': 'no-cache' },
-  })
 }
 
-/** Builds the `fetch` of one native client. */
-function createFetch(nativeClient) {
-  return async function fetch(input, init) {
-    init = init ?? {}
-    let url
-    let method = 'GET'
-    let headers = null
-    let body
-    let signal = null
-    if (typeof Request !== 'undefined' && input instanceof Request) {
-      url = input.url
-      method = input.method
-      headers = input.headers
-      signal = input.signal
-      if (init.body === undefined && method !== 'GET' && method !== 'HEAD') body = await input.text()
-    } else {
-      url = String(input)
-    }
-    if (init.method) method = init.method
-    if (init.headers) headers = init.headers
-    if (init.body !== undefined) body = init.body
-    if (init.signal) signal = init.signal
-    method = method.toUpperCase()
+/** The `Response` of a native answer. */
+function toResponse(answer, method, signal) {
+  const headers = new Headers()
+  for (const [name, value] of answer.headers) headers.append(name, value)
+  let body = null
+  if (answer.stream) {
+    body = byteStream(answer.stream, signal)
+  } else if (answer.body && !NULL_BODY.has(answer.status) && method !== 'HEAD') {
+    body = answer.body
+  }
+  if (body === null && answer.stream) answer.stream.close()
+  return new Response(body, { status: answer.status, headers })
+}
 
-    const parsedUrl = new URL(url)
-    const path = routedPath(parsedUrl)
-    const text = await bodyText(body)
-    let json
-    if (text !== undefined && text !== '') {
-      try {
-        json = JSON.parse(text)
-      } catch {
-        throw new ConfigError('client.fetch routes JSON bodies only; the request body is not JSON')
-      }
-    }
-    const options = routingOptions(headers)
-    const payload = text === '' ? undefined : text
+/** The parts of a `fetch(input, init)` call, `init` winning over a `Request`'s own. */
+async function requestParts(input, init) {
+  let url
+  let method = 'GET'
+  let headers = null
+  let body
+  let signal = null
+  if (typeof Request !== 'undefined' && input instanceof Request) {
+    url = input.url
+    method = input.method
+    headers = input.headers
+    signal = input.signal
+    if (init.body === undefined && input.body !== null) body = await input.arrayBuffer()
+  } else {
+    url = String(input)
+  }
+  if (init.method) method = init.method
+  if (init.headers) headers = init.headers
+  if (init.body !== undefined) body = init.body
+  if (init.signal) signal = init.signal
+  return { url: new URL(url), method: method.toUpperCase(), headers, body, signal }
+}
 
-    if (json != null && json.stream === true) {
-      let ns
-      try {
-        ns = await cancellable(signal, (token) => nativeClient.stream(method, path, payload, options, token))
-      } catch (err) {
-        return errorResponse(fromNative(err))
-      }
-      return sseResponse(ns, signal)
+/**
+ * Builds the `fetch` of one native client. `basePath` is the path of the SDK's `baseURL`
+ * (`'/v1'` for `http://turnout/v1`): what follows it is the path sent under each side's base URL.
+ */
+function createFetch(nativeClient, basePath) {
+  const base = normalizeBasePath(basePath)
+  async function fetch(input, init) {
+    const { url, method, headers, body, signal } = await requestParts(input, init ?? {})
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      // `data:` and the like (the SDK probes its fetch with one) are not requests to route.
+      return globalThis.fetch(input, init)
     }
+    if (signal?.aborted) throw abortError(signal)
+    const pairs = headerPairs(headers)
+    const { bytes, type } = await bodyBytes(body)
+    if (type && !pairs.some(([name]) => name === 'content-type')) pairs.push(['content-type', type])
     let answer
     try {
-      answer = await cancellable(signal, (token) => nativeClient.request(method, path, payload, options, token))
+      answer = await cancellable(signal, (token) =>
+        nativeClient.sendRaw(method, routedPath(url, base), pairs, bytes, undefined, token),
+      )
     } catch (err) {
-      return errorResponse(fromNative(err))
+      // Only an abort (its reason, as is) or a bug (a mapped native error) gets here.
+      if (signal?.aborted) throw err
+      throw fromNative(err)
     }
-    return new Response(answer.body, { status: 200, headers: routeHeaders(answer.route, 'application/json') })
+    return toResponse(answer, method, signal)
   }
+  // The SDK builds its multipart probe with this (instead of fetching a `data:` URL).
+  fetch.Response = Response
+  return fetch
 }
 
-module.exports = { createFetch, routedPath }
+module.exports = { createFetch, normalizeBasePath, routedPath, DEFAULT_BASE_PATH }

@@ -174,6 +174,11 @@ export interface ClientOptions {
   metrics?: { listen?: string }
   /** An in-memory cache of non-streaming answers. */
   cache?: { enabled?: boolean; maxEntries?: number; ttlMs?: number }
+  /**
+   * The path of the official SDK's `baseURL` that {@link Client.fetch} strips before routing
+   * [`'/v1'`]; a whole URL gives its path. Only the JS layer reads it (no config-file key).
+   */
+  fetchBasePath?: string
   /** Where the traffic state lives: shared by processes (`file`) or a fleet (`redis`). */
   state?: { backend?: 'memory' | 'file' | 'redis'; path?: string; url?: string; namespace?: string }
   /** Append every event as a JSON line to this file. */
@@ -271,6 +276,34 @@ export interface ChatCompletionChunk {
     [key: string]: unknown
   }>
   usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number; [key: string]: unknown } | null
+  [key: string]: unknown
+}
+
+/** Responses API parameters: every OpenAI parameter passes through as given. */
+export interface ResponseCreateParams {
+  model: string
+  input?: string | Array<Record<string, unknown>>
+  /** Continues a conversation: turnout sends it to the side that created that response. */
+  previous_response_id?: string | null
+  stream?: boolean | null
+  [key: string]: unknown
+}
+
+/** A Responses API answer (a `response` object), as the upstream sent it, plus `route`. */
+export interface ModelResponse extends Routed {
+  id: string
+  object: 'response'
+  model: string
+  status?: string
+  output: Array<Record<string, unknown>>
+  usage?: { input_tokens: number; output_tokens: number; total_tokens: number; [key: string]: unknown } | null
+  [key: string]: unknown
+}
+
+/** One event of a streamed Responses API answer (`response.created` … `response.completed`). */
+export interface ResponseStreamEvent {
+  type: string
+  sequence_number?: number
   [key: string]: unknown
 }
 
@@ -534,6 +567,18 @@ export declare class Client {
     }
   }
 
+  /** The Responses API. */
+  readonly responses: {
+    /**
+     * Creates a model response; every OpenAI parameter passes through. A follow-up naming
+     * `previous_response_id` goes to the side that holds that response. With `stream: true`
+     * resolves to a {@link Stream} of events once the first one arrived.
+     */
+    create(params: ResponseCreateParams & { stream: true }, options?: RequestOptions): Promise<Stream<ResponseStreamEvent>>
+    create(params: ResponseCreateParams & { stream?: false | null }, options?: RequestOptions): Promise<ModelResponse>
+    create(params: ResponseCreateParams, options?: RequestOptions): Promise<ModelResponse | Stream<ResponseStreamEvent>>
+  }
+
   /** Embeddings. */
   readonly embeddings: {
     create(params: EmbeddingCreateParams, options?: RequestOptions): Promise<CreateEmbeddingResponse>
@@ -548,13 +593,22 @@ export declare class Client {
   /**
    * A WHATWG `fetch` routed by this client, for the official SDK:
    * `new OpenAI({ apiKey: 'unused', baseURL: 'http://turnout/v1', fetch: client.fetch })`.
-   * The path after `/v1` goes to the chosen environment with its key; upstream error statuses
-   * come back as they were (with `x-should-retry: false`: turnout has retried already);
-   * streams come back as server-sent events. Headers `x-turnout-routing-key`,
-   * `x-turnout-environment` and `x-turnout-metadata` (JSON) set the routing options; answers
-   * carry `x-turnout-environment`, `x-turnout-attempts`, `x-turnout-model` and `x-turnout-label`.
+   * A pass-through: the method, the path after the SDK's base path (`fetchBasePath`, `/v1`
+   * by default; query included), every header but the credentials, and the body bytes (JSON,
+   * multipart, binary, streamed) go to the chosen environment with its key. Its answer comes
+   * back as sent — status, headers, bytes or a byte stream — plus `x-turnout-environment`,
+   * `x-turnout-attempts`, `x-turnout-model` and `x-turnout-label`. Answers turnout gave up on,
+   * and the synthetic 400/502/503/504 standing for failures without an answer, carry
+   * `x-should-retry: false`: the SDK raises at once. Headers `x-turnout-routing-key`,
+   * `x-turnout-environment` and `x-turnout-metadata` (JSON) set the routing options.
    */
   readonly fetch: Fetch
+
+  /**
+   * Another routed `fetch`, for an SDK `baseURL` whose path is not `/v1`: `basePath` is that
+   * path (`'/openai/v1'`) or the `baseURL` itself.
+   */
+  createFetch(options?: { basePath?: string }): Fetch
 
   /**
    * Sends any request (`path` under the base URL, e.g. `/responses`), routed like the others.

@@ -5,7 +5,7 @@
 
 const native = require('../native/index.js')
 const errors = require('./errors.js')
-const { createFetch } = require('./fetch.js')
+const { createFetch, normalizeBasePath } = require('./fetch.js')
 const { abortError, cancellable } = require('./abort.js')
 
 const { fromNative, ConfigError } = errors
@@ -61,7 +61,7 @@ function answer(native) {
 }
 
 /**
- * An async iterable of the events of a streaming answer (chat completion chunks).
+ * An async iterable of the events of a streaming answer (chat completion chunks, Responses API events).
  * Leaving a `for await` loop early (`break`, `return`, a throw) cancels the upstream request.
  */
 class Stream {
@@ -210,13 +210,18 @@ class Client {
    * @param {object} options camelCase options, durations in milliseconds (see the README).
    */
   constructor(options, nativeClient) {
+    let fetchBasePath
     if (options === INTERNAL) {
       this.#native = nativeClient
     } else {
       if (options === null || typeof options !== 'object') {
         throw new ConfigError('new Client(options) expects an object, e.g. { blue: { baseUrl, apiKey }, green: { baseUrl, apiKey } }')
       }
-      this.#native = sync(() => new native.NativeClient(options))
+      // The one option of the JS layer alone: the core never sees it.
+      let core
+      ;({ fetchBasePath, ...core } = options)
+      normalizeBasePath(fetchBasePath)
+      this.#native = sync(() => new native.NativeClient(core))
     }
     const n = this.#native
     /** Chat completions (`client.chat.completions.create`). */
@@ -227,6 +232,13 @@ class Client {
           return send(n, 'POST', '/chat/completions', params, options)
         },
       }),
+    })
+    /** The Responses API (`client.responses.create`). */
+    this.responses = Object.freeze({
+      create: async (params, options) => {
+        requireObject(params, 'responses.create')
+        return send(n, 'POST', '/responses', params, options)
+      },
     })
     /** Embeddings (`client.embeddings.create`). */
     this.embeddings = Object.freeze({
@@ -242,7 +254,15 @@ class Client {
       retrieve: async (model, options) => send(n, 'GET', `/models/${encodeURIComponent(model)}`, undefined, options),
     })
     /** A WHATWG `fetch` routed by this client, for `new OpenAI({ fetch: client.fetch })`. */
-    this.fetch = createFetch(n)
+    this.fetch = createFetch(n, fetchBasePath)
+  }
+
+  /**
+   * Another routed `fetch`, for an SDK whose `baseURL` has another path than `/v1`:
+   * `basePath` is that path (`'/openai/v1'`) or the `baseURL` itself.
+   */
+  createFetch({ basePath } = {}) {
+    return createFetch(this.#native, basePath)
   }
 
   /**

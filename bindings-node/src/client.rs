@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use napi::bindgen_prelude::{PromiseRaw, Unknown, within_runtime_if_available};
+use napi::bindgen_prelude::{Buffer, PromiseRaw, Unknown, within_runtime_if_available};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use crate::convert;
 use crate::errors::{IntoNapi, config, guard, guarded, to_napi};
+use crate::raw::RawAnswer;
 use crate::stream::NativeStream;
 
 /// Per-request routing options (`{ routingKey, environment, metadata, timeoutMs, deadlineMs }`).
@@ -259,6 +260,54 @@ impl NativeClient {
                     let stream = result.map_err(|e| to_napi(&e))?;
                     Ok(NativeStream::new(stream))
                 }
+                () = cancelled(cancel) => Err(aborted()),
+            }
+        }))
+    }
+
+    /// Passes a request through as it is (any method, `[name, value]` headers, body bytes) and
+    /// resolves to the side's answer as it was sent. A failure without an HTTP answer resolves
+    /// too, to the synthetic 400/502/503/504 answer an SDK raises at once; only an abort
+    /// rejects.
+    #[napi(ts_return_type = "Promise<RawAnswer>")]
+    // One positional argument per part of the request, as the other request methods take them.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_raw<'env>(
+        &self,
+        env: &'env Env,
+        method: String,
+        path: String,
+        headers: Vec<Vec<String>>,
+        body: Option<Buffer>,
+        options: Option<CallOptions>,
+        cancel: Option<&CancelToken>,
+    ) -> napi::Result<PromiseRaw<'env, RawAnswer>> {
+        let method = parse_method(&method)?;
+        let options = options.unwrap_or_default().into_core()?;
+        let mut request = turnout::RawRequest::new(method, path).with_options(options);
+        if let Some(body) = body {
+            request = request.body(body.to_vec());
+        }
+        let built = headers
+            .iter()
+            .try_fold(request, |request, pair| match pair.as_slice() {
+                [name, value] => request.header(name, value),
+                _ => Err(turnout::Error::Config(
+                    "headers must be [name, value] pairs".into(),
+                )),
+            });
+        let client = self.inner.clone();
+        let cancel = cancel.map(|c| c.tx.subscribe());
+        env.spawn_future(guarded(async move {
+            let call = async {
+                let answer = match built {
+                    Ok(request) => client.send_raw(request).await,
+                    Err(e) => Err(e),
+                };
+                answer.unwrap_or_else(|e| turnout::RawResponse::from_error(&e))
+            };
+            tokio::select! {
+                answer = call => Ok(RawAnswer::new(answer)),
                 () = cancelled(cancel) => Err(aborted()),
             }
         }))

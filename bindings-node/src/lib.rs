@@ -7,11 +7,13 @@ mod convert;
 mod errors;
 mod logs;
 mod options;
+mod raw;
 mod stream;
 
 use napi_derive::napi;
 
 pub use client::{Answer, CallOptions, CancelToken, EventSubscription, NativeClient};
+pub use raw::{NativeRawStream, RawAnswer};
 pub use stream::NativeStream;
 
 /// The sticky bucket (0..10000) of `key` under `salt`: the shared routing function, exposed

@@ -3,7 +3,7 @@ import { after, afterEach, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import OpenAI from 'openai'
 import { Client } from '../lib/index.mjs'
-import { hello, pairOptions, startPair } from './helpers.mjs'
+import { BLUE_KEY, hello, pairOptions, startPair } from './helpers.mjs'
 
 let pair
 let client
@@ -133,11 +133,99 @@ test('fetch is a plain WHATWG fetch', async () => {
   assert.equal((await res3.json()).error.code, 'unknown_url')
 })
 
-test('fetch refuses bodies it cannot route', async () => {
+test('fetch sends every kind of body byte for byte, with the content type fetch would give it', async () => {
   const { ConfigError } = await import('../lib/index.mjs')
+  await pair.blue.reset()
+  const bytes = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) % 256)
   const form = new FormData()
-  form.append('file', new Blob(['x']), 'a.txt')
-  await assert.rejects(client.fetch('http://turnout/v1/files', { method: 'POST', body: form }), ConfigError)
-  await assert.rejects(client.fetch('http://turnout/v1/chat/completions', { method: 'POST', body: 'not json' }), ConfigError)
+  form.append('purpose', 'batch')
+  form.append('file', new Blob([bytes]), 'data.bin')
+  const upload = await client.fetch('http://turnout/v1/files', { method: 'POST', body: form })
+  assert.equal(upload.status, 200)
+  const file = await upload.json()
+  assert.equal(file.bytes, bytes.length)
+  const content = await client.fetch(`http://turnout/v1/files/${file.id}/content`)
+  assert.deepEqual(new Uint8Array(await content.arrayBuffer()), bytes)
+
+  const streamed = new ReadableStream({
+    start(controller) {
+      controller.enqueue(bytes.subarray(0, 100))
+      controller.enqueue(bytes.subarray(100))
+      controller.close()
+    },
+  })
+  const bodies = [
+    ['string', 'not json at all', 'text/plain;charset=UTF-8', 15],
+    ['ArrayBuffer', bytes.buffer, null, 300],
+    ['typed array view', bytes.subarray(10, 20), null, 10],
+    ['Blob', new Blob([bytes], { type: 'application/octet-stream' }), 'application/octet-stream', 300],
+    ['URLSearchParams', new URLSearchParams({ a: '1', b: 'two' }), 'application/x-www-form-urlencoded;charset=UTF-8', 9],
+    ['ReadableStream', streamed, null, 300],
+  ]
+  for (const [what, body, type, length] of bodies) {
+    const res = await client.fetch('http://turnout/v1/echo-nowhere', { method: 'POST', body, duplex: 'half' })
+    assert.equal(res.status, 404, what)
+    assert.equal(res.headers.get('x-should-retry'), 'false', what)
+  }
+  const log = (await pair.blue.requests()).filter((r) => r.path === '/v1/echo-nowhere')
+  assert.equal(log.length, bodies.length)
+  for (const [i, [what, , type, length]] of bodies.entries()) {
+    assert.equal(log[i].body_length, length, what)
+    assert.equal(log[i].content_type ?? null, type, what)
+  }
+  // A caller's content type wins over the body's.
+  await client.fetch('http://turnout/v1/echo-nowhere', { method: 'POST', body: 'x', headers: { 'Content-Type': 'application/x-custom' } })
+  assert.equal((await pair.blue.requests()).at(-1).content_type, 'application/x-custom')
+
+  // Not JSON to a JSON endpoint: the side's own 400, not a refusal by turnout.
+  const bad = await client.fetch('http://turnout/v1/chat/completions', { method: 'POST', body: 'not json' })
+  assert.equal(bad.status, 400)
+  await assert.rejects(client.fetch('http://turnout/v1/files', { method: 'POST', body: { not: 'a body' } }), ConfigError)
   await assert.rejects(client.fetch('http://turnout/v1/models', { signal: AbortSignal.abort() }), (e) => e.name === 'AbortError')
+})
+
+test('binary answers come back as the side sent them', async () => {
+  const body = JSON.stringify({ model: 'tts-1', voice: 'alloy', input: 'binary please' })
+  const init = { method: 'POST', body, headers: { 'content-type': 'application/json' } }
+  const res = await client.fetch('http://turnout/v1/audio/speech', init)
+  assert.equal(res.status, 200)
+  assert.equal(res.headers.get('content-type'), 'audio/mpeg')
+  assert.equal(res.headers.get('x-turnout-environment'), 'blue')
+  const direct = await fetch(`${pair.blue.url}/audio/speech`, { ...init, headers: { ...init.headers, authorization: `Bearer ${BLUE_KEY}` } })
+  assert.ok(Buffer.from(await res.arrayBuffer()).equals(Buffer.from(await direct.arrayBuffer())))
+})
+
+test('aborting a streamed answer mid-way errors its body and closes the upstream stream', async () => {
+  await pair.blue.setFaults({ latency_ms: 0 })
+  const controller = new AbortController()
+  const res = await client.fetch('http://turnout/v1/chat/completions', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...hello('a b c d e f g h i j k l m n o p'), stream: true }),
+    signal: controller.signal,
+  })
+  assert.equal(res.headers.get('content-type'), 'text/event-stream')
+  const reader = res.body.getReader()
+  const first = await reader.read()
+  assert.match(new TextDecoder().decode(first.value), /^data: /)
+  controller.abort()
+  await assert.rejects(async () => {
+    for (;;) {
+      const { done } = await reader.read()
+      if (done) break
+    }
+  }, (e) => e.name === 'AbortError')
+})
+
+test('a base path other than /v1', async () => {
+  const { routedPath, normalizeBasePath } = await import('../lib/fetch.js')
+  const url = new URL('http://turnout/openai/v1/files?purpose=batch')
+  assert.equal(routedPath(url, normalizeBasePath('/openai/v1/')), '/files?purpose=batch')
+  assert.equal(routedPath(url, normalizeBasePath('http://turnout/openai/v1')), '/files?purpose=batch')
+  assert.equal(routedPath(url, normalizeBasePath(undefined)), '/openai/v1/files?purpose=batch')
+  assert.equal(routedPath(new URL('http://turnout/v1'), normalizeBasePath('/v1')), '/')
+  assert.equal(routedPath(new URL('http://turnout/v10/x'), normalizeBasePath('/v1')), '/v10/x')
+  assert.equal(routedPath(new URL('http://turnout/models'), normalizeBasePath('')), '/models')
+  const { ConfigError } = await import('../lib/index.mjs')
+  assert.throws(() => new Client(pairOptions(pair, { fetchBasePath: 42 })), ConfigError)
 })

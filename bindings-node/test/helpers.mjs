@@ -68,7 +68,9 @@ export async function startSim({ name = 'sim', apiKey, errorRate, latencyMs, arg
     setFaults: (faults) => control('PUT', '/_sim/faults', faults),
     /** The counters (`GET /_sim/stats`). */
     stats: () => control('GET', '/_sim/stats'),
-    /** Zeroes the counters. */
+    /** The last requests it received, oldest first (`GET /_sim/requests`). */
+    requests: () => control('GET', '/_sim/requests'),
+    /** Zeroes the counters and clears the request log. */
     reset: () => control('POST', '/_sim/reset'),
     stop: () =>
       new Promise((done) => {

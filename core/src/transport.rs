@@ -189,7 +189,8 @@ impl Transport {
             req = req.header("idempotency-key", key);
         }
         if let Some(body) = body {
-            if !typed {
+            // A pass-through request (it has headers of its own) goes with the type it had.
+            if !typed && headers.is_none() {
                 req = req.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             }
             req = req.body(body);

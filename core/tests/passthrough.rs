@@ -371,3 +371,44 @@ async fn the_responses_resource_streams_to_its_final_event_and_follows_its_conve
     );
     sims.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_body_sent_without_a_content_type_goes_without_one() {
+    let seen: Seen = Arc::default();
+    let url = upstream(Arc::clone(&seen)).await;
+    let client = client(&url, &url, 2);
+    let req = RawRequest::new(Method::POST, "/files").body(audio());
+    let answer = client.send_raw(req).await.expect("answer");
+    assert_eq!(answer.status, 200);
+    let seen = seen.lock().expect("seen");
+    assert!(
+        !seen[0].0.contains_key("content-type"),
+        "a pass-through body is not labelled JSON"
+    );
+}
+
+#[tokio::test]
+async fn a_responses_stream_read_as_events_ends_at_its_final_event() {
+    let seen: Seen = Arc::default();
+    let url = upstream(Arc::clone(&seen)).await;
+    let client = client(&url, &url, 2);
+    let body = serde_json::json!({"model": "gpt-4.1", "input": "hi", "stream": true});
+    let mut stream = client
+        .stream_json(Method::POST, "/responses", Some(body), Default::default())
+        .await
+        .expect("stream");
+    let mut types = Vec::new();
+    while let Some(event) = stream.next().await {
+        let event = event.expect("no [DONE] is needed after response.completed");
+        types.push(event["type"].as_str().unwrap_or_default().to_string());
+    }
+    assert_eq!(
+        types,
+        [
+            "response.created",
+            "response.output_text.delta",
+            "response.completed"
+        ]
+    );
+    assert_eq!(client.costs().total.completion_tokens, 3);
+}

@@ -130,7 +130,10 @@ pub(crate) fn created_in_event(event: &crate::protocol::SseEvent) -> Option<Stri
     if !named {
         return None;
     }
-    let id = serde_json::from_str::<Created>(&event.data).ok()?.response.id?;
+    let id = serde_json::from_str::<Created>(&event.data)
+        .ok()?
+        .response
+        .id?;
     is_object_id(&id).then_some(id)
 }
 
