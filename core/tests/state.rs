@@ -723,3 +723,65 @@ async fn a_client_started_while_redis_is_down_says_so_and_adopts_the_store_later
     );
     c.close();
 }
+
+/// A client of the fleet sharing `state`, on the two simulators, half of the traffic on each.
+fn fleet_member(sims: &Sims, state: StateConfig, id: &str) -> turnout::Client {
+    let id = id.to_string();
+    sims.builder()
+        .canary_weight(50.0)
+        .configure(move |c| {
+            c.health_check.enabled = false;
+            c.state = StateConfig {
+                instance_id: Some(id),
+                ..state
+            };
+        })
+        .build()
+        .expect("client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_created_through_one_instance_is_followed_by_another() {
+    let redis = Redis::start();
+    let sims = Sims::start().await;
+    let config = redis.config("objects");
+    let a = fleet_member(&sims, config.clone(), "a");
+    let b = fleet_member(&sims, config.clone(), "b");
+    let store = Store::open(&config).expect("open");
+    let mut sides = std::collections::BTreeSet::new();
+    for i in 0..20 {
+        let body = serde_json::json!({"model": "gpt-4.1", "input": format!("turn {i}")});
+        let first = a
+            .responses()
+            .create(body, Default::default())
+            .await
+            .expect("first turn");
+        let id = first["id"].as_str().expect("id").to_string();
+        // The record is written behind the answer: wait for the store to have it.
+        let mut tries = 0;
+        while store.object_side(&id).await.expect("store").is_none() {
+            tries += 1;
+            assert!(tries < 1500, "{id} never reached the store");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let follow =
+            serde_json::json!({"model": "gpt-4.1", "input": "and?", "previous_response_id": id});
+        let next = b
+            .responses()
+            .create(follow, Default::default())
+            .await
+            .expect("the other instance sends the follow-up to the side that has it");
+        assert_eq!(next.route.environment, first.route.environment, "turn {i}");
+        assert_eq!(next.route.reason, "affinity");
+        sides.insert(first.route.environment);
+    }
+    assert_eq!(sides.len(), 2, "the canary created objects on both sides");
+    let kept = redis.keys();
+    assert!(
+        kept.iter().any(|k| k.starts_with("{objects}:obj:resp_")),
+        "{kept:?}"
+    );
+    a.close();
+    b.close();
+    sims.shutdown().await;
+}

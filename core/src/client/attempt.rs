@@ -130,6 +130,7 @@ pub(super) enum Next {
 impl Engine {
     /// Runs a non-streaming call to completion.
     pub(crate) async fn execute<T: DeserializeOwned>(&self, call: Call) -> Result<Routed<T>> {
+        self.resolve_objects(&call).await;
         let started = Instant::now();
         let mut cur = self
             .begin(&call)
@@ -180,6 +181,7 @@ impl Engine {
         mut call: Call,
     ) -> Result<RoutedStream<T>> {
         let usage_asked = call.path == "/chat/completions" && ask_for_usage(&mut call.body);
+        self.resolve_objects(&call).await;
         let started = Instant::now();
         let mut cur = self
             .begin(&call)
@@ -224,7 +226,7 @@ impl Engine {
             match opened {
                 Ok(first) => {
                     if let Some(id) = &first.reader.created {
-                        self.affinity.record(id, side);
+                        self.remember_object(id, side);
                     }
                     let route = self.route_info(&cur, started);
                     let ttft = sent.elapsed();
@@ -527,7 +529,7 @@ impl Engine {
             return;
         }
         if let Some(id) = created_id(answer) {
-            self.affinity.record(&id, side);
+            self.remember_object(&id, side);
         }
     }
 

@@ -9,6 +9,7 @@ mod deadline;
 pub(crate) mod engine;
 mod fork;
 pub(crate) mod guard;
+mod objects;
 mod observe;
 mod operations;
 mod options;

@@ -42,6 +42,7 @@ impl Engine {
     /// (see [`RawResponse::from_error`]).
     pub(crate) async fn execute_raw(self: Arc<Self>, request: RawRequest) -> Result<RawResponse> {
         let call = request.into_call()?;
+        self.resolve_objects(&call).await;
         let started = Instant::now();
         let mut cur = self
             .begin(&call)
@@ -85,7 +86,7 @@ impl Engine {
                 Ok(Got::Stream(status, headers, reader, first)) => {
                     // A stored response is announced by the stream's first event.
                     if let Some(id) = &reader.created {
-                        self.affinity.record(id, side);
+                        self.remember_object(id, side);
                     }
                     let route = self.route_info(&cur, started);
                     let ttft = sent.elapsed();

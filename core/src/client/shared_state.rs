@@ -142,6 +142,11 @@ impl SharedState {
         self.store.is_some()
     }
 
+    /// The store, when it shares object affinity between processes (Redis).
+    pub fn object_store(&self) -> Option<&Arc<Store>> {
+        self.store.as_ref().filter(|s| s.shares_objects())
+    }
+
     /// `status()["store"]`.
     pub fn status(&self) -> StoreStatus {
         StoreStatus {

@@ -50,6 +50,19 @@ impl Affinity {
         self.sides.lock().put(id.to_string(), side);
     }
 
+    /// The objects the request names that are not known here.
+    pub fn unknown_ids(&self, path: &str, body: Option<&Value>) -> Vec<String> {
+        let ids = named_ids(path, body);
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let mut sides = self.sides.lock();
+        ids.into_iter()
+            .filter(|id| sides.get(&id.to_string()).is_none())
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The side of the first object the request names that is known here, with its id; and
     /// whether it names an object not known here.
     pub fn lookup(&self, path: &str, body: Option<&Value>) -> Lookup {

@@ -5,11 +5,13 @@
 mod file;
 mod instance;
 mod memory;
+mod objects;
 mod operation;
 mod redis_store;
 mod store;
 
 pub use instance::{hostname, instance_id};
 pub use memory::MemoryStore;
+pub use objects::OBJECT_TTL;
 pub use operation::{Canary, Change, Operation, Outcome, Source, StoredState, Verdict, apply};
 pub use store::{MAX_VERSION, REDIS_POLL, Store};

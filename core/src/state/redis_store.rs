@@ -1,7 +1,8 @@
 //! The Redis back end. Every key lives inside one hash tag, `{ns}`, so Redis Cluster keeps them
 //! on one slot: the hash `{ns}:traffic`, the lists `{ns}:checkpoints` (10) and `{ns}:events`
 //! (1000), one `{ns}:op:<id>` per applied operation (its result, kept a day, so a retried
-//! submission is applied once), and the channel `{ns}:changed` for hints.
+//! submission is applied once), one `{ns}:obj:<id>` per object an answer created (its side,
+//! kept 30 days: see `objects.rs`), and the channel `{ns}:changed` for hints.
 //!
 //! One Lua script applies an operation: it reads the stored state, checks it, computes the new
 //! one (the rules of `operation::apply`, in Lua), stores it with `version + 1`, pushes the
@@ -162,15 +163,17 @@ return 1
 pub struct RedisStore {
     client: redis::Client,
     conn: Mutex<Option<MultiplexedConnection>>,
-    keys: Keys,
+    pub(super) keys: Keys,
     hints: Mutex<Option<redis::aio::PubSub>>,
     apply: redis::Script,
     append: redis::Script,
 }
 
 #[derive(Debug, Clone)]
-struct Keys {
+pub(super) struct Keys {
     traffic: String,
+    /// Prefix of `{ns}:obj:<id>`: the side holding an object (object affinity).
+    pub(super) object_prefix: String,
     checkpoints: String,
     events: String,
     changed: String,
@@ -196,6 +199,7 @@ impl RedisStore {
             conn: Mutex::new(None),
             keys: Keys {
                 traffic: format!("{tag}:traffic"),
+                object_prefix: format!("{tag}:obj:"),
                 checkpoints: format!("{tag}:checkpoints"),
                 events: format!("{tag}:events"),
                 changed: format!("{tag}:changed"),
@@ -208,7 +212,7 @@ impl RedisStore {
     }
 
     /// The data connection, dialed when there is none.
-    async fn conn(&self) -> Result<MultiplexedConnection> {
+    pub(super) async fn conn(&self) -> Result<MultiplexedConnection> {
         let mut slot = self.conn.lock().await;
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
@@ -226,7 +230,7 @@ impl RedisStore {
     }
 
     /// Maps a command's error, dropping the connection when the link itself failed.
-    async fn failed(&self, e: redis::RedisError) -> crate::Error {
+    pub(super) async fn failed(&self, e: redis::RedisError) -> crate::Error {
         if e.is_io_error()
             || e.is_connection_dropped()
             || e.is_timeout()
