@@ -196,3 +196,59 @@ fn the_config_file_reads_auth_query_and_models() {
     .expect_err("unknown auth style");
     assert!(bad.to_string().contains("auth"), "{bad}");
 }
+
+#[tokio::test]
+async fn the_simulator_demanding_each_auth_style_is_served_by_the_same_style() {
+    use turnout_sim::{AuthStyle as SimAuth, Sim, SimConfig};
+    let styles = [
+        (AuthStyle::Bearer, SimAuth::Bearer),
+        (AuthStyle::ApiKey, SimAuth::ApiKey),
+        (AuthStyle::XApiKey, SimAuth::XApiKey),
+    ];
+    for (ours, theirs) in styles {
+        let sim = Sim::start(
+            SimConfig::named("p")
+                .with_api_key(BLUE_KEY)
+                .with_auth(theirs),
+        )
+        .await
+        .expect("sim");
+        let right = Environment::new(sim.url(), ApiKey::new(BLUE_KEY)).auth(ours);
+        let client = fast(
+            Client::builder()
+                .blue(right)
+                .green(env(&sim.url(), BLUE_KEY)),
+        )
+        .build()
+        .expect("client");
+        let opts = turnout::RequestOptions::default().environment(Side::Blue);
+        let resp = client
+            .chat()
+            .create(chat("gpt-4.1", "hi"))
+            .options(opts)
+            .await;
+        assert!(resp.is_ok(), "{ours:?}: {resp:?}");
+        // The same key in the wrong header is refused: the style is what the side checks.
+        let wrong = if ours == AuthStyle::Bearer {
+            AuthStyle::XApiKey
+        } else {
+            AuthStyle::Bearer
+        };
+        let client = fast(
+            Client::builder()
+                .blue(Environment::new(sim.url(), ApiKey::new(BLUE_KEY)).auth(wrong))
+                .green(env(&sim.url(), BLUE_KEY)),
+        )
+        .build()
+        .expect("client");
+        let opts = turnout::RequestOptions::default().environment(Side::Blue);
+        let err = client
+            .chat()
+            .create(chat("gpt-4.1", "hi"))
+            .options(opts)
+            .await
+            .expect_err("wrong header");
+        assert_eq!(err.status(), Some(401), "{ours:?}");
+        sim.shutdown().await;
+    }
+}
