@@ -209,7 +209,7 @@ impl Transport {
                 .await
                 .map_err(|e| transport_error(side, &e, timeout))?;
             if !resp.status().is_success() {
-                return Err(status_error(side, resp, timeout, self.bounds).await);
+                return Err(self.read_error(side, resp, timeout).await.0);
             }
             self.body_of(side, resp, timeout).await
         };
@@ -227,7 +227,7 @@ impl Transport {
         if resp.status().is_success() {
             return Ok(resp);
         }
-        Err(status_error(ep.side, resp, timeout, self.bounds).await)
+        Err(self.read_error(ep.side, resp, timeout).await.0)
     }
 
     /// Sends one exchange and returns whatever HTTP answer arrives, its body unread; only
@@ -395,22 +395,6 @@ fn without_url(e: &reqwest::Error) -> String {
         text = text.replace(url, "<url>");
     }
     text
-}
-
-async fn status_error(side: Side, resp: Response, timeout: Duration, bounds: Bounds) -> Error {
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let read = read_bounded(
-        side,
-        resp,
-        timeout,
-        bounds.error_body_bytes,
-        Overflow::Truncate,
-    );
-    match within(side, timeout, read).await {
-        Ok(Ok(body)) => error_of(side, status, &headers, &body),
-        Ok(Err(e)) | Err(e) => e,
-    }
 }
 
 /// The [`Error::Status`] of a non-2xx answer: its body, `Retry-After` and `x-should-retry`.
