@@ -48,6 +48,9 @@ tests/prism/node_modules/.package-lock.json: tests/prism/package-lock.json
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	# The lean build (no YAML/TOML parser, no HTTP server) keeps compiling, and its tests pass.
+	$(CARGO) clippy -p turnout-llm --no-default-features --lib -- -D warnings
+	$(CARGO) test -p turnout-llm --no-default-features --lib -q
 
 # `cargo test --workspace` also builds target/debug/turnout (the CLI's tests run it), which the
 # Python and Node suites then use as their simulator: one build, one feature set.

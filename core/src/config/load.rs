@@ -59,32 +59,58 @@ impl Format {
     fn parse(self, text: &str) -> Result<Value> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         match self {
-            Format::Yaml => {
-                let mut yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
-                    .map_err(|e| Error::Config(format!("cannot parse YAML: {e}")))?;
-                yaml.apply_merge()
-                    .map_err(|e| Error::Config(format!("cannot parse YAML: {e}")))?;
-                serde_json::to_value(yaml)
-                    .map_err(|e| Error::Config(format!("cannot read YAML as a config: {e}")))
-            }
-            Format::Toml => toml::from_str(text).map_err(|e| {
-                // toml's Display quotes the offending line, which may hold a key: keep only where.
-                let at = e
-                    .span()
-                    .map(|span| {
-                        let before = text.get(..span.start).unwrap_or(text);
-                        let line = before.matches('\n').count() + 1;
-                        let column =
-                            before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-                        format!(" at line {line} column {column}")
-                    })
-                    .unwrap_or_default();
-                Error::Config(format!("cannot parse TOML{at}: {}", e.message().trim_end()))
-            }),
+            Format::Yaml => parse_yaml(text),
+            Format::Toml => parse_toml(text),
             Format::Json => serde_json::from_str(text)
                 .map_err(|e| Error::Config(format!("cannot parse JSON: {e}"))),
         }
     }
+}
+
+/// YAML to a JSON value, `<<` merge keys applied.
+#[cfg(feature = "yaml")]
+fn parse_yaml(text: &str) -> Result<Value> {
+    let mut yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
+        .map_err(|e| Error::Config(format!("cannot parse YAML: {e}")))?;
+    yaml.apply_merge()
+        .map_err(|e| Error::Config(format!("cannot parse YAML: {e}")))?;
+    serde_json::to_value(yaml)
+        .map_err(|e| Error::Config(format!("cannot read YAML as a config: {e}")))
+}
+
+/// TOML to a JSON value; an error says where, not the line (it may hold a key).
+#[cfg(feature = "toml")]
+fn parse_toml(text: &str) -> Result<Value> {
+    toml::from_str(text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|span| {
+                let before = text.get(..span.start).unwrap_or(text);
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!(" at line {line} column {column}")
+            })
+            .unwrap_or_default();
+        Error::Config(format!("cannot parse TOML{at}: {}", e.message().trim_end()))
+    })
+}
+
+#[cfg(not(feature = "yaml"))]
+fn parse_yaml(_: &str) -> Result<Value> {
+    Err(without("YAML", "yaml"))
+}
+
+#[cfg(not(feature = "toml"))]
+fn parse_toml(_: &str) -> Result<Value> {
+    Err(without("TOML", "toml"))
+}
+
+/// The error of a format this build was compiled without.
+#[cfg(not(all(feature = "yaml", feature = "toml")))]
+fn without(format: &str, feature: &str) -> Error {
+    Error::Config(format!(
+        "this build of turnout reads {format} configs only with its `{feature}` feature (on by default); use JSON, or enable it"
+    ))
 }
 
 impl FromStr for Format {
@@ -248,6 +274,7 @@ mod tests {
         assert!("ini".parse::<Format>().is_err());
     }
 
+    #[cfg(feature = "toml")]
     #[test]
     fn toml_errors_do_not_quote_the_line() {
         let err = Format::Toml
@@ -258,6 +285,7 @@ mod tests {
         assert!(err.contains("cannot parse TOML at line 2 column"), "{err}");
     }
 
+    #[cfg(feature = "yaml")]
     #[test]
     fn yaml_merge_keys_and_duplicates() {
         let v = Format::Yaml
@@ -266,6 +294,18 @@ mod tests {
         assert_eq!(v["other"], serde_json::json!({"x": 1, "y": 2}));
         let err = Format::Yaml.parse("a: 1\na: 2\n").unwrap_err().to_string();
         assert!(err.contains("duplicate entry with key \"a\""), "{err}");
+    }
+
+    /// A build without a format says which feature reads it, rather than failing to parse.
+    #[cfg(not(feature = "yaml"))]
+    #[test]
+    fn a_lean_build_names_the_feature_it_lacks() {
+        let err = Format::Yaml.parse("a: 1").unwrap_err().to_string();
+        assert!(err.contains("`yaml` feature"), "{err}");
+        assert_eq!(
+            Format::Json.parse("{\"a\": 1}").ok(),
+            Some(serde_json::json!({"a": 1}))
+        );
     }
 
     #[test]

@@ -11,11 +11,9 @@ use axum::routing::get;
 
 use tokio::sync::watch;
 
+use super::CONTENT_TYPE;
 use crate::client::supervise::{METRICS_LISTENER, Supervisor};
 use crate::error::{Error, Result};
-
-/// The content type of `prometheus-client`'s text encoding.
-pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Binds `addr` now (so that a taken port is a build error) and serves `/metrics` with what
 /// `scrape` returns until `stop` turns true. `scrape` returns `None` once the client is gone.
