@@ -119,6 +119,14 @@ export interface RollbackOptions {
   minRequests?: number
   /** What a failure does [`"rollback"`]. */
   action?: 'rollback' | 'alert'
+  /** Highest mean cost (USD) of the candidate's priced answers. */
+  maxCostPerRequestUsd?: number
+  /** Highest ratio of the candidate's mean cost per answer to the stable side's. */
+  maxCostRatio?: number
+  /** Highest ratio of the candidate's mean output tokens per answer to the stable side's. */
+  maxOutputTokensRatio?: number
+  /** Lowest cached prompt-token share of the candidate, judged while the stable side reaches it. */
+  minCachedTokenShare?: number
 }
 
 /** Client-side limits. */

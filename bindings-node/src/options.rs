@@ -89,6 +89,18 @@ const ROLLBACK: &[Field] = &[
     f("windowMs", "window", Kind::Millis),
     f("minRequests", "min_requests", Kind::Plain),
     f("action", "action", Kind::Plain),
+    f(
+        "maxCostPerRequestUsd",
+        "max_cost_per_request_usd",
+        Kind::Plain,
+    ),
+    f("maxCostRatio", "max_cost_ratio", Kind::Plain),
+    f(
+        "maxOutputTokensRatio",
+        "max_output_tokens_ratio",
+        Kind::Plain,
+    ),
+    f("minCachedTokenShare", "min_cached_token_share", Kind::Plain),
 ];
 
 const RATE_LIMIT: &[Field] = &[

@@ -337,8 +337,8 @@ section_class!(
     RollbackPolicy,
     turnout::config::RollbackPolicy,
     "rollback",
-    "(*, max_error_rate=..., min_success_rate=..., max_p99_latency_ms=..., max_p99_ttft_ms=..., max_error_rate_delta=..., max_rate_limited_rate=..., window=..., min_requests=..., action=...)",
-    [max_error_rate, min_success_rate, max_p99_latency_ms, max_p99_ttft_ms, max_error_rate_delta, max_rate_limited_rate, window, min_requests, action]
+    "(*, max_error_rate=..., min_success_rate=..., max_p99_latency_ms=..., max_p99_ttft_ms=..., max_error_rate_delta=..., max_rate_limited_rate=..., window=..., min_requests=..., action=..., max_cost_per_request_usd=..., max_cost_ratio=..., max_output_tokens_ratio=..., min_cached_token_share=...)",
+    [max_error_rate, min_success_rate, max_p99_latency_ms, max_p99_ttft_ms, max_error_rate_delta, max_rate_limited_rate, window, min_requests, action, max_cost_per_request_usd, max_cost_ratio, max_output_tokens_ratio, min_cached_token_share]
 );
 
 section_class!(

@@ -318,6 +318,7 @@ fn assert_full_config(c: &Config) {
             window: Duration::from_secs(120),
             min_requests: 50,
             action: RollbackAction::Alert,
+            ..RollbackPolicy::default()
         }
     );
     assert_eq!(c.timeout, Duration::from_secs(30));

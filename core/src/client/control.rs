@@ -379,13 +379,14 @@ impl Engine {
         let baseline = self
             .plan_window(own.as_deref(), candidate.other())
             .counts(now);
-        evaluate(
+        let verdict = evaluate(
             gates,
             &judged,
             &baseline,
             self.guard_signals(candidate, now),
             Scope::All,
-        )
+        );
+        self.judge_llm(candidate, gates, now, verdict)
     }
 
     /// One evaluation of the running rollout (the background task calls this every

@@ -54,6 +54,8 @@ pub(crate) struct Engine {
     pub supervisor: super::supervise::Supervisor,
     closed: AtomicBool,
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// Cost and token sums of each side's answers, for the LLM gates.
+    pub llm: [crate::stats::LlmWindow; 2],
 }
 
 impl Engine {
@@ -107,6 +109,7 @@ impl Engine {
             supervisor,
             closed: AtomicBool::new(false),
             shutdown: tokio::sync::watch::Sender::new(false),
+            llm: Default::default(),
             config,
         });
         engine.supervisor.bind(&engine);

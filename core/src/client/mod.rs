@@ -9,6 +9,7 @@ mod deadline;
 pub(crate) mod engine;
 mod fork;
 pub(crate) mod guard;
+mod llm_judge;
 mod observe;
 mod operations;
 mod options;

@@ -350,6 +350,15 @@ impl Engine {
         let obs = &self.obs;
         let cost = model.and_then(|m| obs.prices.cost(m, usage.prompt, usage.completion));
         obs.metrics.usage(usage, cost);
+        self.llm[side.index()].record(
+            self.now(),
+            crate::stats::LlmUsage {
+                prompt: usage.prompt,
+                cached: usage.cached,
+                completion: usage.completion,
+                cost_usd: cost,
+            },
+        );
         obs.costs.charge(&Charge {
             environment: side,
             model,

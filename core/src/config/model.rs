@@ -315,6 +315,15 @@ pub struct RollbackPolicy {
     pub min_requests: u64,
     /// What a failure does [rollback].
     pub action: RollbackAction,
+    /// Highest mean cost of the candidate's priced answers, in USD.
+    pub max_cost_per_request_usd: Option<f64>,
+    /// Highest ratio of the candidate's mean cost per answer to the stable side's.
+    pub max_cost_ratio: Option<f64>,
+    /// Highest ratio of the candidate's mean output tokens per answer to the stable side's.
+    pub max_output_tokens_ratio: Option<f64>,
+    /// Lowest share of prompt tokens the candidate's prompt cache serves, judged only while
+    /// the stable side's share reaches it (a release that breaks prompt caching).
+    pub min_cached_token_share: Option<f64>,
 }
 
 impl Default for RollbackPolicy {
@@ -329,6 +338,10 @@ impl Default for RollbackPolicy {
             window: Duration::from_secs(60),
             min_requests: 20,
             action: RollbackAction::Rollback,
+            max_cost_per_request_usd: None,
+            max_cost_ratio: None,
+            max_output_tokens_ratio: None,
+            min_cached_token_share: None,
         }
     }
 }

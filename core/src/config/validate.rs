@@ -138,6 +138,7 @@ impl Config {
             ("rollback.min_success_rate", r.min_success_rate),
             ("rollback.max_error_rate_delta", r.max_error_rate_delta),
             ("rollback.max_rate_limited_rate", r.max_rate_limited_rate),
+            ("rollback.min_cached_token_share", r.min_cached_token_share),
         ] {
             if let Some(rate) = rate {
                 within(name, rate, 0.0, 1.0)?;
@@ -146,6 +147,15 @@ impl Config {
         for (name, ms) in [
             ("rollback.max_p99_latency_ms", r.max_p99_latency_ms),
             ("rollback.max_p99_ttft_ms", r.max_p99_ttft_ms),
+            (
+                "rollback.max_cost_per_request_usd",
+                r.max_cost_per_request_usd,
+            ),
+            ("rollback.max_cost_ratio", r.max_cost_ratio),
+            (
+                "rollback.max_output_tokens_ratio",
+                r.max_output_tokens_ratio,
+            ),
         ] {
             if let Some(ms) = ms
                 && !(ms > 0.0 && ms.is_finite())

@@ -31,6 +31,15 @@ pub enum Gate {
     CircuitOpen,
     /// The judged side's health probes mark it unhealthy.
     Unhealthy,
+    /// `max_cost_per_request_usd`: the mean cost of a priced answer above the limit.
+    MaxCostPerRequestUsd,
+    /// `max_cost_ratio`: the mean cost per answer over the other side's above the limit.
+    MaxCostRatio,
+    /// `max_output_tokens_ratio`: the mean output tokens over the other side's above the limit.
+    MaxOutputTokensRatio,
+    /// `min_cached_token_share`: the share of cached prompt tokens below the limit while the
+    /// other side's reaches it.
+    MinCachedTokenShare,
 }
 
 impl Gate {
@@ -45,6 +54,10 @@ impl Gate {
             Self::MaxRateLimitedRate => "max_rate_limited_rate",
             Self::CircuitOpen => "circuit_open",
             Self::Unhealthy => "unhealthy",
+            Self::MaxCostPerRequestUsd => "max_cost_per_request_usd",
+            Self::MaxCostRatio => "max_cost_ratio",
+            Self::MaxOutputTokensRatio => "max_output_tokens_ratio",
+            Self::MinCachedTokenShare => "min_cached_token_share",
         }
     }
 
@@ -107,6 +120,26 @@ impl fmt::Display for GateFailure {
             Gate::MaxP99TtftMs => write!(
                 f,
                 "p99 time to first token {:.1}ms > max_p99_ttft_ms {} over {n} requests",
+                self.observed, self.limit
+            ),
+            Gate::MaxCostPerRequestUsd => write!(
+                f,
+                "mean cost ${:.6} per answer > max_cost_per_request_usd {} over {n} answers",
+                self.observed, self.limit
+            ),
+            Gate::MaxCostRatio => write!(
+                f,
+                "mean cost per answer {:.2}x the other side's > max_cost_ratio {} over {n} answers",
+                self.observed, self.limit
+            ),
+            Gate::MaxOutputTokensRatio => write!(
+                f,
+                "mean output tokens {:.2}x the other side's > max_output_tokens_ratio {} over {n} answers",
+                self.observed, self.limit
+            ),
+            Gate::MinCachedTokenShare => write!(
+                f,
+                "cached prompt-token share {:.3} < min_cached_token_share {} (the other side reaches it) over {n} answers",
                 self.observed, self.limit
             ),
         }
@@ -240,9 +273,12 @@ pub fn evaluate(
     Verdict::Pass
 }
 
-/// Whether `policy` has a gate that needs quantiles.
+/// Whether `policy` has a gate judged only on full evaluations: quantiles, or the LLM gates
+/// (their figures are summed over the window, too much for every outcome).
 pub fn has_quantile_gates(policy: &RollbackPolicy) -> bool {
-    policy.max_p99_latency_ms.is_some() || policy.max_p99_ttft_ms.is_some()
+    policy.max_p99_latency_ms.is_some()
+        || policy.max_p99_ttft_ms.is_some()
+        || super::llm_gates::has_llm_gates(policy)
 }
 
 #[cfg(test)]

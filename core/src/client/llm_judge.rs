@@ -1,0 +1,32 @@
+//! The LLM gates (cost, output tokens, prompt caching) added to a verdict of the count and
+//! quantile gates, for the guard and the rollout controller alike.
+
+use std::time::Duration;
+
+use super::engine::Engine;
+use crate::config::RollbackPolicy;
+use crate::environment::Side;
+use crate::rollout::gates::Verdict;
+use crate::rollout::llm_gates::{evaluate, has_llm_gates};
+
+impl Engine {
+    /// `verdict`, or the first failed LLM gate of `policy` when `verdict` passed: `side`'s
+    /// cost and token figures over the policy's window against the other side's.
+    pub(crate) fn judge_llm(
+        &self,
+        side: Side,
+        policy: &RollbackPolicy,
+        now: Duration,
+        verdict: Verdict,
+    ) -> Verdict {
+        if verdict != Verdict::Pass || !has_llm_gates(policy) {
+            return verdict;
+        }
+        let judged = self.llm[side.index()].figures(now, policy.window);
+        let baseline = self.llm[side.other().index()].figures(now, policy.window);
+        match evaluate(policy, &judged, &baseline) {
+            Some(failure) => Verdict::Fail(failure),
+            None => Verdict::Pass,
+        }
+    }
+}
