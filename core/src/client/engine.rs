@@ -68,7 +68,7 @@ impl Engine {
         config.validate()?;
         let side_state = |side: Side| -> Result<SideState> {
             Ok(SideState {
-                endpoint: Endpoint::new(side, config.environments.get(side))?,
+                endpoint: Endpoint::new(side, config.environments.get(side), Arc::clone(&clock))?,
                 circuit: Circuit::new(config.circuit_breaker.clone()),
                 health: Health::new(
                     config.health_check.unhealthy_threshold,
@@ -113,6 +113,7 @@ impl Engine {
             config,
         });
         engine.supervisor.bind(&engine);
+        engine.watch_keys();
         engine.start_metrics_listener(engine.shutdown.subscribe())?;
         super::guard::spawn_guard_task(&engine);
         if let Some(warning) = start_warning {

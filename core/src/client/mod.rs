@@ -9,6 +9,8 @@ mod deadline;
 pub(crate) mod engine;
 mod fork;
 pub(crate) mod guard;
+mod hedge;
+mod key_pool;
 mod llm_judge;
 mod observe;
 mod operations;

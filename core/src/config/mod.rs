@@ -33,6 +33,7 @@
 
 mod diagnose;
 mod expand;
+mod hedge;
 mod keypath;
 mod load;
 mod model;
@@ -41,6 +42,7 @@ pub mod secs_opt;
 mod validate;
 
 pub use diagnose::suggest;
+pub use hedge::{Hedge, HedgeAfter};
 pub use load::Format;
 pub use model::{
     Bounds, CacheConfig, CircuitBreaker, Config, Environments, HealthCheck, Jitter, MetricsConfig,

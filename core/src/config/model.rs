@@ -96,6 +96,9 @@ pub struct Config {
     /// OpenTelemetry trace export (needs the `otel` feature).
     #[serde(default)]
     pub otel: Option<crate::otel::OtelConfig>,
+    /// Hedged requests [off].
+    #[serde(default)]
+    pub hedge: Option<super::Hedge>,
 }
 
 /// The `bounds` section: how much an upstream may send (SEMANTICS.md, *Bounds*). Past a bound
@@ -488,6 +491,7 @@ impl Config {
             audit_log: None,
             webhook: None,
             otel: None,
+            hedge: None,
         }
     }
 }

@@ -54,6 +54,10 @@ pub enum EventKind {
     StoreDisconnected,
     /// The link to the shared state store is back.
     StoreReconnected,
+    /// A key of a side's pool was answered 401 or 403 and taken out (`key` is its fingerprint).
+    KeyRevoked,
+    /// A side's keys were replaced at run time (`keys` are their fingerprints).
+    KeysRotated,
 }
 
 impl EventKind {
@@ -81,6 +85,8 @@ impl EventKind {
             Self::Superseded => "superseded",
             Self::StoreDisconnected => "store_disconnected",
             Self::StoreReconnected => "store_reconnected",
+            Self::KeyRevoked => "key_revoked",
+            Self::KeysRotated => "keys_rotated",
         }
     }
 }

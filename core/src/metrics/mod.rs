@@ -8,6 +8,7 @@ mod labels;
 mod listener;
 mod outcome;
 mod recorder;
+mod traffic;
 
 pub(crate) use listener::{CONTENT_TYPE, spawn};
 pub(crate) use outcome::Outcome;
