@@ -107,6 +107,7 @@ const RATE_LIMIT: &[Field] = &[
     f("requestsPerMinute", "requests_per_minute", Kind::Plain),
     f("tokensPerMinute", "tokens_per_minute", Kind::Plain),
     f("maxConcurrency", "max_concurrency", Kind::Plain),
+    f("priorityAgingMs", "priority_aging", Kind::Millis),
 ];
 
 const METRICS: &[Field] = &[f("listen", "listen", Kind::Plain)];

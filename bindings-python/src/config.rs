@@ -346,8 +346,8 @@ section_class!(
     RateLimit,
     turnout::config::RateLimit,
     "rate_limit",
-    "(*, requests_per_minute=..., tokens_per_minute=..., max_concurrency=...)",
-    [requests_per_minute, tokens_per_minute, max_concurrency]
+    "(*, requests_per_minute=..., tokens_per_minute=..., max_concurrency=..., priority_aging=...)",
+    [requests_per_minute, tokens_per_minute, max_concurrency, priority_aging]
 );
 
 /// One step of a progressive rollout: the candidate's weight (percent), how long to hold it

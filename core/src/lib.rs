@@ -44,6 +44,7 @@ pub use cost::{CostTotals, Costs};
 pub use environment::{Environment, Side};
 pub use error::{Error, ErrorKind, Result};
 pub use keys::{KeyState, KeyStatus};
+pub use limits::Priority;
 pub use provider::AuthStyle;
 pub use reqwest::Method;
 pub use rollout::{Checkpoint, RolloutPlan, RolloutState, RolloutStatus, Step};

@@ -330,6 +330,7 @@ fn assert_full_config(c: &Config) {
             requests_per_minute: Some(600),
             tokens_per_minute: None,
             max_concurrency: Some(8),
+            ..RateLimit::default()
         })
     );
     assert_eq!(

@@ -170,13 +170,22 @@ impl Engine {
         } else {
             0
         };
+        let priority = call.options.priority;
+        let waiting = Instant::now();
         let permit = match obs
             .limits
-            .acquire(tokens, timeout)
+            .acquire(tokens, timeout, priority)
             .instrument(span.clone())
             .await
         {
-            Ok(p) => p,
+            Ok(p) => {
+                if obs.limits.is_on() {
+                    obs.metrics
+                        .traffic
+                        .waited(priority.as_str(), waiting.elapsed());
+                }
+                p
+            }
             Err(e) => {
                 obs.metrics.request(None, model, Outcome::of(Err(&e)));
                 span.record("outcome", Outcome::of(Err(&e)).as_str());
@@ -384,6 +393,10 @@ impl Engine {
         self.obs
             .metrics
             .set_store(store.connected, store.pending_ops);
+        self.obs
+            .metrics
+            .traffic
+            .set_waiting(self.obs.limits.waiting());
         self.obs.metrics.encode()
     }
 

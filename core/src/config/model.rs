@@ -359,6 +359,9 @@ pub struct RateLimit {
     pub tokens_per_minute: Option<u64>,
     /// Requests in flight at once.
     pub max_concurrency: Option<u32>,
+    /// How long a waiting request waits before it rises one priority class [5 s].
+    #[serde(with = "secs_opt")]
+    pub priority_aging: Option<Duration>,
 }
 
 /// USD per million tokens.

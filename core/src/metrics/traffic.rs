@@ -5,6 +5,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -33,6 +34,7 @@ pub(crate) struct TrafficMetrics {
     hedges: Family<SideLabels, Counter>,
     hedges_cancelled: Family<SideLabels, Counter>,
     wait: WaitFamily,
+    waiting: Family<PriorityLabels, Gauge>,
     shadow: Family<ShadowLabels, Counter>,
 }
 
@@ -49,6 +51,7 @@ impl TrafficMetrics {
             hedges: Family::default(),
             hedges_cancelled: Family::default(),
             wait: Family::new_with_constructor(|| Histogram::new(WAIT_BUCKETS)),
+            waiting: Family::default(),
             shadow: Family::default(),
         };
         r.register(
@@ -65,6 +68,11 @@ impl TrafficMetrics {
             "turnout_limiter_wait_seconds",
             "Time requests waited for a client-side limit, by priority",
             m.wait.clone(),
+        );
+        r.register(
+            "turnout_limiter_waiting",
+            "Requests waiting for a client-side limit now, by priority",
+            m.waiting.clone(),
         );
         r.register(
             "turnout_shadow_requests",
@@ -91,6 +99,17 @@ impl TrafficMetrics {
         self.wait
             .get_or_create(&PriorityLabels { priority })
             .observe(waited.as_secs_f64());
+    }
+
+    /// Sets the gauges of requests waiting, by priority (high, normal, low).
+    pub fn set_waiting(&self, waiting: [usize; 3]) {
+        for (p, n) in crate::limits::Priority::ALL.into_iter().zip(waiting) {
+            self.waiting
+                .get_or_create(&PriorityLabels {
+                    priority: p.as_str(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
     }
 
     /// A shadow request to `s` ended as `outcome`.
