@@ -28,6 +28,7 @@ pub mod resilience;
 pub mod rollout;
 pub mod routing;
 mod secret;
+pub mod shadow;
 pub mod state;
 pub mod stats;
 mod transport;

@@ -160,6 +160,7 @@ impl Engine {
                     self.learn_objects(&call, cur.kind, side, &raw);
                     let mut route = self.route_info(&cur, started);
                     self.settle(ticket, &mut route, &raw);
+                    self.shadow_after(&call, super::shadow::Primary::of(&route, raw, elapsed));
                     return Ok(Routed { data, route });
                 }
                 Err(e) => match self.after_failure(&mut cur, e) {
@@ -298,6 +299,8 @@ impl Engine {
             ),
             _ => e,
         })?;
+        let keyed = attrs.routing_key.is_some() && self.config.sticky;
+        let sel = self.balanced(sel, keyed, call.field("model"));
         let reason = if call.options.environment.is_none() && lookup.side.is_some() {
             Reason::Affinity
         } else {

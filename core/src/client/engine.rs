@@ -56,6 +56,10 @@ pub(crate) struct Engine {
     shutdown: tokio::sync::watch::Sender<bool>,
     /// Cost and token sums of each side's answers, for the LLM gates.
     pub llm: [crate::stats::LlmWindow; 2],
+    /// Shadow traffic to the candidate.
+    pub shadow: super::shadow::ShadowState,
+    /// Each side's peak-EWMA latency, for opt-in balancing.
+    pub peak_ewma: crate::routing::balance::PeakEwma,
 }
 
 impl Engine {
@@ -110,10 +114,13 @@ impl Engine {
             closed: AtomicBool::new(false),
             shutdown: tokio::sync::watch::Sender::new(false),
             llm: Default::default(),
+            shadow: super::shadow::ShadowState::new(config.shadow),
+            peak_ewma: Default::default(),
             config,
         });
         engine.supervisor.bind(&engine);
         engine.watch_keys();
+        engine.shadow.bind(&engine);
         engine.start_metrics_listener(engine.shutdown.subscribe())?;
         super::guard::spawn_guard_task(&engine);
         if let Some(warning) = start_warning {
@@ -192,6 +199,9 @@ impl Engine {
         let now = self.now();
         let s = self.side(side);
         s.stats.record(now, outcome, latency, ttft);
+        if outcome == Outcome::Success && self.config.balance.is_some() {
+            self.peak_ewma.observe(side, latency, now);
+        }
         if let Some(t) = s.circuit.record(verdict(outcome), pass, now) {
             let (kind, reason) = match t {
                 Transition::Opened => (

@@ -1,5 +1,5 @@
-//! The LLM gates (cost, output tokens, prompt caching) added to a verdict of the count and
-//! quantile gates, for the guard and the rollout controller alike.
+//! The LLM gates (cost, output tokens, prompt caching) and the shadow gates added to a verdict
+//! of the count and quantile gates, for the guard and the rollout controller alike.
 
 use std::time::Duration;
 
@@ -10,8 +10,9 @@ use crate::rollout::gates::Verdict;
 use crate::rollout::llm_gates::{evaluate, has_llm_gates};
 
 impl Engine {
-    /// `verdict`, or the first failed LLM gate of `policy` when `verdict` passed: `side`'s
-    /// cost and token figures over the policy's window against the other side's.
+    /// `verdict`, or the first failed LLM or shadow gate of `policy` when `verdict` passed:
+    /// `side`'s cost and token figures over the policy's window against the other side's, then
+    /// the candidate's shadow pairs.
     pub(crate) fn judge_llm(
         &self,
         side: Side,
@@ -19,14 +20,17 @@ impl Engine {
         now: Duration,
         verdict: Verdict,
     ) -> Verdict {
-        if verdict != Verdict::Pass || !has_llm_gates(policy) {
+        if verdict != Verdict::Pass {
             return verdict;
+        }
+        if !has_llm_gates(policy) {
+            return self.judge_shadow(policy, now, verdict);
         }
         let judged = self.llm[side.index()].figures(now, policy.window);
         let baseline = self.llm[side.other().index()].figures(now, policy.window);
         match evaluate(policy, &judged, &baseline) {
             Some(failure) => Verdict::Fail(failure),
-            None => Verdict::Pass,
+            None => self.judge_shadow(policy, now, Verdict::Pass),
         }
     }
 }

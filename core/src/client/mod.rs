@@ -1,6 +1,7 @@
 //! The public entry point: [`Client`], its builder, requests and operations.
 
 mod attempt;
+mod balance;
 mod builder;
 mod call_kind;
 mod chat;
@@ -17,6 +18,7 @@ mod operations;
 mod options;
 mod rollout;
 mod route;
+mod shadow;
 pub(crate) mod shared_state;
 mod stream;
 pub(crate) mod supervise;

@@ -37,7 +37,7 @@ pub(crate) struct CachedAnswer {
 #[derive(Debug)]
 pub(crate) struct Observer {
     pub metrics: Metrics,
-    prices: PriceTable,
+    pub prices: PriceTable,
     costs: CostBook,
     limits: Limiter,
     cache: Option<ResponseCache<CachedAnswer>>,

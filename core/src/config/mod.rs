@@ -39,6 +39,7 @@ mod load;
 mod model;
 pub mod secs;
 pub mod secs_opt;
+mod shadow;
 mod validate;
 
 pub use diagnose::suggest;
@@ -48,3 +49,4 @@ pub use model::{
     Bounds, CacheConfig, CircuitBreaker, Config, Environments, HealthCheck, Jitter, MetricsConfig,
     Price, RateLimit, RetryPolicy, RollbackAction, RollbackPolicy, Rule, StateBackend, StateConfig,
 };
+pub use shadow::Shadow;

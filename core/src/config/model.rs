@@ -99,6 +99,12 @@ pub struct Config {
     /// Hedged requests [off].
     #[serde(default)]
     pub hedge: Option<super::Hedge>,
+    /// Shadow traffic to the candidate [off].
+    #[serde(default)]
+    pub shadow: Option<super::Shadow>,
+    /// Opt-in active-active balancing of unpinned, non-sticky requests [off].
+    #[serde(default)]
+    pub balance: Option<crate::routing::balance::Balance>,
 }
 
 /// The `bounds` section: how much an upstream may send (SEMANTICS.md, *Bounds*). Past a bound
@@ -319,14 +325,28 @@ pub struct RollbackPolicy {
     /// What a failure does [rollback].
     pub action: RollbackAction,
     /// Highest mean cost of the candidate's priced answers, in USD.
+    // Left out when unset, so that checkpoint hashes of configs without it do not change.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_cost_per_request_usd: Option<f64>,
     /// Highest ratio of the candidate's mean cost per answer to the stable side's.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_cost_ratio: Option<f64>,
     /// Highest ratio of the candidate's mean output tokens per answer to the stable side's.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_output_tokens_ratio: Option<f64>,
     /// Lowest share of prompt tokens the candidate's prompt cache serves, judged only while
     /// the stable side's share reaches it (a release that breaks prompt caching).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_cached_token_share: Option<f64>,
+    /// Highest share of shadow pairs whose tool calls differ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow_max_tool_mismatch_rate: Option<f64>,
+    /// Highest share of the candidate's shadow answers whose structured output is invalid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow_max_invalid_json_rate: Option<f64>,
+    /// Highest ratio of the candidate's shadow cost to the stable side's for the same requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow_max_cost_ratio: Option<f64>,
 }
 
 impl Default for RollbackPolicy {
@@ -345,6 +365,9 @@ impl Default for RollbackPolicy {
             max_cost_ratio: None,
             max_output_tokens_ratio: None,
             min_cached_token_share: None,
+            shadow_max_tool_mismatch_rate: None,
+            shadow_max_invalid_json_rate: None,
+            shadow_max_cost_ratio: None,
         }
     }
 }
@@ -495,6 +518,8 @@ impl Config {
             webhook: None,
             otel: None,
             hedge: None,
+            shadow: None,
+            balance: None,
         }
     }
 }

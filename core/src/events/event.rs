@@ -58,6 +58,8 @@ pub enum EventKind {
     KeyRevoked,
     /// A side's keys were replaced at run time (`keys` are their fingerprints).
     KeysRotated,
+    /// Shadow spend reached `shadow.max_usd_per_hour`: sampled requests are shed this hour.
+    ShadowBudgetExhausted,
 }
 
 impl EventKind {
@@ -87,6 +89,7 @@ impl EventKind {
             Self::StoreReconnected => "store_reconnected",
             Self::KeyRevoked => "key_revoked",
             Self::KeysRotated => "keys_rotated",
+            Self::ShadowBudgetExhausted => "shadow_budget_exhausted",
         }
     }
 }

@@ -40,6 +40,14 @@ pub enum Gate {
     /// `min_cached_token_share`: the share of cached prompt tokens below the limit while the
     /// other side's reaches it.
     MinCachedTokenShare,
+    /// `shadow_max_tool_mismatch_rate`: shadow pairs with differing tool calls above the limit.
+    ShadowMaxToolMismatchRate,
+    /// `shadow_max_invalid_json_rate`: invalid structured outputs of the candidate's shadow
+    /// answers above the limit.
+    ShadowMaxInvalidJsonRate,
+    /// `shadow_max_cost_ratio`: the candidate's shadow cost over the stable side's above the
+    /// limit.
+    ShadowMaxCostRatio,
 }
 
 impl Gate {
@@ -58,6 +66,9 @@ impl Gate {
             Self::MaxCostRatio => "max_cost_ratio",
             Self::MaxOutputTokensRatio => "max_output_tokens_ratio",
             Self::MinCachedTokenShare => "min_cached_token_share",
+            Self::ShadowMaxToolMismatchRate => "shadow_max_tool_mismatch_rate",
+            Self::ShadowMaxInvalidJsonRate => "shadow_max_invalid_json_rate",
+            Self::ShadowMaxCostRatio => "shadow_max_cost_ratio",
         }
     }
 
@@ -135,6 +146,21 @@ impl fmt::Display for GateFailure {
             Gate::MaxOutputTokensRatio => write!(
                 f,
                 "mean output tokens {:.2}x the other side's > max_output_tokens_ratio {} over {n} answers",
+                self.observed, self.limit
+            ),
+            Gate::ShadowMaxToolMismatchRate => write!(
+                f,
+                "tool calls differ in {:.3} of shadow pairs > shadow_max_tool_mismatch_rate {} over {n} pairs",
+                self.observed, self.limit
+            ),
+            Gate::ShadowMaxInvalidJsonRate => write!(
+                f,
+                "invalid structured output in {:.3} of shadow answers > shadow_max_invalid_json_rate {} over {n} pairs",
+                self.observed, self.limit
+            ),
+            Gate::ShadowMaxCostRatio => write!(
+                f,
+                "shadow cost {:.2}x the stable side's > shadow_max_cost_ratio {} over {n} pairs",
                 self.observed, self.limit
             ),
             Gate::MinCachedTokenShare => write!(
