@@ -79,7 +79,7 @@ class Environment:
     def __new__(
         cls,
         base_url: str,
-        api_key: str | None = None,
+        api_key: str | list[str] | None = None,
         *,
         label: str | None = None,
         headers: Mapping[str, str] | None = None,
@@ -262,6 +262,7 @@ class RateLimit:
         requests_per_minute: int | None = ...,
         tokens_per_minute: int | None = ...,
         max_concurrency: int | None = ...,
+        priority_aging: float | None = ...,
     ) -> Self: ...
     @property
     def requests_per_minute(self) -> int | None: ...
@@ -269,6 +270,8 @@ class RateLimit:
     def tokens_per_minute(self) -> int | None: ...
     @property
     def max_concurrency(self) -> int | None: ...
+    @property
+    def priority_aging(self) -> float | None: ...
     def to_dict(self) -> dict[str, Any]: ...
 
 @final
@@ -399,6 +402,9 @@ class BaseClient:
         cost_tag: str | None = None,
         metrics: Mapping[str, Any] | None = None,
         cache: Mapping[str, Any] | None = None,
+        hedge: Mapping[str, Any] | None = None,
+        shadow: Mapping[str, Any] | None = None,
+        balance: Literal["latency", "cost"] | None = None,
         _config: _ConfigSource | None = None,
     ) -> Self: ...
     @classmethod
@@ -416,6 +422,7 @@ class BaseClient:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Literal["high", "normal", "low"] | None = None,
     ) -> _Answer: ...
     def _stream(
         self,
@@ -428,6 +435,7 @@ class BaseClient:
         timeout: float | None = None,
         sse: bool = False,
         deadline: float | None = None,
+        priority: Literal["high", "normal", "low"] | None = None,
     ) -> Stream: ...
     def _arequest(
         self,
@@ -439,6 +447,7 @@ class BaseClient:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Literal["high", "normal", "low"] | None = None,
     ) -> Awaitable[_Answer]: ...
     def _astream(
         self,
@@ -451,6 +460,7 @@ class BaseClient:
         timeout: float | None = None,
         sse: bool = False,
         deadline: float | None = None,
+        priority: Literal["high", "normal", "low"] | None = None,
     ) -> Awaitable[Stream]: ...
     def _transport(
         self,
@@ -493,6 +503,8 @@ class BaseClient:
     def _metrics_text(self) -> str: ...
     def _metrics_address(self) -> str | None: ...
     def _costs(self) -> dict[str, Any]: ...
+    def _rotate_keys(self, environment: str, keys: list[str]) -> None: ...
+    def _shadow_report(self) -> dict[str, Any]: ...
     def _close(self) -> None: ...
 
 # --- exceptions ---------------------------------------------------------------------------
