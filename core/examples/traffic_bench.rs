@@ -26,7 +26,7 @@ struct Upstream {
 
 async fn answer(State(up): State<Arc<Upstream>>) -> Json<serde_json::Value> {
     let n = up.seen.fetch_add(1, Ordering::Relaxed);
-    let slow = up.one_in > 0 && rand_like(n) % up.one_in == 0;
+    let slow = up.one_in > 0 && rand_like(n).is_multiple_of(up.one_in);
     let ms = if slow { up.slow } else { up.base };
     tokio::time::sleep(Duration::from_millis(ms)).await;
     Json(json!({

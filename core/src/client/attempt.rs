@@ -160,7 +160,9 @@ impl Engine {
                     self.learn_objects(&call, cur.kind, side, &raw);
                     let mut route = self.route_info(&cur, started);
                     self.settle(ticket, &mut route, &raw);
-                    self.shadow_after(&call, super::shadow::Primary::of(&route, raw, elapsed));
+                    if self.config.shadow.is_some() {
+                        self.shadow_after(&call, super::shadow::Primary::of(&route, raw, elapsed));
+                    }
                     return Ok(Routed { data, route });
                 }
                 Err(e) => match self.after_failure(&mut cur, e) {
