@@ -184,3 +184,87 @@ async fn non_inference_calls_are_never_hedged() {
     assert!(err.to_string().contains("timed out"), "{err}");
     assert_eq!(seen.arrivals.load(Ordering::SeqCst), 1);
 }
+
+/// Answers at once, except the first arrival of a message that starts with "slow", which
+/// never answers. Counts arrivals per message.
+async fn first_slow(
+    State(seen): State<Arc<parking_lot::Mutex<std::collections::HashMap<String, u32>>>>,
+    Json(body): Json<Value>,
+) -> Response {
+    let text = body["messages"][0]["content"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let n = {
+        let mut seen = seen.lock();
+        let n = seen.entry(text.clone()).or_default();
+        *n += 1;
+        *n
+    };
+    if text.starts_with("slow") && n == 1 {
+        std::future::pending::<()>().await;
+    }
+    Json(json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": MODEL,
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": "fast"}}],
+    }))
+    .into_response()
+}
+
+#[tokio::test]
+async fn p95_hedging_starts_once_the_window_knows_the_p95() {
+    let seen = Arc::new(parking_lot::Mutex::new(std::collections::HashMap::new()));
+    let app = axum::Router::new()
+        .route("/v1/chat/completions", post(first_slow))
+        .with_state(Arc::clone(&seen));
+    let url = serve(app).await;
+    let clock = Arc::new(turnout::ManualClock::new());
+    let config = fast(
+        Client::builder()
+            .blue(env(&url, BLUE_KEY))
+            .green(env(&url, GREEN_KEY)),
+    )
+    .configure(|c| {
+        c.hedge = Some(Hedge {
+            after: HedgeAfter::P95,
+            max_extra: 1,
+        });
+    })
+    .into_config()
+    .expect("config");
+    let client = Client::with_clock(config, clock.clone()).expect("client");
+    let send = |text: String| {
+        let client = client.clone();
+        async move {
+            client
+                .chat()
+                .create(chat(MODEL, &text))
+                .options(pinned().timeout(Duration::from_millis(300)))
+                .await
+        }
+    };
+    // Below 20 successes nothing is hedged: a hanging first attempt times out, and the retry
+    // after it answers.
+    for i in 0..19 {
+        send(format!("warm {i}")).await.expect("fast");
+    }
+    clock.advance(Duration::from_secs(2));
+    let early = send("slow early".to_string())
+        .await
+        .expect("the retry answers");
+    assert_eq!(
+        early.route.attempts, 2,
+        "a retry after the timeout, not a hedge"
+    );
+    assert_eq!(seen.lock()["slow early"], 2);
+    send("warm 19".to_string()).await.expect("fast");
+    // 20 successes, and the cached "unknown" p95 is older than its refresh interval.
+    clock.advance(Duration::from_secs(2));
+    for i in 0..5 {
+        let text = format!("slow {i}");
+        let resp = send(text.clone()).await.expect("the hedge answers");
+        assert_eq!(resp.route.attempts, 1);
+        assert_eq!(seen.lock()[&text], 2, "{text}: the hang and its hedge");
+    }
+}

@@ -60,6 +60,8 @@ pub(crate) struct Engine {
     pub shadow: super::shadow::ShadowState,
     /// Each side's peak-EWMA latency, for opt-in balancing.
     pub peak_ewma: crate::routing::balance::PeakEwma,
+    /// Each side's p95, for `hedge.after: p95`.
+    pub hedge_p95: super::hedge::P95Cache,
 }
 
 impl Engine {
@@ -116,6 +118,7 @@ impl Engine {
             llm: Default::default(),
             shadow: super::shadow::ShadowState::new(config.shadow),
             peak_ewma: Default::default(),
+            hedge_p95: Default::default(),
             config,
         });
         engine.supervisor.bind(&engine);

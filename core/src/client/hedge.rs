@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use parking_lot::Mutex;
 
 use super::call_kind::CallKind;
 use super::engine::Engine;
@@ -15,6 +16,16 @@ use crate::config::HedgeAfter;
 use crate::environment::Side;
 use crate::error::Result;
 use crate::resilience::circuit::Pass;
+
+/// How long a side's p95 is reused before it is read from the window again: reading it merges
+/// the window's histograms, too much for every request.
+const P95_REFRESH: Duration = Duration::from_secs(1);
+
+/// Each side's last p95 read (`None`: too few successes), and when it was read.
+#[derive(Debug, Default)]
+pub(crate) struct P95Cache {
+    sides: [Mutex<Option<(Duration, Option<Duration>)>>; 2],
+}
 
 /// When and how often to hedge one attempt.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,18 +55,29 @@ impl Engine {
         }
         let delay = match hedge.after {
             HedgeAfter::Delay(d) => d,
-            HedgeAfter::P95 => {
-                let w = self.side(side).stats.snapshot(self.now());
-                if w.successes < HedgeAfter::MIN_SAMPLES {
-                    return None;
-                }
-                Duration::from_secs_f64(w.p95_ms.max(1.0) / 1000.0)
-            }
+            HedgeAfter::P95 => self.p95(side)?,
         };
         Some(HedgePlan {
             delay,
             max_extra: hedge.max_extra,
         })
+    }
+
+    /// `side`'s p95 latency, read from its window at most once per [`P95_REFRESH`]; `None`
+    /// while the window holds too few successes to know it.
+    fn p95(&self, side: Side) -> Option<Duration> {
+        let now = self.now();
+        let mut cached = self.hedge_p95.sides[side.index()].lock();
+        if let Some((at, p95)) = *cached
+            && now.saturating_sub(at) < P95_REFRESH
+        {
+            return p95;
+        }
+        let w = self.side(side).stats.snapshot(now);
+        let p95 = (w.successes >= HedgeAfter::MIN_SAMPLES)
+            .then(|| Duration::from_secs_f64(w.p95_ms.max(1.0) / 1000.0));
+        *cached = Some((now, p95));
+        p95
     }
 
     /// Runs `launch()` once, and again after each `plan.delay` while no answer has come (up to
