@@ -362,8 +362,8 @@ section_class!(
     RollbackPolicy,
     turnout::config::RollbackPolicy,
     "rollback",
-    "(*, max_error_rate=..., min_success_rate=..., max_p99_latency_ms=..., max_p99_ttft_ms=..., max_error_rate_delta=..., max_rate_limited_rate=..., window=..., min_requests=..., action=..., max_cost_per_request_usd=..., max_cost_ratio=..., max_output_tokens_ratio=..., min_cached_token_share=...)",
-    [max_error_rate, min_success_rate, max_p99_latency_ms, max_p99_ttft_ms, max_error_rate_delta, max_rate_limited_rate, window, min_requests, action, max_cost_per_request_usd, max_cost_ratio, max_output_tokens_ratio, min_cached_token_share]
+    "(*, max_error_rate=..., min_success_rate=..., max_p99_latency_ms=..., max_p99_ttft_ms=..., max_error_rate_delta=..., max_rate_limited_rate=..., window=..., min_requests=..., action=..., max_cost_per_request_usd=..., max_cost_ratio=..., max_output_tokens_ratio=..., min_cached_token_share=..., shadow_max_tool_mismatch_rate=..., shadow_max_invalid_json_rate=..., shadow_max_cost_ratio=...)",
+    [max_error_rate, min_success_rate, max_p99_latency_ms, max_p99_ttft_ms, max_error_rate_delta, max_rate_limited_rate, window, min_requests, action, max_cost_per_request_usd, max_cost_ratio, max_output_tokens_ratio, min_cached_token_share, shadow_max_tool_mismatch_rate, shadow_max_invalid_json_rate, shadow_max_cost_ratio]
 );
 
 section_class!(
@@ -385,9 +385,12 @@ pub struct Step {
 #[pymethods]
 impl Step {
     #[new]
-    #[pyo3(signature = (weight, hold=0.0, min_requests=0))]
-    fn new(weight: f64, hold: f64, min_requests: u64) -> PyResult<Self> {
-        let value = json!({ "weight": weight, "hold": hold, "min_requests": min_requests });
+    #[pyo3(signature = (weight, hold=0.0, min_requests=0, shadow=false))]
+    fn new(weight: f64, hold: f64, min_requests: u64, shadow: bool) -> PyResult<Self> {
+        let mut value = json!({ "weight": weight, "hold": hold, "min_requests": min_requests });
+        if shadow {
+            value["shadow"] = Value::Bool(true);
+        }
         Ok(Self {
             value: typed::<turnout::Step>("step", value)?,
         })
@@ -409,6 +412,12 @@ impl Step {
     #[getter]
     fn min_requests(&self) -> u64 {
         self.value["min_requests"].as_u64().unwrap_or_default()
+    }
+
+    /// A first step at weight 0 judged on shadow traffic alone.
+    #[getter]
+    fn shadow(&self) -> bool {
+        self.value["shadow"].as_bool().unwrap_or_default()
     }
 
     fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {

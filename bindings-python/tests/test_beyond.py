@@ -77,8 +77,15 @@ async def test_async_client_has_the_same_methods(blue: Sim, green: Sim) -> None:
 
 
 def test_hedge_shadow_balance_and_llm_gates_are_validated_by_the_core(blue: Sim, green: Sim) -> None:
-    gates = turnout.RollbackPolicy(max_cost_ratio=2.0, min_cached_token_share=0.5)
+    gates = turnout.RollbackPolicy(
+        max_cost_ratio=2.0, min_cached_token_share=0.5, shadow_max_tool_mismatch_rate=0.1
+    )
     assert gates.max_cost_ratio == 2.0
+    assert gates.shadow_max_tool_mismatch_rate == 0.1
+    step = turnout.Step(0, min_requests=10, shadow=True)
+    assert step.shadow is True and step.to_dict()["shadow"] is True
+    plan = turnout.RolloutPlan(steps=[step, turnout.Step(100)], gates=gates)
+    assert plan.steps[0].shadow is True
     assert gates.to_dict()["min_cached_token_share"] == 0.5
     ok = client_kwargs(blue, green, hedge={"after": "p95", "max_extra": 1}, balance="latency", rollback=gates)
     turnout.Client(**ok).close()
