@@ -21,10 +21,13 @@ use crate::resilience::circuit::Pass;
 /// the window's histograms, too much for every request.
 const P95_REFRESH: Duration = Duration::from_secs(1);
 
-/// Each side's last p95 read (`None`: too few successes), and when it was read.
+/// When a p95 was read, and what it was (`None`: too few successes to know).
+type P95Read = (Duration, Option<Duration>);
+
+/// Each side's last p95 read.
 #[derive(Debug, Default)]
 pub(crate) struct P95Cache {
-    sides: [Mutex<Option<(Duration, Option<Duration>)>>; 2],
+    sides: [Mutex<Option<P95Read>>; 2],
 }
 
 /// When and how often to hedge one attempt.
