@@ -293,3 +293,59 @@ async fn shadows_are_shed_once_the_hours_spend_is_reached_and_resume_the_next_ho
     );
     let _: Value = serde_json::to_value(client.shadow_report()).expect("json");
 }
+
+/// Regression: with only shadow gates and `action: alert`, a passing count check after each
+/// candidate outcome must not re-arm the alert, or every tick alerts again.
+#[tokio::test]
+async fn a_shadow_gate_alert_is_raised_once_per_episode() {
+    let (blue_url, _blue) = upstream(Kind::Tool).await;
+    let (green_url, _green) = upstream(Kind::Text).await;
+    let clock = Arc::new(ManualClock::new());
+    let config = fast(
+        Client::builder()
+            .blue(env(&blue_url, BLUE_KEY))
+            .green(env(&green_url, GREEN_KEY)),
+    )
+    .canary_weight(10.0)
+    .rollback(RollbackPolicy {
+        max_error_rate: None,
+        min_requests: 10,
+        shadow_max_tool_mismatch_rate: Some(0.1),
+        action: turnout::config::RollbackAction::Alert,
+        ..RollbackPolicy::default()
+    })
+    .configure(|c| c.shadow = Some(every(4)))
+    .into_config()
+    .expect("config");
+    let client = Client::with_clock(config, clock).expect("client");
+    let pinned = |side| turnout::RequestOptions::default().environment(side);
+    for i in 0..20 {
+        client
+            .chat()
+            .create(chat(MODEL, &format!("q {i}")))
+            .options(pinned(Side::Blue))
+            .await
+            .expect("blue answers");
+    }
+    shadows_ended(&client, 20).await;
+    let alerts = |c: &Client| {
+        c.history()
+            .iter()
+            .filter(|e| e.kind == EventKind::Alert)
+            .count()
+    };
+    client.tick();
+    assert_eq!(alerts(&client), 1);
+    for i in 0..3 {
+        client
+            .chat()
+            .create(chat(MODEL, &format!("g {i}")))
+            .options(pinned(Side::Green))
+            .await
+            .expect("green answers");
+    }
+    client.tick();
+    client.tick();
+    assert_eq!(alerts(&client), 1, "one alert for one episode");
+    assert_eq!(client.traffic().weight_bp, 1000, "alert only");
+}

@@ -12,7 +12,8 @@ use crate::rollout::llm_gates::{evaluate, has_llm_gates};
 impl Engine {
     /// `verdict`, or the first failed LLM or shadow gate of `policy` when `verdict` passed:
     /// `side`'s cost and token figures over the policy's window against the other side's, then
-    /// the candidate's shadow pairs.
+    /// the candidate's shadow pairs. The shadow gates are judged even when `verdict` is
+    /// inconclusive (a candidate with little user traffic may have many shadow pairs).
     pub(crate) fn judge_llm(
         &self,
         side: Side,
@@ -20,8 +21,16 @@ impl Engine {
         now: Duration,
         verdict: Verdict,
     ) -> Verdict {
-        if verdict != Verdict::Pass {
-            return verdict;
+        match verdict {
+            Verdict::Fail(_) => return verdict,
+            // Too few user requests says nothing of the shadow pairs: they are judged apart.
+            Verdict::Inconclusive { .. } => {
+                return match self.judge_shadow(policy, now, Verdict::Pass) {
+                    Verdict::Fail(f) => Verdict::Fail(f),
+                    _ => verdict,
+                };
+            }
+            Verdict::Pass => {}
         }
         if !has_llm_gates(policy) {
             return self.judge_shadow(policy, now, verdict);

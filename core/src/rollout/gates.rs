@@ -299,12 +299,13 @@ pub fn evaluate(
     Verdict::Pass
 }
 
-/// Whether `policy` has a gate judged only on full evaluations: quantiles, or the LLM gates
-/// (their figures are summed over the window, too much for every outcome).
+/// Whether `policy` has a gate judged only on full evaluations: quantiles, or the LLM and
+/// shadow gates (their figures are summed over the window, too much for every outcome).
 pub fn has_quantile_gates(policy: &RollbackPolicy) -> bool {
     policy.max_p99_latency_ms.is_some()
         || policy.max_p99_ttft_ms.is_some()
         || super::llm_gates::has_llm_gates(policy)
+        || super::shadow_gates::has_shadow_gates(policy)
 }
 
 #[cfg(test)]
