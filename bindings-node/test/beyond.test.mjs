@@ -79,3 +79,28 @@ test('hedge, shadow, balance and the LLM gates are validated by the core', () =>
   assert.throws(() => new Client(pairOptions(pair, { shadow: { sample: 2 } })), ConfigError)
   assert.throws(() => new Client(pairOptions(pair, { balance: 'fastest' })), ConfigError)
 })
+
+test('a rollout may start with a shadow step at weight 0', () => {
+  const client = new Client(pairOptions(pair, { shadow: { sample: 1 } }))
+  try {
+    client.startRollout({
+      steps: [{ weight: 0, shadow: true, minRequests: 5 }, { weight: 100 }],
+      gates: { shadowMaxToolMismatchRate: 0.1, minRequests: 5 },
+      intervalMs: 3_600_000,
+    })
+    assert.equal(client.status().canaryWeight, 0)
+    assert.equal(client.rollout().state, 'running')
+    client.abortRollout('test')
+  } finally {
+    client.close()
+  }
+  const plain = new Client(pairOptions(pair))
+  try {
+    assert.throws(
+      () => plain.startRollout({ steps: [{ weight: 0, shadow: true }, { weight: 100 }] }),
+      ConfigError,
+    )
+  } finally {
+    plain.close()
+  }
+})

@@ -95,3 +95,21 @@ def test_hedge_shadow_balance_and_llm_gates_are_validated_by_the_core(blue: Sim,
         turnout.Client(**client_kwargs(blue, green, shadow={"sample": 2.0}))
     with pytest.raises(turnout.ConfigError):
         turnout.Client(**client_kwargs(blue, green, balance="fastest"))
+
+
+def test_a_rollout_may_start_with_a_shadow_step(blue: Sim, green: Sim) -> None:
+    plan = turnout.RolloutPlan(
+        steps=[turnout.Step(0, min_requests=5, shadow=True), turnout.Step(100)],
+        gates=turnout.RollbackPolicy(shadow_max_tool_mismatch_rate=0.1, min_requests=5),
+        interval=3600.0,
+    )
+    with turnout.Client(**client_kwargs(blue, green, shadow={"sample": 1.0})) as client:
+        client.start_rollout(plan)
+        assert client.status()["canary_weight"] == 0
+        assert client.rollout()["state"] == "running"
+        client.abort_rollout("test")
+    with (
+        turnout.Client(**client_kwargs(blue, green)) as plain,
+        pytest.raises(turnout.ConfigError, match="shadow"),
+    ):
+        plain.start_rollout(plan)
