@@ -26,7 +26,7 @@ export interface EnvironmentOptions {
   /** The base URL, `/v1` included, e.g. `https://api.openai.com/v1`. */
   baseUrl: string
   /** This environment's own key (sent as `auth` says; never shown anywhere). */
-  apiKey?: string
+  apiKey?: string | string[]
   /** How the key is sent: `Authorization: Bearer` [default], `api-key` (Azure) or `x-api-key` (Anthropic). */
   auth?: 'bearer' | 'api-key' | 'x-api-key'
   /** Query parameters sent with every request (Azure's `api-version`). */
@@ -119,6 +119,20 @@ export interface RollbackOptions {
   minRequests?: number
   /** What a failure does [`"rollback"`]. */
   action?: 'rollback' | 'alert'
+  /** Highest mean cost (USD) of the candidate's priced answers. */
+  maxCostPerRequestUsd?: number
+  /** Highest ratio of the candidate's mean cost per answer to the stable side's. */
+  maxCostRatio?: number
+  /** Highest ratio of the candidate's mean output tokens per answer to the stable side's. */
+  maxOutputTokensRatio?: number
+  /** Lowest cached prompt-token share of the candidate, judged while the stable side reaches it. */
+  minCachedTokenShare?: number
+  /** Highest share of shadow pairs whose tool calls differ. */
+  shadowMaxToolMismatchRate?: number
+  /** Highest share of the candidate's shadow answers with an invalid structured output. */
+  shadowMaxInvalidJsonRate?: number
+  /** Highest ratio of the candidate's shadow cost to the stable side's for the same requests. */
+  shadowMaxCostRatio?: number
 }
 
 /** Client-side limits. */
@@ -185,6 +199,12 @@ export interface ClientOptions {
   auditLog?: string
   /** POST every event to this URL. */
   webhook?: string
+  /** Hedged requests (inference calls): a second attempt on the same side after `after` (`'p95'`) or `afterMs`. */
+  hedge?: { after?: 'p95'; afterMs?: number; maxExtra?: number }
+  /** Shadow traffic: a `sample` share of the stable side's chat completions sent again to the candidate, diffed. */
+  shadow?: { sample: number; maxConcurrency?: number; maxUsdPerHour?: number }
+  /** Opt-in active-active balancing of unkeyed, unpinned requests (off during a canary or rollout). */
+  balance?: 'latency' | 'cost'
 }
 
 /** Per-request options (the second argument of `create`). */
@@ -199,6 +219,8 @@ export interface RequestOptions {
   timeoutMs?: number
   /** Bounds the whole call (limiter wait, attempts, backoff, a stream to its end), ms. */
   deadlineMs?: number
+  /** The order of admission when client-side limits make requests wait [`"normal"`]. */
+  priority?: 'high' | 'normal' | 'low'
   /** Cancels the request (and, for streams, the upstream request). */
   signal?: AbortSignal
 }
@@ -484,6 +506,8 @@ export interface RolloutStep {
   holdMs?: number
   /** The least candidate requests seen at this step before it may advance [0]. */
   minRequests?: number
+  /** A first step at weight 0 judged on shadow traffic alone (no user reaches the candidate). */
+  shadow?: boolean
 }
 
 /** A progressive rollout plan. */
@@ -672,6 +696,10 @@ export declare class Client {
   static readonly metricsContentType: string
   /** Token and cost totals since the client was built. */
   costs(): Costs
+  /** Replaces a side's keys at run time; requests in flight keep theirs (`keys_rotated` event). */
+  rotateKeys(side: Side, keys: string[]): void
+  /** The shadow traffic so far: counts, rates, this hour's spend, the last differing pairs (keys redacted). */
+  shadowReport(): Record<string, any>
 
   /** Stops background tasks; later requests and operations throw {@link ClientClosedError}. */
   close(): void

@@ -25,7 +25,7 @@ function sync(fn) {
   }
 }
 
-/** `{ routingKey, environment, metadata, timeoutMs, deadlineMs }` for the native side; metadata values as strings. */
+/** `{ routingKey, environment, metadata, timeoutMs, deadlineMs, priority }` for the native side; metadata values as strings. */
 function callOptions(options) {
   if (options == null) return undefined
   if (typeof options !== 'object') throw new ConfigError('request options must be an object')
@@ -40,6 +40,7 @@ function callOptions(options) {
     if (typeof options.deadlineMs !== 'number') throw new ConfigError('deadlineMs must be a number of milliseconds')
     out.deadlineMs = options.deadlineMs
   }
+  if (options.priority != null) out.priority = String(options.priority)
   if (options.metadata != null) {
     if (typeof options.metadata !== 'object') throw new ConfigError('metadata must be an object of strings')
     const metadata = {}
@@ -394,6 +395,17 @@ class Client {
   /** Token and cost totals since the client was built: overall, by environment, model and tag. */
   costs() {
     return sync(() => this.#native.costs())
+  }
+
+  /** Replaces a side's keys at run time; requests in flight finish with the key they were sent with. */
+  rotateKeys(side, keys) {
+    if (!Array.isArray(keys)) throw new ConfigError('rotateKeys(side, keys): keys must be an array of strings')
+    sync(() => this.#native.rotateKeys(String(side), keys.map(String)))
+  }
+
+  /** The shadow traffic so far: counts, rates, this hour's spend, the last differing pairs (keys redacted). */
+  shadowReport() {
+    return sync(() => this.#native.shadowReport())
   }
 
   /** The events kept in memory (the last 1000), oldest first. */

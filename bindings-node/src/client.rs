@@ -35,6 +35,8 @@ pub struct CallOptions {
     pub timeout_ms: Option<f64>,
     /// Bounds the whole call (limiter wait, attempts, backoff, a stream to its end), in ms.
     pub deadline_ms: Option<f64>,
+    /// `"high"`, `"normal"` or `"low"`: the order of admission when limits make requests wait.
+    pub priority: Option<String>,
 }
 
 impl CallOptions {
@@ -59,6 +61,10 @@ impl CallOptions {
             metadata: self.metadata.map(|m| m.into_iter().collect()),
             timeout: millis("timeoutMs", self.timeout_ms)?,
             deadline: millis("deadlineMs", self.deadline_ms)?,
+            priority: match self.priority {
+                Some(p) => p.parse().napi()?,
+                None => turnout::Priority::default(),
+            },
             ..Default::default()
         })
     }
@@ -464,6 +470,22 @@ impl NativeClient {
     pub fn restore_checkpoint(&self, id: String, force: Option<bool>) -> napi::Result<Value> {
         let force = force.unwrap_or(false);
         guard(|| convert::traffic(&self.inner.restore_checkpoint_with(&id, force).napi()?))
+    }
+
+    /// Replaces `side`'s keys at run time; requests in flight keep theirs.
+    #[napi]
+    pub fn rotate_keys(&self, side: String, keys: Vec<String>) -> napi::Result<()> {
+        guard(|| {
+            let side = side.parse::<turnout::Side>().napi()?;
+            let keys = keys.into_iter().map(turnout::ApiKey::new).collect();
+            self.inner.rotate_keys(side, keys).napi()
+        })
+    }
+
+    /// The shadow traffic so far, samples redacted.
+    #[napi(ts_return_type = "Record<string, any>")]
+    pub fn shadow_report(&self) -> napi::Result<Value> {
+        guard(|| convert::to_js(&self.inner.shadow_report()))
     }
 
     /// The Prometheus metrics of this client (OpenMetrics text).

@@ -89,12 +89,36 @@ const ROLLBACK: &[Field] = &[
     f("windowMs", "window", Kind::Millis),
     f("minRequests", "min_requests", Kind::Plain),
     f("action", "action", Kind::Plain),
+    f(
+        "maxCostPerRequestUsd",
+        "max_cost_per_request_usd",
+        Kind::Plain,
+    ),
+    f("maxCostRatio", "max_cost_ratio", Kind::Plain),
+    f(
+        "maxOutputTokensRatio",
+        "max_output_tokens_ratio",
+        Kind::Plain,
+    ),
+    f("minCachedTokenShare", "min_cached_token_share", Kind::Plain),
+    f(
+        "shadowMaxToolMismatchRate",
+        "shadow_max_tool_mismatch_rate",
+        Kind::Plain,
+    ),
+    f(
+        "shadowMaxInvalidJsonRate",
+        "shadow_max_invalid_json_rate",
+        Kind::Plain,
+    ),
+    f("shadowMaxCostRatio", "shadow_max_cost_ratio", Kind::Plain),
 ];
 
 const RATE_LIMIT: &[Field] = &[
     f("requestsPerMinute", "requests_per_minute", Kind::Plain),
     f("tokensPerMinute", "tokens_per_minute", Kind::Plain),
     f("maxConcurrency", "max_concurrency", Kind::Plain),
+    f("priorityAgingMs", "priority_aging", Kind::Millis),
 ];
 
 const METRICS: &[Field] = &[f("listen", "listen", Kind::Plain)];
@@ -123,6 +147,19 @@ const BOUNDS: &[Field] = &[
     f("responseBodyBytes", "response_body_bytes", Kind::Plain),
     f("errorBodyBytes", "error_body_bytes", Kind::Plain),
     f("sseEventBytes", "sse_event_bytes", Kind::Plain),
+];
+
+const HEDGE: &[Field] = &[
+    // `after: 'p95'`, or a delay in ms.
+    f("after", "after", Kind::Plain),
+    f("afterMs", "after", Kind::Millis),
+    f("maxExtra", "max_extra", Kind::Plain),
+];
+
+const SHADOW: &[Field] = &[
+    f("sample", "sample", Kind::Plain),
+    f("maxConcurrency", "max_concurrency", Kind::Plain),
+    f("maxUsdPerHour", "max_usd_per_hour", Kind::Plain),
 ];
 
 const TOP: &[Field] = &[
@@ -160,12 +197,16 @@ const TOP: &[Field] = &[
     f("auditLog", "audit_log", Kind::Plain),
     f("webhook", "webhook", Kind::Plain),
     f("otel", "otel", Kind::Section(OTEL)),
+    f("hedge", "hedge", Kind::Section(HEDGE)),
+    f("shadow", "shadow", Kind::Section(SHADOW)),
+    f("balance", "balance", Kind::Plain),
 ];
 
 const STEP: &[Field] = &[
     f("weight", "weight", Kind::Plain),
     f("holdMs", "hold", Kind::Millis),
     f("minRequests", "min_requests", Kind::Plain),
+    f("shadow", "shadow", Kind::Plain),
 ];
 
 const ROLLOUT_PLAN: &[Field] = &[

@@ -144,11 +144,15 @@ impl BaseClient {
         metadata: Option<&Bound<'_, PyDict>>,
         timeout: Option<f64>,
         deadline: Option<f64>,
+        priority: Option<&str>,
     ) -> PyResult<Call> {
         let mut options = convert::options(py, routing_key, environment, metadata, timeout)?;
         options.deadline = deadline
             .map(|d| convert::seconds("deadline", d))
             .transpose()?;
+        if let Some(p) = priority {
+            options.priority = p.parse().map_err(|e| to_py_err(py, e))?;
+        }
         Ok(Call {
             core: self.core(py)?.clone(),
             method: convert::method(method)?,
@@ -224,7 +228,7 @@ impl BaseClient {
         rollback=None, timeout=None, connect_timeout=None, deadline=None,
         stream_first_event_timeout=None, bounds=None, stats_window=None, rate_limit=None,
         pricing=None, state=None, audit_log=None, webhook=None, cost_tag=None, metrics=None,
-        cache=None, _config=None
+        cache=None, hedge=None, shadow=None, balance=None, _config=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new<'py>(
@@ -254,6 +258,9 @@ impl BaseClient {
         cost_tag: Option<String>,
         metrics: Option<Bound<'py, PyAny>>,
         cache: Option<Bound<'py, PyAny>>,
+        hedge: Option<Bound<'py, PyAny>>,
+        shadow: Option<Bound<'py, PyAny>>,
+        balance: Option<String>,
         _config: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Self> {
         let config = match _config {
@@ -284,6 +291,9 @@ impl BaseClient {
                 cost_tag,
                 metrics,
                 cache,
+                hedge,
+                shadow,
+                balance,
             }
             .into_config(py)?,
         };
@@ -303,7 +313,7 @@ impl BaseClient {
     }
 
     /// Sends a request and returns `(data, route)`.
-    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, deadline=None))]
+    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, deadline=None, priority=None))]
     #[allow(clippy::too_many_arguments)]
     fn _request(
         &self,
@@ -316,6 +326,7 @@ impl BaseClient {
         metadata: Option<&Bound<'_, PyDict>>,
         timeout: Option<f64>,
         deadline: Option<f64>,
+        priority: Option<&str>,
     ) -> PyResult<Py<PyAny>> {
         let call = self.prepare(
             py,
@@ -327,13 +338,14 @@ impl BaseClient {
             metadata,
             timeout,
             deadline,
+            priority,
         )?;
         let routed = runtime::block_on(py, call.send())?.map_err(|e| to_py_err(py, e))?;
         answer(py, routed)
     }
 
     /// Opens a stream (returns once its first chunk has arrived).
-    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, deadline=None))]
+    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, deadline=None, priority=None))]
     #[allow(clippy::too_many_arguments)]
     fn _stream(
         &self,
@@ -346,6 +358,7 @@ impl BaseClient {
         metadata: Option<&Bound<'_, PyDict>>,
         timeout: Option<f64>,
         deadline: Option<f64>,
+        priority: Option<&str>,
     ) -> PyResult<Stream> {
         let call = self.prepare(
             py,
@@ -357,6 +370,7 @@ impl BaseClient {
             metadata,
             timeout,
             deadline,
+            priority,
         )?;
         let pumped = runtime::block_on(py, async move { call.stream().await.map(pump) })?
             .map_err(|e| to_py_err(py, e))?;
@@ -364,7 +378,7 @@ impl BaseClient {
     }
 
     /// An awaitable of `(data, route)`.
-    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, deadline=None))]
+    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, deadline=None, priority=None))]
     #[allow(clippy::too_many_arguments)]
     fn _arequest<'py>(
         &self,
@@ -377,6 +391,7 @@ impl BaseClient {
         metadata: Option<&Bound<'py, PyDict>>,
         timeout: Option<f64>,
         deadline: Option<f64>,
+        priority: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let call = self.prepare(
             py,
@@ -388,6 +403,7 @@ impl BaseClient {
             metadata,
             timeout,
             deadline,
+            priority,
         )?;
         runtime::future_into_py(py, async move {
             let result = call.send().await;
@@ -399,7 +415,7 @@ impl BaseClient {
     }
 
     /// An awaitable of a `Stream` (resolved once its first chunk has arrived).
-    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, deadline=None))]
+    #[pyo3(signature = (method, path, body=None, routing_key=None, environment=None, metadata=None, timeout=None, deadline=None, priority=None))]
     #[allow(clippy::too_many_arguments)]
     fn _astream<'py>(
         &self,
@@ -412,6 +428,7 @@ impl BaseClient {
         metadata: Option<&Bound<'py, PyDict>>,
         timeout: Option<f64>,
         deadline: Option<f64>,
+        priority: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let call = self.prepare(
             py,
@@ -423,6 +440,7 @@ impl BaseClient {
             metadata,
             timeout,
             deadline,
+            priority,
         )?;
         runtime::future_into_py(py, async move {
             let result = call.stream().await.map(pump);
@@ -639,6 +657,19 @@ impl BaseClient {
     fn _costs(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let costs = self.op(py, |core| core.costs())?;
         serde_to_py(py, &costs)
+    }
+
+    /// Replaces `environment`'s keys at run time; requests in flight keep theirs.
+    fn _rotate_keys(&self, py: Python<'_>, environment: &str, keys: Vec<String>) -> PyResult<()> {
+        let side = convert::side(py, environment)?;
+        let keys = keys.into_iter().map(turnout::ApiKey::new).collect();
+        self.change(py, |core| core.rotate_keys(side, keys))
+    }
+
+    /// The shadow traffic so far, samples redacted.
+    fn _shadow_report(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let report = self.op(py, |core| core.shadow_report())?;
+        serde_to_py(py, &report)
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {

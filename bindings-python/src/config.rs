@@ -14,12 +14,21 @@ use serde_json::{Map, Value, json};
 use crate::convert::{quote, to_py, to_value};
 use crate::errors::{config_error, to_py_err};
 
+/// `api_key`: one key, or a list of keys (a pool used round-robin).
+#[derive(FromPyObject)]
+enum Keys {
+    One(String),
+    Many(Vec<String>),
+}
+
 /// One upstream: base URL, its own key and how it is sent, a label, extra headers, a query,
 /// model names, a timeout.
 #[pyclass(frozen, module = "turnout._turnout")]
 pub struct Environment {
     base_url: String,
     api_key: turnout::ApiKey,
+    /// Further keys of a pool (`api_key` given as a list).
+    more_keys: Vec<turnout::ApiKey>,
     auth: Option<String>,
     label: Option<String>,
     headers: BTreeMap<String, String>,
@@ -35,7 +44,7 @@ impl Environment {
     #[allow(clippy::too_many_arguments)]
     fn new(
         base_url: String,
-        api_key: Option<String>,
+        api_key: Option<Keys>,
         label: Option<String>,
         headers: Option<BTreeMap<String, String>>,
         timeout: Option<f64>,
@@ -43,9 +52,17 @@ impl Environment {
         query: Option<BTreeMap<String, String>>,
         models: Option<BTreeMap<String, String>>,
     ) -> Self {
+        let mut keys = match api_key {
+            None => Vec::new(),
+            Some(Keys::One(k)) => vec![k],
+            Some(Keys::Many(ks)) => ks,
+        }
+        .into_iter()
+        .map(turnout::ApiKey::new);
         Self {
             base_url,
-            api_key: turnout::ApiKey::new(api_key.unwrap_or_default()),
+            api_key: keys.next().unwrap_or_else(|| turnout::ApiKey::new("")),
+            more_keys: keys.collect(),
             auth,
             label,
             headers: headers.unwrap_or_default(),
@@ -122,7 +139,15 @@ impl Environment {
     fn to_config(&self) -> Value {
         let mut map = Map::new();
         map.insert("base_url".into(), json!(self.base_url));
-        map.insert("api_key".into(), json!(self.api_key.expose()));
+        if self.more_keys.is_empty() {
+            map.insert("api_key".into(), json!(self.api_key.expose()));
+        } else {
+            let all: Vec<&str> = std::iter::once(&self.api_key)
+                .chain(&self.more_keys)
+                .map(turnout::ApiKey::expose)
+                .collect();
+            map.insert("api_key".into(), json!(all));
+        }
         if let Some(label) = &self.label {
             map.insert("label".into(), json!(label));
         }
@@ -337,8 +362,8 @@ section_class!(
     RollbackPolicy,
     turnout::config::RollbackPolicy,
     "rollback",
-    "(*, max_error_rate=..., min_success_rate=..., max_p99_latency_ms=..., max_p99_ttft_ms=..., max_error_rate_delta=..., max_rate_limited_rate=..., window=..., min_requests=..., action=...)",
-    [max_error_rate, min_success_rate, max_p99_latency_ms, max_p99_ttft_ms, max_error_rate_delta, max_rate_limited_rate, window, min_requests, action]
+    "(*, max_error_rate=..., min_success_rate=..., max_p99_latency_ms=..., max_p99_ttft_ms=..., max_error_rate_delta=..., max_rate_limited_rate=..., window=..., min_requests=..., action=..., max_cost_per_request_usd=..., max_cost_ratio=..., max_output_tokens_ratio=..., min_cached_token_share=..., shadow_max_tool_mismatch_rate=..., shadow_max_invalid_json_rate=..., shadow_max_cost_ratio=...)",
+    [max_error_rate, min_success_rate, max_p99_latency_ms, max_p99_ttft_ms, max_error_rate_delta, max_rate_limited_rate, window, min_requests, action, max_cost_per_request_usd, max_cost_ratio, max_output_tokens_ratio, min_cached_token_share, shadow_max_tool_mismatch_rate, shadow_max_invalid_json_rate, shadow_max_cost_ratio]
 );
 
 section_class!(
@@ -346,8 +371,8 @@ section_class!(
     RateLimit,
     turnout::config::RateLimit,
     "rate_limit",
-    "(*, requests_per_minute=..., tokens_per_minute=..., max_concurrency=...)",
-    [requests_per_minute, tokens_per_minute, max_concurrency]
+    "(*, requests_per_minute=..., tokens_per_minute=..., max_concurrency=..., priority_aging=...)",
+    [requests_per_minute, tokens_per_minute, max_concurrency, priority_aging]
 );
 
 /// One step of a progressive rollout: the candidate's weight (percent), how long to hold it
@@ -360,9 +385,12 @@ pub struct Step {
 #[pymethods]
 impl Step {
     #[new]
-    #[pyo3(signature = (weight, hold=0.0, min_requests=0))]
-    fn new(weight: f64, hold: f64, min_requests: u64) -> PyResult<Self> {
-        let value = json!({ "weight": weight, "hold": hold, "min_requests": min_requests });
+    #[pyo3(signature = (weight, hold=0.0, min_requests=0, shadow=false))]
+    fn new(weight: f64, hold: f64, min_requests: u64, shadow: bool) -> PyResult<Self> {
+        let mut value = json!({ "weight": weight, "hold": hold, "min_requests": min_requests });
+        if shadow {
+            value["shadow"] = Value::Bool(true);
+        }
         Ok(Self {
             value: typed::<turnout::Step>("step", value)?,
         })
@@ -384,6 +412,12 @@ impl Step {
     #[getter]
     fn min_requests(&self) -> u64 {
         self.value["min_requests"].as_u64().unwrap_or_default()
+    }
+
+    /// A first step at weight 0 judged on shadow traffic alone.
+    #[getter]
+    fn shadow(&self) -> bool {
+        self.value["shadow"].as_bool().unwrap_or_default()
     }
 
     fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -589,6 +623,9 @@ pub struct ClientArgs<'py> {
     pub cost_tag: Option<String>,
     pub metrics: Option<Bound<'py, PyAny>>,
     pub cache: Option<Bound<'py, PyAny>>,
+    pub hedge: Option<Bound<'py, PyAny>>,
+    pub shadow: Option<Bound<'py, PyAny>>,
+    pub balance: Option<String>,
 }
 
 impl ClientArgs<'_> {
@@ -648,6 +685,8 @@ impl ClientArgs<'_> {
             ("metrics", &self.metrics),
             ("cache", &self.cache),
             ("bounds", &self.bounds),
+            ("hedge", &self.hedge),
+            ("shadow", &self.shadow),
         ] {
             if let Some(obj) = obj {
                 map.insert(key.into(), to_value(obj)?);
@@ -677,6 +716,9 @@ impl ClientArgs<'_> {
         }
         if let Some(tag) = self.cost_tag {
             map.insert("cost_tag".into(), json!(tag));
+        }
+        if let Some(balance) = self.balance {
+            map.insert("balance".into(), json!(balance));
         }
         turnout::Config::from_value(Value::Object(map)).map_err(|e| to_py_err(py, e))
     }

@@ -92,6 +92,8 @@ impl FromStr for Side {
 pub struct Environment {
     base_url: String,
     api_key: ApiKey,
+    /// Further keys of a pool, used round-robin with `api_key` (see `docs/keys.md`).
+    more_keys: Vec<ApiKey>,
     auth: AuthStyle,
     label: Option<String>,
     headers: Vec<(String, String)>,
@@ -112,6 +114,7 @@ impl Environment {
         Self {
             base_url,
             api_key: api_key.into(),
+            more_keys: Vec::new(),
             auth: AuthStyle::default(),
             label: None,
             headers: Vec::new(),
@@ -183,9 +186,27 @@ impl Environment {
         &self.base_url
     }
 
-    /// The key of this environment.
+    /// The key of this environment (the first of its pool).
     pub fn api_key(&self) -> &ApiKey {
         &self.api_key
+    }
+
+    /// Adds a key to this environment's pool: requests use the keys round-robin, a key
+    /// answered 401/403 is taken out, one answered 429 rests for its `Retry-After`.
+    pub fn with_key(mut self, key: impl Into<ApiKey>) -> Self {
+        if self.api_key.is_empty() {
+            self.api_key = key.into();
+        } else {
+            self.more_keys.push(key.into());
+        }
+        self
+    }
+
+    /// Every key of the pool, the first one first (empty keys left out).
+    pub fn api_keys(&self) -> impl Iterator<Item = &ApiKey> {
+        std::iter::once(&self.api_key)
+            .chain(&self.more_keys)
+            .filter(|k| !k.is_empty())
     }
 
     /// The label, if one was set.
@@ -232,7 +253,7 @@ impl Environment {
 struct EnvironmentFile {
     base_url: String,
     #[serde(default)]
-    api_key: String,
+    api_key: KeyList,
     #[serde(default)]
     auth: AuthStyle,
     #[serde(default)]
@@ -247,10 +268,57 @@ struct EnvironmentFile {
     timeout: Option<Duration>,
 }
 
+/// `api_key` in a file: one key, or a list of keys (a pool).
+enum KeyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for KeyList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = KeyList;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<KeyList, E> {
+                Ok(KeyList::One(v.to_string()))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<KeyList, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(k) = seq.next_element::<String>()? {
+                    keys.push(k);
+                }
+                Ok(KeyList::Many(keys))
+            }
+        }
+        d.deserialize_any(Keys)
+    }
+}
+
+impl Default for KeyList {
+    fn default() -> Self {
+        Self::One(String::new())
+    }
+}
+
 impl<'de> Deserialize<'de> for Environment {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let f = EnvironmentFile::deserialize(d)?;
-        let mut env = Environment::new(f.base_url, ApiKey::new(f.api_key));
+        let keys = match f.api_key {
+            KeyList::One(key) => vec![key],
+            KeyList::Many(keys) => keys,
+        };
+        let mut keys = keys.into_iter();
+        let mut env = Environment::new(f.base_url, ApiKey::new(keys.next().unwrap_or_default()));
+        env.more_keys = keys.map(ApiKey::new).collect();
         env.auth = f.auth;
         env.query.extend(f.query);
         env.models = f.models;
@@ -266,6 +334,7 @@ impl fmt::Debug for Environment {
         f.debug_struct("Environment")
             .field("base_url", &crate::secret::masked_url(&self.base_url))
             .field("api_key", &self.api_key)
+            .field("more_keys", &self.more_keys)
             .field("auth", &self.auth)
             .field("label", &self.label)
             .field(

@@ -9,13 +9,14 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, RequestBuilder, Response};
 
+use crate::clock::SharedClock;
 use crate::config::Bounds;
 use crate::environment::{Environment, Side};
 use crate::error::{Error, Result};
-use crate::provider::AuthStyle;
+use crate::keys::{KeyPool, PooledKey};
 use crate::resilience::retry_after;
 
 /// Paths whose full URL each endpoint parses once, when it is built. Parsing a URL (with its
@@ -40,11 +41,14 @@ pub(crate) struct Endpoint {
     pub timeout: Option<Duration>,
     /// `base_url + path` parsed, for each of [`PREPARSED_PATHS`] that parses.
     parsed: Vec<(&'static str, reqwest::Url)>,
+    /// The side's keys: one is picked per attempt.
+    pub keys: KeyPool,
 }
 
 impl Endpoint {
-    /// Prepares `env` as `side`; the key becomes a sensitive header value.
-    pub fn new(side: Side, env: &Environment) -> Result<Self> {
+    /// Prepares `env` as `side`; its keys become a pool of sensitive header values, rested
+    /// and taken out by `clock`'s time.
+    pub fn new(side: Side, env: &Environment, clock: SharedClock) -> Result<Self> {
         let mut headers = HeaderMap::new();
         for (name, value) in env.headers() {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
@@ -61,20 +65,10 @@ impl Endpoint {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
-        if !env.api_key().is_empty() {
-            let key = env.api_key().expose();
-            let (name, value) = match env.auth_style() {
-                AuthStyle::Bearer => (AUTHORIZATION, format!("Bearer {key}")),
-                AuthStyle::ApiKey => (HeaderName::from_static("api-key"), key.to_string()),
-                AuthStyle::XApiKey => (HeaderName::from_static("x-api-key"), key.to_string()),
-            };
-            let mut auth = HeaderValue::from_str(&value).map_err(|_| {
-                Error::Config(format!(
-                    "environments.{side}.api_key contains characters not allowed in a header"
-                ))
-            })?;
-            auth.set_sensitive(true);
-            headers.insert(name, auth);
+        let keys = KeyPool::new(side, env.auth_style(), env.api_keys(), clock)?;
+        if !keys.is_empty() {
+            // The pool's key replaces any custom header of the same name, as one key did.
+            headers.remove(keys.header());
         }
         let query = encode_query(env.query());
         let mut ep = Self {
@@ -84,6 +78,7 @@ impl Endpoint {
             headers,
             timeout: env.timeout_override(),
             parsed: Vec::new(),
+            keys,
         };
         ep.parsed = PREPARSED_PATHS
             .iter()
@@ -104,6 +99,16 @@ impl Endpoint {
             url.push_str(&self.query);
         }
         url
+    }
+}
+
+impl Endpoint {
+    /// Tells the key pool how an attempt made with `key` ended (401/403 and 429 change the
+    /// key's state).
+    fn learn<T>(&self, key: Option<&PooledKey>, result: &Result<T>) {
+        if let (Some(key), Err(e)) = (key, result) {
+            self.keys.report(key, e);
+        }
     }
 }
 
@@ -160,8 +165,8 @@ impl Transport {
         Ok(Self { client, bounds })
     }
 
-    /// The request of one exchange: URL, the endpoint's headers, the body.
-    fn request(&self, ep: &Endpoint, ex: Exchange<'_>) -> RequestBuilder {
+    /// The request of one exchange: URL, the endpoint's headers, `key`, the body.
+    fn request(&self, ep: &Endpoint, ex: Exchange<'_>, key: Option<&PooledKey>) -> RequestBuilder {
         let Exchange {
             method,
             path,
@@ -185,6 +190,9 @@ impl Transport {
         for (name, value) in &ep.headers {
             req = req.header(name, value.clone());
         }
+        if let Some(key) = key {
+            req = req.header(ep.keys.header(), key.value().clone());
+        }
         if let Some(key) = idempotency_key {
             req = req.header("idempotency-key", key);
         }
@@ -201,8 +209,20 @@ impl Transport {
     /// Sends one exchange and reads the whole answer, all within `ex.timeout` (one timer for
     /// the exchange); anything but 2xx becomes [`Error::Status`] or a transport error.
     pub async fn fetch(&self, ep: &Endpoint, ex: Exchange<'_>) -> Result<Bytes> {
+        let key = ep.keys.pick();
+        let result = self.fetch_with(ep, ex, key.as_deref()).await;
+        ep.learn(key.as_deref(), &result);
+        result
+    }
+
+    async fn fetch_with(
+        &self,
+        ep: &Endpoint,
+        ex: Exchange<'_>,
+        key: Option<&PooledKey>,
+    ) -> Result<Bytes> {
         let (side, timeout) = (ep.side, ex.timeout);
-        let req = self.request(ep, ex);
+        let req = self.request(ep, ex, key);
         let exchange = async {
             let resp = req
                 .send()
@@ -219,8 +239,20 @@ impl Transport {
     /// Sends one exchange; a 2xx answer is returned with its body unread, anything else becomes
     /// [`Error::Status`] (body read) or a transport error.
     pub async fn send(&self, ep: &Endpoint, ex: Exchange<'_>) -> Result<Response> {
+        let key = ep.keys.pick();
+        let result = self.send_with(ep, ex, key.as_deref()).await;
+        ep.learn(key.as_deref(), &result);
+        result
+    }
+
+    async fn send_with(
+        &self,
+        ep: &Endpoint,
+        ex: Exchange<'_>,
+        key: Option<&PooledKey>,
+    ) -> Result<Response> {
         let timeout = ex.timeout;
-        let req = self.request(ep, ex);
+        let req = self.request(ep, ex, key);
         let resp = within(ep.side, timeout, req.send())
             .await?
             .map_err(|e| transport_error(ep.side, &e, timeout))?;
@@ -234,10 +266,20 @@ impl Transport {
     /// failures without an answer are errors.
     pub async fn send_any(&self, ep: &Endpoint, ex: Exchange<'_>) -> Result<Response> {
         let timeout = ex.timeout;
-        let req = self.request(ep, ex);
-        within(ep.side, timeout, req.send())
-            .await?
-            .map_err(|e| transport_error(ep.side, &e, timeout))
+        let key = ep.keys.pick();
+        let req = self.request(ep, ex, key.as_deref());
+        let result = within(ep.side, timeout, req.send())
+            .await
+            .and_then(|r| r.map_err(|e| transport_error(ep.side, &e, timeout)));
+        // The key pool learns from an answer's status and `Retry-After` (failures without an
+        // answer say nothing about a key); the body is left for the caller.
+        if let Ok(resp) = &result
+            && !resp.status().is_success()
+        {
+            let error = error_of(ep.side, resp.status().as_u16(), resp.headers(), b"");
+            ep.learn(key.as_deref(), &Err::<(), _>(error));
+        }
+        result
     }
 
     /// Reads a non-2xx answer: its status, headers and body (within

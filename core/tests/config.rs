@@ -318,6 +318,7 @@ fn assert_full_config(c: &Config) {
             window: Duration::from_secs(120),
             min_requests: 50,
             action: RollbackAction::Alert,
+            ..RollbackPolicy::default()
         }
     );
     assert_eq!(c.timeout, Duration::from_secs(30));
@@ -329,6 +330,7 @@ fn assert_full_config(c: &Config) {
             requests_per_minute: Some(600),
             tokens_per_minute: None,
             max_concurrency: Some(8),
+            ..RateLimit::default()
         })
     );
     assert_eq!(

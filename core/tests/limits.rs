@@ -24,6 +24,7 @@ fn limit(rpm: Option<u32>, tpm: Option<u64>, concurrency: Option<u32>) -> RateLi
         requests_per_minute: rpm,
         tokens_per_minute: tpm,
         max_concurrency: concurrency,
+        ..RateLimit::default()
     }
 }
 

@@ -214,8 +214,18 @@ async fn no_key_prompt_routing_key_or_metadata_shows_in_the_exposition() {
         .collect();
     for label in labels {
         assert!(
-            // `task` names a background task (a fixed set), never anything a caller sends.
-            ["environment", "label", "model", "outcome", "kind", "task"].contains(&label.as_str()),
+            // `task` names a background task and `priority` one of high, normal, low (fixed
+            // sets), never anything a caller sends.
+            [
+                "environment",
+                "label",
+                "model",
+                "outcome",
+                "kind",
+                "task",
+                "priority"
+            ]
+            .contains(&label.as_str()),
             "unexpected label {label}"
         );
     }

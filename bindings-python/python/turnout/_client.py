@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["Client", "AsyncClient"]
 
 Event = dict[str, Any]
+Priority = Literal["high", "normal", "low"]
 
 
 def _body(params: dict[str, Any], extra_body: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -86,6 +87,7 @@ class Completions:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -102,6 +104,7 @@ class Completions:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -117,6 +120,7 @@ class Completions:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -126,20 +130,38 @@ class Completions:
         options are ``routing_key`` (sticky bucketing; defaults to ``user``), ``environment``
         (pin to "blue" or "green"), ``metadata`` (matched against rules) and ``timeout``
         (seconds, per attempt), ``deadline`` (seconds, the whole call: limiter wait, attempts,
-        backoff, a stream to its end). With ``stream=True``, returns a ``Stream`` of chunks."""
+        backoff, a stream to its end), ``priority`` ("high", "normal" or "low": the order of
+        admission when client-side limits make requests wait). With ``stream=True``, returns a
+        ``Stream`` of chunks."""
         _no_headers(extra_headers)
         body = _body(params, extra_body)
         path = _path(self._endpoint, extra_query)
         if stream:
             body["stream"] = True
             native = self._client._stream(
-                "POST", path, body, routing_key, environment, metadata, timeout, deadline=deadline
+                "POST",
+                path,
+                body,
+                routing_key,
+                environment,
+                metadata,
+                timeout,
+                deadline=deadline,
+                priority=priority,
             )
             return Stream(native)
         if stream is not None:
             body["stream"] = stream
         data, route = self._client._request(
-            "POST", path, body, routing_key, environment, metadata, timeout, deadline=deadline
+            "POST",
+            path,
+            body,
+            routing_key,
+            environment,
+            metadata,
+            timeout,
+            deadline=deadline,
+            priority=priority,
         )
         return Response(data, route)
 
@@ -174,6 +196,7 @@ class Embeddings:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
         extra_body: Mapping[str, Any] | None = None,
         **params: Any,
     ) -> Response:
@@ -187,6 +210,7 @@ class Embeddings:
             metadata,
             timeout,
             deadline=deadline,
+            priority=priority,
         )
         return Response(data, route)
 
@@ -264,6 +288,7 @@ class Client(_turnout.BaseClient):
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
     ) -> Stream: ...
 
     @overload
@@ -279,6 +304,7 @@ class Client(_turnout.BaseClient):
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
     ) -> Response: ...
 
     def request(
@@ -293,17 +319,34 @@ class Client(_turnout.BaseClient):
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
     ) -> Response | Stream:
         """Any other endpoint (``path`` under the base URL, e.g. ``/responses``), routed like
         the others. With ``stream=True`` the answer's server-sent events are read as chunks."""
         if stream:
             return Stream(
                 self._stream(
-                    method, path, json, routing_key, environment, metadata, timeout, deadline=deadline
+                    method,
+                    path,
+                    json,
+                    routing_key,
+                    environment,
+                    metadata,
+                    timeout,
+                    deadline=deadline,
+                    priority=priority,
                 )
             )
         data, route = self._request(
-            method, path, json, routing_key, environment, metadata, timeout, deadline=deadline
+            method,
+            path,
+            json,
+            routing_key,
+            environment,
+            metadata,
+            timeout,
+            deadline=deadline,
+            priority=priority,
         )
         return Response(data, route)
 
@@ -398,6 +441,16 @@ class Client(_turnout.BaseClient):
         ``by_model`` and ``by_tag``."""
         return self._costs()
 
+    def rotate_keys(self, environment: str, keys: list[str]) -> None:
+        """Replaces ``environment``'s keys at run time; requests in flight finish with the key
+        they were sent with, a key already in the pool keeps its state (``keys_rotated``)."""
+        self._rotate_keys(environment, list(keys))
+
+    def shadow_report(self) -> dict[str, Any]:
+        """The shadow traffic so far: counts, rates, this hour's spend and the last differing
+        pairs (content excerpts, keys redacted)."""
+        return self._shadow_report()
+
     def history(self) -> list[Event]:
         """The events kept in memory (the last 1000), oldest first."""
         return self._history()
@@ -444,6 +497,7 @@ class AsyncCompletions:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -460,6 +514,7 @@ class AsyncCompletions:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -475,6 +530,7 @@ class AsyncCompletions:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -488,13 +544,29 @@ class AsyncCompletions:
         if stream:
             body["stream"] = True
             native = await self._client._astream(
-                "POST", path, body, routing_key, environment, metadata, timeout, deadline=deadline
+                "POST",
+                path,
+                body,
+                routing_key,
+                environment,
+                metadata,
+                timeout,
+                deadline=deadline,
+                priority=priority,
             )
             return AsyncStream(native)
         if stream is not None:
             body["stream"] = stream
         data, route = await self._client._arequest(
-            "POST", path, body, routing_key, environment, metadata, timeout, deadline=deadline
+            "POST",
+            path,
+            body,
+            routing_key,
+            environment,
+            metadata,
+            timeout,
+            deadline=deadline,
+            priority=priority,
         )
         return Response(data, route)
 
@@ -526,6 +598,7 @@ class AsyncEmbeddings:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
         extra_body: Mapping[str, Any] | None = None,
         **params: Any,
     ) -> Response:
@@ -539,6 +612,7 @@ class AsyncEmbeddings:
             metadata,
             timeout,
             deadline=deadline,
+            priority=priority,
         )
         return Response(data, route)
 
@@ -612,6 +686,7 @@ class AsyncClient(_turnout.BaseClient):
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
     ) -> AsyncStream: ...
 
     @overload
@@ -627,6 +702,7 @@ class AsyncClient(_turnout.BaseClient):
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
     ) -> Response: ...
 
     async def request(
@@ -641,15 +717,32 @@ class AsyncClient(_turnout.BaseClient):
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Priority | None = None,
     ) -> Response | AsyncStream:
         """Any other endpoint, routed like the others (see ``Client.request``)."""
         if stream:
             native = await self._astream(
-                method, path, json, routing_key, environment, metadata, timeout, deadline=deadline
+                method,
+                path,
+                json,
+                routing_key,
+                environment,
+                metadata,
+                timeout,
+                deadline=deadline,
+                priority=priority,
             )
             return AsyncStream(native)
         data, route = await self._arequest(
-            method, path, json, routing_key, environment, metadata, timeout, deadline=deadline
+            method,
+            path,
+            json,
+            routing_key,
+            environment,
+            metadata,
+            timeout,
+            deadline=deadline,
+            priority=priority,
         )
         return Response(data, route)
 
@@ -736,6 +829,14 @@ class AsyncClient(_turnout.BaseClient):
         """Token and cost totals since the client was built: ``total``, ``by_environment``,
         ``by_model`` and ``by_tag``."""
         return self._costs()
+
+    async def rotate_keys(self, environment: str, keys: list[str]) -> None:
+        """Replaces ``environment``'s keys at run time; requests in flight keep theirs."""
+        self._rotate_keys(environment, list(keys))
+
+    async def shadow_report(self) -> dict[str, Any]:
+        """The shadow traffic so far (see ``Client.shadow_report``)."""
+        return self._shadow_report()
 
     async def history(self) -> list[Event]:
         """The events kept in memory, oldest first."""

@@ -79,7 +79,7 @@ class Environment:
     def __new__(
         cls,
         base_url: str,
-        api_key: str | None = None,
+        api_key: str | list[str] | None = None,
         *,
         label: str | None = None,
         headers: Mapping[str, str] | None = None,
@@ -219,6 +219,13 @@ class RollbackPolicy:
         window: float = ...,
         min_requests: int = ...,
         action: Literal["rollback", "alert"] = ...,
+        max_cost_per_request_usd: float | None = ...,
+        max_cost_ratio: float | None = ...,
+        max_output_tokens_ratio: float | None = ...,
+        min_cached_token_share: float | None = ...,
+        shadow_max_tool_mismatch_rate: float | None = ...,
+        shadow_max_invalid_json_rate: float | None = ...,
+        shadow_max_cost_ratio: float | None = ...,
     ) -> Self: ...
     @property
     def max_error_rate(self) -> float | None: ...
@@ -238,6 +245,20 @@ class RollbackPolicy:
     def min_requests(self) -> int: ...
     @property
     def action(self) -> Literal["rollback", "alert"]: ...
+    @property
+    def max_cost_per_request_usd(self) -> float | None: ...
+    @property
+    def max_cost_ratio(self) -> float | None: ...
+    @property
+    def max_output_tokens_ratio(self) -> float | None: ...
+    @property
+    def min_cached_token_share(self) -> float | None: ...
+    @property
+    def shadow_max_tool_mismatch_rate(self) -> float | None: ...
+    @property
+    def shadow_max_invalid_json_rate(self) -> float | None: ...
+    @property
+    def shadow_max_cost_ratio(self) -> float | None: ...
     def to_dict(self) -> dict[str, Any]: ...
 
 @final
@@ -250,6 +271,7 @@ class RateLimit:
         requests_per_minute: int | None = ...,
         tokens_per_minute: int | None = ...,
         max_concurrency: int | None = ...,
+        priority_aging: float | None = ...,
     ) -> Self: ...
     @property
     def requests_per_minute(self) -> int | None: ...
@@ -257,19 +279,25 @@ class RateLimit:
     def tokens_per_minute(self) -> int | None: ...
     @property
     def max_concurrency(self) -> int | None: ...
+    @property
+    def priority_aging(self) -> float | None: ...
     def to_dict(self) -> dict[str, Any]: ...
 
 @final
 class Step:
     """One rollout step: weight (percent), hold (seconds), min_requests."""
 
-    def __new__(cls, weight: float, hold: float = 0.0, min_requests: int = 0) -> Self: ...
+    def __new__(
+        cls, weight: float, hold: float = 0.0, min_requests: int = 0, shadow: bool = False
+    ) -> Self: ...
     @property
     def weight(self) -> float: ...
     @property
     def hold(self) -> float: ...
     @property
     def min_requests(self) -> int: ...
+    @property
+    def shadow(self) -> bool: ...
     def to_dict(self) -> dict[str, Any]: ...
 
 @final
@@ -387,6 +415,9 @@ class BaseClient:
         cost_tag: str | None = None,
         metrics: Mapping[str, Any] | None = None,
         cache: Mapping[str, Any] | None = None,
+        hedge: Mapping[str, Any] | None = None,
+        shadow: Mapping[str, Any] | None = None,
+        balance: Literal["latency", "cost"] | None = None,
         _config: _ConfigSource | None = None,
     ) -> Self: ...
     @classmethod
@@ -404,6 +435,7 @@ class BaseClient:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Literal["high", "normal", "low"] | None = None,
     ) -> _Answer: ...
     def _stream(
         self,
@@ -415,6 +447,7 @@ class BaseClient:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Literal["high", "normal", "low"] | None = None,
     ) -> Stream: ...
     def _arequest(
         self,
@@ -426,6 +459,7 @@ class BaseClient:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Literal["high", "normal", "low"] | None = None,
     ) -> Awaitable[_Answer]: ...
     def _astream(
         self,
@@ -437,6 +471,7 @@ class BaseClient:
         metadata: Mapping[str, str] | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        priority: Literal["high", "normal", "low"] | None = None,
     ) -> Awaitable[Stream]: ...
     def _passthrough(
         self,
@@ -475,6 +510,8 @@ class BaseClient:
     def _metrics_text(self) -> str: ...
     def _metrics_address(self) -> str | None: ...
     def _costs(self) -> dict[str, Any]: ...
+    def _rotate_keys(self, environment: str, keys: list[str]) -> None: ...
+    def _shadow_report(self) -> dict[str, Any]: ...
     def _close(self) -> None: ...
 
 # --- exceptions ---------------------------------------------------------------------------

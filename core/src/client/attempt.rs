@@ -147,8 +147,11 @@ impl Engine {
             let body = self.body_for(&call, &mut cur)?;
             let sent = Instant::now();
             let span = ticket.attempt_span(side, cur.model(), cur.attempts);
+            let hedge = self.hedge_plan(cur.kind, side, cur.attempts, cur.pass);
             let result = self
-                .exchange::<T>(&call, side, body, timeout)
+                .race(side, hedge, || {
+                    self.exchange::<T>(&call, side, body.clone(), timeout)
+                })
                 .instrument(span)
                 .await;
             let elapsed = sent.elapsed();
@@ -161,6 +164,9 @@ impl Engine {
                     self.learn_objects(&call, cur.kind, side, &raw);
                     let mut route = self.route_info(&cur, started);
                     self.settle(ticket, &mut route, &raw);
+                    if self.config.shadow.is_some() {
+                        self.shadow_after(&call, super::shadow::Primary::of(&route, raw, elapsed));
+                    }
                     return Ok(Routed { data, route });
                 }
                 Err(e) => match self.after_failure(&mut cur, e) {
@@ -195,23 +201,25 @@ impl Engine {
             let body = self.body_for(&call, &mut cur)?;
             let sent = Instant::now();
             let span = ticket.attempt_span(side, cur.model(), cur.attempts);
-            let exchange = Exchange {
-                method: call.method.clone(),
-                path: &call.path,
-                body,
-                timeout,
-                idempotency_key: call.options.idempotency_key.as_deref(),
-                headers: call.headers.as_ref(),
-            };
-            let reading = stream::Reading {
-                side,
-                idle_timeout: timeout,
-                first_event_timeout: self.config.stream_first_event_timeout,
-                deadline: cur.deadline,
-                max_event_bytes: self.config.bounds.sse_event_bytes,
-                hide_usage_chunk: usage_asked,
-            };
-            let opened = async {
+            let hedge = self.hedge_plan(cur.kind, side, cur.attempts, cur.pass);
+            // A hedged stream races to its first event.
+            let open = || async {
+                let exchange = Exchange {
+                    method: call.method.clone(),
+                    path: &call.path,
+                    body: body.clone(),
+                    timeout,
+                    idempotency_key: call.options.idempotency_key.as_deref(),
+                    headers: call.headers.as_ref(),
+                };
+                let reading = stream::Reading {
+                    side,
+                    idle_timeout: timeout,
+                    first_event_timeout: self.config.stream_first_event_timeout,
+                    deadline: cur.deadline,
+                    max_event_bytes: self.config.bounds.sse_event_bytes,
+                    hide_usage_chunk: usage_asked,
+                };
                 match self
                     .transport
                     .send(&self.side(side).endpoint, exchange)
@@ -220,9 +228,8 @@ impl Engine {
                     Ok(resp) => stream::open::<T>(resp, reading).await,
                     Err(e) => Err(e),
                 }
-            }
-            .instrument(span)
-            .await;
+            };
+            let opened = self.race(side, hedge, open).instrument(span).await;
             match opened {
                 Ok(first) => {
                     if let Some(id) = &first.reader.created {
@@ -303,6 +310,8 @@ impl Engine {
             ),
             _ => e,
         })?;
+        let keyed = attrs.routing_key.is_some() && self.config.sticky;
+        let sel = self.balanced(sel, keyed, call.field("model"));
         let reason = if call.options.environment.is_none() && lookup.side.is_some() {
             Reason::Affinity
         } else {
@@ -469,6 +478,9 @@ impl Engine {
             || (error.status() == Some(404) && cur.kind == CallKind::Inference);
         if model_unavailable && has_next_model {
             self.next_model(cur);
+            return Next::Now;
+        }
+        if self.another_key(cur.side, &error, cur.model_attempts) {
             return Next::Now;
         }
         if !error.is_retryable() {

@@ -238,6 +238,7 @@ impl Engine {
             // The candidate is judged afresh: nothing from an earlier release counts.
             self.guard_window(candidate).clear();
             self.side(candidate).stats.clear();
+            self.shadow.window.clear();
             let own_window = plan.gates.window != self.config.rollback.window;
             self.control.plan_windows.store(own_window.then(|| {
                 Arc::new([
@@ -268,14 +269,8 @@ impl Engine {
                 },
             );
             let applied = self.apply_op(op, Source::Rollout, false)?;
-            let c = Controller::new(
-                id,
-                plan,
-                candidate,
-                now,
-                wall,
-                self.control.total(candidate),
-            );
+            let total = self.step_total(candidate, plan.steps[0].shadow);
+            let c = Controller::new(id, plan, candidate, now, wall, total);
             let plan_json = serde_json::to_value(&c.plan).unwrap_or(Value::Null);
             events.push(
                 step_details(applied.event, &c)
@@ -379,13 +374,14 @@ impl Engine {
         let baseline = self
             .plan_window(own.as_deref(), candidate.other())
             .counts(now);
-        evaluate(
+        let verdict = evaluate(
             gates,
             &judged,
             &baseline,
             self.guard_signals(candidate, now),
             Scope::All,
-        )
+        );
+        self.judge_llm(candidate, gates, now, verdict)
     }
 
     /// One evaluation of the running rollout (the background task calls this every
@@ -409,8 +405,13 @@ impl Engine {
                 ));
             } else {
                 drop(t);
-                let verdict = self.judge_for_plan(candidate, &c.plan.gates);
-                let total = self.control.total(candidate);
+                let shadow_step = c.plan.steps[c.step].shadow;
+                let verdict = if shadow_step {
+                    self.judge_shadow_step(&c.plan.gates)
+                } else {
+                    self.judge_for_plan(candidate, &c.plan.gates)
+                };
+                let total = self.step_total(candidate, shadow_step);
                 let decision = c.decide(now, &verdict, c.step_requests(total));
                 // The traffic must still be the rollout's own for a step to apply.
                 let expect = Canary::of(&self.traffic.load());
@@ -453,6 +454,7 @@ impl Engine {
                         );
                         match self.apply_op(op, Source::Rollout, true) {
                             Ok(applied) => {
+                                let total = self.step_total(candidate, c.plan.steps[next].shadow);
                                 c.enter_step(next, now, wall, total);
                                 events.push(step_details(applied.event, c).environment(candidate));
                             }

@@ -54,6 +54,14 @@ pub(crate) struct Engine {
     pub supervisor: super::supervise::Supervisor,
     closed: AtomicBool,
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// Cost and token sums of each side's answers, for the LLM gates.
+    pub llm: [crate::stats::LlmWindow; 2],
+    /// Shadow traffic to the candidate.
+    pub shadow: super::shadow::ShadowState,
+    /// Each side's peak-EWMA latency, for opt-in balancing.
+    pub peak_ewma: crate::routing::balance::PeakEwma,
+    /// Each side's p95, for `hedge.after: p95`.
+    pub hedge_p95: super::hedge::P95Cache,
 }
 
 impl Engine {
@@ -66,7 +74,7 @@ impl Engine {
         config.validate()?;
         let side_state = |side: Side| -> Result<SideState> {
             Ok(SideState {
-                endpoint: Endpoint::new(side, config.environments.get(side))?,
+                endpoint: Endpoint::new(side, config.environments.get(side), Arc::clone(&clock))?,
                 circuit: Circuit::new(config.circuit_breaker.clone()),
                 health: Health::new(
                     config.health_check.unhealthy_threshold,
@@ -107,9 +115,15 @@ impl Engine {
             supervisor,
             closed: AtomicBool::new(false),
             shutdown: tokio::sync::watch::Sender::new(false),
+            llm: Default::default(),
+            shadow: super::shadow::ShadowState::new(config.shadow),
+            peak_ewma: Default::default(),
+            hedge_p95: Default::default(),
             config,
         });
         engine.supervisor.bind(&engine);
+        engine.watch_keys();
+        engine.shadow.bind(&engine);
         engine.start_metrics_listener(engine.shutdown.subscribe())?;
         super::guard::spawn_guard_task(&engine);
         if let Some(warning) = start_warning {
@@ -188,6 +202,9 @@ impl Engine {
         let now = self.now();
         let s = self.side(side);
         s.stats.record(now, outcome, latency, ttft);
+        if outcome == Outcome::Success && self.config.balance.is_some() {
+            self.peak_ewma.observe(side, latency, now);
+        }
         if let Some(t) = s.circuit.record(verdict(outcome), pass, now) {
             let (kind, reason) = match t {
                 Transition::Opened => (

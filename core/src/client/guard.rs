@@ -174,7 +174,12 @@ impl Engine {
             WindowStats::default()
         };
         let signals = self.guard_signals(side, now);
-        match evaluate(policy, &window, &baseline, signals, scope) {
+        let verdict = evaluate(policy, &window, &baseline, signals, scope);
+        let verdict = match scope {
+            Scope::All => self.judge_llm(side, policy, now, verdict),
+            Scope::Counts => verdict,
+        };
+        match verdict {
             Verdict::Fail(f) => self.guard_tripped(side, judged, &f, now),
             _ if scope == Scope::All || !has_quantile_gates(policy) => {
                 self.control.guard.reset_alert();

@@ -1,6 +1,7 @@
 //! The public entry point: [`Client`], its builder, requests and operations.
 
 mod attempt;
+mod balance;
 mod builder;
 mod call_kind;
 mod chat;
@@ -9,6 +10,9 @@ mod deadline;
 pub(crate) mod engine;
 mod fork;
 pub(crate) mod guard;
+mod hedge;
+mod key_pool;
+mod llm_judge;
 mod objects;
 mod observe;
 mod operations;
@@ -18,6 +22,7 @@ mod raw;
 mod responses;
 mod rollout;
 mod route;
+mod shadow;
 pub(crate) mod shared_state;
 mod stream;
 pub(crate) mod supervise;

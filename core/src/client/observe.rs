@@ -37,7 +37,7 @@ pub(crate) struct CachedAnswer {
 #[derive(Debug)]
 pub(crate) struct Observer {
     pub metrics: Metrics,
-    prices: PriceTable,
+    pub prices: PriceTable,
     costs: CostBook,
     limits: Limiter,
     cache: Option<ResponseCache<CachedAnswer>>,
@@ -170,13 +170,22 @@ impl Engine {
         } else {
             0
         };
+        let priority = call.options.priority;
+        let waiting = Instant::now();
         let permit = match obs
             .limits
-            .acquire(tokens, timeout)
+            .acquire(tokens, timeout, priority)
             .instrument(span.clone())
             .await
         {
-            Ok(p) => p,
+            Ok(p) => {
+                if obs.limits.is_on() {
+                    obs.metrics
+                        .traffic
+                        .waited(priority.as_str(), waiting.elapsed());
+                }
+                p
+            }
             Err(e) => {
                 obs.metrics.request(None, model, Outcome::of(Err(&e)));
                 span.record("outcome", Outcome::of(Err(&e)).as_str());
@@ -350,6 +359,15 @@ impl Engine {
         let obs = &self.obs;
         let cost = model.and_then(|m| obs.prices.cost(m, usage.prompt, usage.completion));
         obs.metrics.usage(usage, cost);
+        self.llm[side.index()].record(
+            self.now(),
+            crate::stats::LlmUsage {
+                prompt: usage.prompt,
+                cached: usage.cached,
+                completion: usage.completion,
+                cost_usd: cost,
+            },
+        );
         obs.costs.charge(&Charge {
             environment: side,
             model,
@@ -375,6 +393,10 @@ impl Engine {
         self.obs
             .metrics
             .set_store(store.connected, store.pending_ops);
+        self.obs
+            .metrics
+            .traffic
+            .set_waiting(self.obs.limits.waiting());
         self.obs.metrics.encode()
     }
 

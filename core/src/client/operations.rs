@@ -51,6 +51,8 @@ pub struct EnvironmentStatus {
     pub circuit: CircuitState,
     /// Its sliding window.
     pub window: WindowStats,
+    /// Each key of its pool: fingerprint and state (active, cooling, revoked).
+    pub keys: Vec<crate::keys::KeyStatus>,
 }
 
 impl Client {
@@ -77,6 +79,7 @@ impl Client {
                     last_probe: s.health.last(),
                     circuit: s.circuit.state(now),
                     window: s.stats.snapshot(now),
+                    keys: s.endpoint.keys.status(),
                 };
                 (side, status)
             })

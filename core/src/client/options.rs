@@ -22,6 +22,8 @@ pub struct RequestOptions {
     /// The request's `Idempotency-Key`: a write that carries one may be retried after it was
     /// sent (the upstream answers a repeat with the first answer).
     pub idempotency_key: Option<String>,
+    /// How urgent the request is when client-side limits make requests wait [normal].
+    pub priority: crate::limits::Priority,
 }
 
 impl RequestOptions {
@@ -54,6 +56,12 @@ impl RequestOptions {
     /// Sets the idempotency key (what an `Idempotency-Key` header carries).
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// Sets the priority under client-side limits.
+    pub fn priority(mut self, priority: crate::limits::Priority) -> Self {
+        self.priority = priority;
         self
     }
 

@@ -16,6 +16,12 @@ impl Client {
     /// the client was built outside a tokio runtime.
     pub fn start_rollout(&self, plan: RolloutPlan) -> Result<()> {
         self.ensure_open()?;
+        if plan.steps.first().is_some_and(|s| s.shadow) && self.engine.config.shadow.is_none() {
+            return Err(crate::Error::Config(
+                "steps[0] is a shadow step, but the client has no shadow config (shadow={sample, ...})"
+                    .to_string(),
+            ));
+        }
         self.engine.start_rollout(plan)
     }
 

@@ -33,16 +33,20 @@
 
 mod diagnose;
 mod expand;
+mod hedge;
 mod keypath;
 mod load;
 mod model;
 pub mod secs;
 pub mod secs_opt;
+mod shadow;
 mod validate;
 
 pub use diagnose::suggest;
+pub use hedge::{Hedge, HedgeAfter};
 pub use load::Format;
 pub use model::{
     Bounds, CacheConfig, CircuitBreaker, Config, Environments, HealthCheck, Jitter, MetricsConfig,
     Price, RateLimit, RetryPolicy, RollbackAction, RollbackPolicy, Rule, StateBackend, StateConfig,
 };
+pub use shadow::Shadow;

@@ -96,6 +96,15 @@ pub struct Config {
     /// OpenTelemetry trace export (needs the `otel` feature).
     #[serde(default)]
     pub otel: Option<crate::otel::OtelConfig>,
+    /// Hedged requests [off].
+    #[serde(default)]
+    pub hedge: Option<super::Hedge>,
+    /// Shadow traffic to the candidate [off].
+    #[serde(default)]
+    pub shadow: Option<super::Shadow>,
+    /// Opt-in active-active balancing of unpinned, non-sticky requests [off].
+    #[serde(default)]
+    pub balance: Option<crate::routing::balance::Balance>,
 }
 
 /// The `bounds` section: how much an upstream may send (SEMANTICS.md, *Bounds*). Past a bound
@@ -315,6 +324,29 @@ pub struct RollbackPolicy {
     pub min_requests: u64,
     /// What a failure does [rollback].
     pub action: RollbackAction,
+    /// Highest mean cost of the candidate's priced answers, in USD.
+    // Left out when unset, so that checkpoint hashes of configs without it do not change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_cost_per_request_usd: Option<f64>,
+    /// Highest ratio of the candidate's mean cost per answer to the stable side's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_cost_ratio: Option<f64>,
+    /// Highest ratio of the candidate's mean output tokens per answer to the stable side's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens_ratio: Option<f64>,
+    /// Lowest share of prompt tokens the candidate's prompt cache serves, judged only while
+    /// the stable side's share reaches it (a release that breaks prompt caching).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_cached_token_share: Option<f64>,
+    /// Highest share of shadow pairs whose tool calls differ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow_max_tool_mismatch_rate: Option<f64>,
+    /// Highest share of the candidate's shadow answers whose structured output is invalid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow_max_invalid_json_rate: Option<f64>,
+    /// Highest ratio of the candidate's shadow cost to the stable side's for the same requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow_max_cost_ratio: Option<f64>,
 }
 
 impl Default for RollbackPolicy {
@@ -329,6 +361,13 @@ impl Default for RollbackPolicy {
             window: Duration::from_secs(60),
             min_requests: 20,
             action: RollbackAction::Rollback,
+            max_cost_per_request_usd: None,
+            max_cost_ratio: None,
+            max_output_tokens_ratio: None,
+            min_cached_token_share: None,
+            shadow_max_tool_mismatch_rate: None,
+            shadow_max_invalid_json_rate: None,
+            shadow_max_cost_ratio: None,
         }
     }
 }
@@ -343,6 +382,9 @@ pub struct RateLimit {
     pub tokens_per_minute: Option<u64>,
     /// Requests in flight at once.
     pub max_concurrency: Option<u32>,
+    /// How long a waiting request waits before it rises one priority class [5 s].
+    #[serde(with = "secs_opt")]
+    pub priority_aging: Option<Duration>,
 }
 
 /// USD per million tokens.
@@ -475,6 +517,9 @@ impl Config {
             audit_log: None,
             webhook: None,
             otel: None,
+            hedge: None,
+            shadow: None,
+            balance: None,
         }
     }
 }

@@ -28,6 +28,7 @@ impl Config {
             .and_then(|()| self.check_limits())
             .and_then(|()| self.check_state())
             .and_then(|()| crate::otel::check(self.otel.as_ref()))
+            .and_then(|()| self.shadow.as_ref().map_or(Ok(()), super::Shadow::check))
             .map_err(Error::Config)
     }
 
@@ -138,6 +139,15 @@ impl Config {
             ("rollback.min_success_rate", r.min_success_rate),
             ("rollback.max_error_rate_delta", r.max_error_rate_delta),
             ("rollback.max_rate_limited_rate", r.max_rate_limited_rate),
+            ("rollback.min_cached_token_share", r.min_cached_token_share),
+            (
+                "rollback.shadow_max_tool_mismatch_rate",
+                r.shadow_max_tool_mismatch_rate,
+            ),
+            (
+                "rollback.shadow_max_invalid_json_rate",
+                r.shadow_max_invalid_json_rate,
+            ),
         ] {
             if let Some(rate) = rate {
                 within(name, rate, 0.0, 1.0)?;
@@ -146,6 +156,16 @@ impl Config {
         for (name, ms) in [
             ("rollback.max_p99_latency_ms", r.max_p99_latency_ms),
             ("rollback.max_p99_ttft_ms", r.max_p99_ttft_ms),
+            (
+                "rollback.max_cost_per_request_usd",
+                r.max_cost_per_request_usd,
+            ),
+            ("rollback.max_cost_ratio", r.max_cost_ratio),
+            (
+                "rollback.max_output_tokens_ratio",
+                r.max_output_tokens_ratio,
+            ),
+            ("rollback.shadow_max_cost_ratio", r.shadow_max_cost_ratio),
         ] {
             if let Some(ms) = ms
                 && !(ms > 0.0 && ms.is_finite())

@@ -122,7 +122,11 @@ mod tests {
     use super::*;
 
     fn usage(prompt: u64, completion: u64) -> Tokens {
-        Tokens { prompt, completion }
+        Tokens {
+            prompt,
+            completion,
+            cached: 0,
+        }
     }
 
     #[test]

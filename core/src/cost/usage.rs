@@ -9,6 +9,9 @@ pub(crate) struct Tokens {
     pub prompt: u64,
     /// Completion (output) tokens.
     pub completion: u64,
+    /// Prompt tokens served from the provider's prompt cache
+    /// (`prompt_tokens_details.cached_tokens`, or `input_tokens_details.cached_tokens`).
+    pub cached: u64,
 }
 
 /// The field of an answer that says what it cost: `usage` (chat, embeddings, and the
@@ -27,6 +30,15 @@ struct RawUsage {
     prompt_tokens: u64,
     #[serde(default, alias = "output_tokens")]
     completion_tokens: u64,
+    #[serde(default, alias = "input_tokens_details")]
+    prompt_tokens_details: Option<PromptDetails>,
+}
+
+/// The part of `usage` that says how much of the prompt the provider's cache served.
+#[derive(Debug, Default, Deserialize)]
+struct PromptDetails {
+    #[serde(default)]
+    cached_tokens: u64,
 }
 
 impl From<RawUsage> for Tokens {
@@ -34,6 +46,7 @@ impl From<RawUsage> for Tokens {
         Tokens {
             prompt: u.prompt_tokens,
             completion: u.completion_tokens,
+            cached: u.prompt_tokens_details.map_or(0, |d| d.cached_tokens),
         }
     }
 }
@@ -191,5 +204,17 @@ mod tests {
         let last =
             r#"{"choices":[],"usage":{"prompt_tokens":2,"completion_tokens":9,"total_tokens":11}}"#;
         assert_eq!(usage_of_event(last).map(|u| u.completion), Some(9));
+    }
+
+    #[test]
+    fn cached_prompt_tokens_are_read_in_both_shapes() {
+        let chat = br#"{"usage":{"prompt_tokens":100,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":64}}}"#;
+        assert_eq!(usage_of(chat).map(|u| u.cached), Some(64));
+        let resp = br#"{"usage":{"input_tokens":90,"output_tokens":6,"input_tokens_details":{"cached_tokens":32}}}"#;
+        assert_eq!(usage_of(resp).map(|u| u.cached), Some(32));
+        let none = br#"{"usage":{"prompt_tokens":100,"completion_tokens":5}}"#;
+        assert_eq!(usage_of(none).map(|u| u.cached), Some(0));
+        let null = br#"{"usage":{"prompt_tokens":100,"completion_tokens":5,"prompt_tokens_details":null}}"#;
+        assert_eq!(usage_of(null).map(|u| u.cached), Some(0));
     }
 }

@@ -54,6 +54,12 @@ pub enum EventKind {
     StoreDisconnected,
     /// The link to the shared state store is back.
     StoreReconnected,
+    /// A key of a side's pool was answered 401 or 403 and taken out (`key` is its fingerprint).
+    KeyRevoked,
+    /// A side's keys were replaced at run time (`keys` are their fingerprints).
+    KeysRotated,
+    /// Shadow spend reached `shadow.max_usd_per_hour`: sampled requests are shed this hour.
+    ShadowBudgetExhausted,
 }
 
 impl EventKind {
@@ -81,6 +87,9 @@ impl EventKind {
             Self::Superseded => "superseded",
             Self::StoreDisconnected => "store_disconnected",
             Self::StoreReconnected => "store_reconnected",
+            Self::KeyRevoked => "key_revoked",
+            Self::KeysRotated => "keys_rotated",
+            Self::ShadowBudgetExhausted => "shadow_budget_exhausted",
         }
     }
 }

@@ -15,9 +15,13 @@ use parking_lot::Mutex;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::bucket::TokenBucket;
+use super::priority::{Priority, PriorityQueue};
 use crate::clock::SharedClock;
 use crate::config::RateLimit;
 use crate::error::{Error, Result};
+
+/// How long a waiting request waits before it rises one priority class.
+const DEFAULT_AGING: Duration = Duration::from_secs(5);
 
 /// The longest a waiting request sleeps before it looks at the buckets again, so that a
 /// refund or a test's manual clock is noticed soon.
@@ -76,6 +80,8 @@ pub(crate) struct Limiter {
     buckets: Arc<Mutex<Buckets>>,
     slots: Option<Arc<Semaphore>>,
     clock: SharedClock,
+    /// Orders the requests that wait, by priority with aging.
+    queue: PriorityQueue,
 }
 
 impl Limiter {
@@ -94,9 +100,23 @@ impl Limiter {
             slots: config
                 .max_concurrency
                 .map(|n| Arc::new(Semaphore::new(n as usize))),
+            queue: PriorityQueue::new(
+                config.priority_aging.unwrap_or(DEFAULT_AGING),
+                Arc::clone(&clock),
+            ),
             config,
             clock,
         }
+    }
+
+    /// Requests waiting for their turn, by priority (high, normal, low).
+    pub fn waiting(&self) -> [usize; 3] {
+        self.queue.waiting()
+    }
+
+    /// Whether any limit is set (requests may wait).
+    pub fn is_on(&self) -> bool {
+        self.config != RateLimit::default()
     }
 
     /// Whether `tokens` (the request's estimate) matter, i.e. a tokens-per-minute limit is set.
@@ -104,8 +124,14 @@ impl Limiter {
         self.config.tokens_per_minute.is_some()
     }
 
-    /// Waits for a concurrency slot, a request and `tokens` tokens, up to `timeout`.
-    pub async fn acquire(&self, tokens: u64, timeout: Duration) -> Result<Permit> {
+    /// Waits for a concurrency slot, a request and `tokens` tokens, up to `timeout`; while
+    /// others wait too, requests are admitted by `priority` (with aging), oldest first.
+    pub async fn acquire(
+        &self,
+        tokens: u64,
+        timeout: Duration,
+        priority: Priority,
+    ) -> Result<Permit> {
         if self.config == RateLimit::default() {
             return Ok(Permit::free(None));
         }
@@ -118,6 +144,16 @@ impl Limiter {
                  ({capacity}): it could never be admitted (lower its max_tokens, or raise the limit)"
             )));
         }
+        let queued = tokio::time::Instant::now();
+        // Held until this request has its permit, so that only the head waits on the limits.
+        let Some(_head) = self.queue.head(priority, timeout).await else {
+            return Err(Error::RateLimited(format!(
+                "this {priority}-priority request waited its whole timeout of {} behind other \
+                 requests for the client-side limits",
+                secs(timeout)
+            )));
+        };
+        let timeout = timeout.saturating_sub(queued.elapsed());
         let deadline = self.clock.now().saturating_add(timeout);
         let slot = match &self.slots {
             None => None,

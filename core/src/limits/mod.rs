@@ -4,6 +4,8 @@
 mod bucket;
 mod estimate;
 mod limiter;
+mod priority;
 
 pub(crate) use estimate::estimate_tokens;
 pub(crate) use limiter::{Limiter, Permit};
+pub use priority::Priority;

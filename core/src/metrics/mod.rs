@@ -1,7 +1,7 @@
 //! Prometheus metrics: a `prometheus-client` registry per client, encoded as OpenMetrics text
 //! by `Client::metrics_text()` and, optionally, served on `metrics.listen`.
 //!
-//! Labels are only `environment`, `label`, `model`, `outcome`, `kind` and `task`: never a key,
+//! Labels are only `environment`, `label`, `model`, `outcome`, `kind`, `task` and `priority`: never a key,
 //! a prompt, a routing key or metadata.
 
 mod labels;
@@ -9,6 +9,7 @@ mod labels;
 mod listener;
 mod outcome;
 mod recorder;
+mod traffic;
 
 #[cfg(feature = "metrics-listener")]
 pub(crate) use listener::spawn;

@@ -48,6 +48,8 @@ pub(crate) struct Metrics {
     task_restarts: Family<TaskLabels, Counter>,
     store_up: Gauge,
     store_pending: Gauge,
+    /// Hedges, limiter waits by priority, shadow requests.
+    pub traffic: super::traffic::TrafficMetrics,
 }
 
 fn side(side: Side) -> SideLabels {
@@ -59,8 +61,10 @@ fn side(side: Side) -> SideLabels {
 impl Metrics {
     /// A registry for a client whose sides carry `labels` (blue, green).
     pub fn new(labels: [Option<&str>; 2]) -> Self {
+        let mut registry = Registry::default();
+        let traffic = super::traffic::TrafficMetrics::register(&mut registry);
         let mut m = Self {
-            registry: Registry::default(),
+            registry,
             labels: labels.map(|l| l.unwrap_or_default().to_string()),
             models: ModelNames::default(),
             requests: Family::default(),
@@ -78,6 +82,7 @@ impl Metrics {
             task_restarts: Family::default(),
             store_up: Gauge::default(),
             store_pending: Gauge::default(),
+            traffic,
         };
         m.register();
         // Series that exist from the start, at zero, so that rates and alerts work at once.

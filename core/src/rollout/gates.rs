@@ -31,6 +31,23 @@ pub enum Gate {
     CircuitOpen,
     /// The judged side's health probes mark it unhealthy.
     Unhealthy,
+    /// `max_cost_per_request_usd`: the mean cost of a priced answer above the limit.
+    MaxCostPerRequestUsd,
+    /// `max_cost_ratio`: the mean cost per answer over the other side's above the limit.
+    MaxCostRatio,
+    /// `max_output_tokens_ratio`: the mean output tokens over the other side's above the limit.
+    MaxOutputTokensRatio,
+    /// `min_cached_token_share`: the share of cached prompt tokens below the limit while the
+    /// other side's reaches it.
+    MinCachedTokenShare,
+    /// `shadow_max_tool_mismatch_rate`: shadow pairs with differing tool calls above the limit.
+    ShadowMaxToolMismatchRate,
+    /// `shadow_max_invalid_json_rate`: invalid structured outputs of the candidate's shadow
+    /// answers above the limit.
+    ShadowMaxInvalidJsonRate,
+    /// `shadow_max_cost_ratio`: the candidate's shadow cost over the stable side's above the
+    /// limit.
+    ShadowMaxCostRatio,
 }
 
 impl Gate {
@@ -45,6 +62,13 @@ impl Gate {
             Self::MaxRateLimitedRate => "max_rate_limited_rate",
             Self::CircuitOpen => "circuit_open",
             Self::Unhealthy => "unhealthy",
+            Self::MaxCostPerRequestUsd => "max_cost_per_request_usd",
+            Self::MaxCostRatio => "max_cost_ratio",
+            Self::MaxOutputTokensRatio => "max_output_tokens_ratio",
+            Self::MinCachedTokenShare => "min_cached_token_share",
+            Self::ShadowMaxToolMismatchRate => "shadow_max_tool_mismatch_rate",
+            Self::ShadowMaxInvalidJsonRate => "shadow_max_invalid_json_rate",
+            Self::ShadowMaxCostRatio => "shadow_max_cost_ratio",
         }
     }
 
@@ -107,6 +131,41 @@ impl fmt::Display for GateFailure {
             Gate::MaxP99TtftMs => write!(
                 f,
                 "p99 time to first token {:.1}ms > max_p99_ttft_ms {} over {n} requests",
+                self.observed, self.limit
+            ),
+            Gate::MaxCostPerRequestUsd => write!(
+                f,
+                "mean cost ${:.6} per answer > max_cost_per_request_usd {} over {n} answers",
+                self.observed, self.limit
+            ),
+            Gate::MaxCostRatio => write!(
+                f,
+                "mean cost per answer {:.2}x the other side's > max_cost_ratio {} over {n} answers",
+                self.observed, self.limit
+            ),
+            Gate::MaxOutputTokensRatio => write!(
+                f,
+                "mean output tokens {:.2}x the other side's > max_output_tokens_ratio {} over {n} answers",
+                self.observed, self.limit
+            ),
+            Gate::ShadowMaxToolMismatchRate => write!(
+                f,
+                "tool calls differ in {:.3} of shadow pairs > shadow_max_tool_mismatch_rate {} over {n} pairs",
+                self.observed, self.limit
+            ),
+            Gate::ShadowMaxInvalidJsonRate => write!(
+                f,
+                "invalid structured output in {:.3} of shadow answers > shadow_max_invalid_json_rate {} over {n} pairs",
+                self.observed, self.limit
+            ),
+            Gate::ShadowMaxCostRatio => write!(
+                f,
+                "shadow cost {:.2}x the stable side's > shadow_max_cost_ratio {} over {n} pairs",
+                self.observed, self.limit
+            ),
+            Gate::MinCachedTokenShare => write!(
+                f,
+                "cached prompt-token share {:.3} < min_cached_token_share {} (the other side reaches it) over {n} answers",
                 self.observed, self.limit
             ),
         }
@@ -240,9 +299,13 @@ pub fn evaluate(
     Verdict::Pass
 }
 
-/// Whether `policy` has a gate that needs quantiles.
+/// Whether `policy` has a gate judged only on full evaluations: quantiles, or the LLM and
+/// shadow gates (their figures are summed over the window, too much for every outcome).
 pub fn has_quantile_gates(policy: &RollbackPolicy) -> bool {
-    policy.max_p99_latency_ms.is_some() || policy.max_p99_ttft_ms.is_some()
+    policy.max_p99_latency_ms.is_some()
+        || policy.max_p99_ttft_ms.is_some()
+        || super::llm_gates::has_llm_gates(policy)
+        || super::shadow_gates::has_shadow_gates(policy)
 }
 
 #[cfg(test)]

@@ -20,7 +20,9 @@ use std::time::Duration;
 pub(crate) mod checkpoint;
 pub(crate) mod controller;
 pub mod gates;
+pub mod llm_gates;
 pub(crate) mod plan;
+pub mod shadow_gates;
 
 pub use checkpoint::{Checkpoint, KEPT as CHECKPOINTS_KEPT, canonical_json, content_hash};
 pub use controller::{RolloutState, RolloutStatus};

@@ -41,6 +41,10 @@ pub struct Step {
     /// The least candidate requests seen at this step before it may advance \[0\].
     #[serde(default)]
     pub min_requests: u64,
+    /// A step at weight 0 judged on shadow traffic alone: no user reaches the candidate, the
+    /// gates judge its shadow pairs, and `min_requests` counts them \[false\].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
 }
 
 impl Step {
@@ -50,6 +54,15 @@ impl Step {
             weight,
             hold: Duration::ZERO,
             min_requests: 0,
+            shadow: false,
+        }
+    }
+
+    /// A shadow step: weight 0, judged on shadow traffic alone.
+    pub fn shadow() -> Self {
+        Self {
+            shadow: true,
+            ..Self::new(0.0)
         }
     }
 
@@ -173,6 +186,14 @@ impl RolloutPlan {
         let mut previous: Option<(usize, f64)> = None;
         for (i, step) in self.steps.iter().enumerate() {
             let w = step.weight;
+            if step.shadow {
+                if i != 0 || w != 0.0 {
+                    return Err(format!(
+                        "steps[{i}] is a shadow step: only the first step may be one, at weight 0, got weight {w}"
+                    ));
+                }
+                continue;
+            }
             if !(w > 0.0 && w <= 100.0) || step.weight_bp() == 0 {
                 return Err(format!(
                     "steps[{i}].weight must be > 0 and <= 100 (percent), got {w}"

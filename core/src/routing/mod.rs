@@ -1,6 +1,7 @@
 //! Routing: the traffic state, sticky bucketing, rules and the selection of a side.
 
 pub(crate) mod affinity;
+pub mod balance;
 mod bucket;
 mod select;
 mod state;

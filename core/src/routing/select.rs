@@ -64,6 +64,8 @@ pub enum Reason {
     Random,
     /// The side holds an object the request names (pinned: the other side lacks it).
     Affinity,
+    /// Opt-in active-active balancing chose it (lower latency, or lower price).
+    Balanced,
 }
 
 impl Reason {
@@ -75,6 +77,7 @@ impl Reason {
             Self::Sticky => "sticky",
             Self::Random => "random",
             Self::Affinity => "affinity",
+            Self::Balanced => "balanced",
         }
     }
 }
