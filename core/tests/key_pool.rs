@@ -266,3 +266,32 @@ async fn rotating_keys_does_not_fail_a_request_in_flight() {
     assert_eq!(rotated.details["keys"], json!(["sk-…bbbb", "sk-…cccc"]));
     assert!(client.rotate_keys(Side::Blue, vec![]).is_err());
 }
+
+#[tokio::test]
+async fn a_pass_through_request_also_leaves_a_revoked_key_behind() {
+    let (url, up) = upstream().await;
+    up.0.lock().revoked.insert(A.to_string());
+    let (client, _) = client(&url, &[A, B], fast_retry());
+    for i in 0..6 {
+        let req = turnout::RawRequest::new(turnout::Method::POST, "/chat/completions")
+            .header("content-type", "application/json")
+            .and_then(|r| r.header("x-turnout-environment", "blue"))
+            .expect("headers")
+            .body(format!(r#"{{"model":"{MODEL}","messages":[]}}"#));
+        let answer = client.send_raw(req).await.expect("answer");
+        assert_eq!(answer.status, 200, "request {i}: another key served it");
+    }
+    let seen = up.0.lock().seen.clone();
+    assert_eq!(
+        seen.iter().filter(|k| *k == A).count(),
+        1,
+        "A is asked once"
+    );
+    assert_eq!(
+        blue_keys(&client)
+            .iter()
+            .filter(|(_, s)| *s == KeyState::Revoked)
+            .count(),
+        1
+    );
+}
