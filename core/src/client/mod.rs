@@ -1,5 +1,6 @@
 //! The public entry point: [`Client`], its builder, requests and operations.
 
+mod analyst;
 mod attempt;
 mod builder;
 mod call_kind;

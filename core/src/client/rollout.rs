@@ -3,6 +3,7 @@
 
 use super::Client;
 use crate::error::Result;
+use crate::rollout::fleet::RolloutAction;
 use crate::rollout::{Checkpoint, RolloutPlan, RolloutStatus};
 use crate::routing::TrafficState;
 
@@ -16,6 +17,10 @@ impl Client {
     /// the client was built outside a tokio runtime.
     pub fn start_rollout(&self, plan: RolloutPlan) -> Result<()> {
         self.ensure_open()?;
+        if self.engine.shared.is_shared() {
+            plan.validate()?;
+            return self.engine.start_fleet_rollout(plan);
+        }
         self.engine.start_rollout(plan)
     }
 
@@ -23,6 +28,11 @@ impl Client {
     /// watching. Fails when no rollout is running or paused.
     pub fn pause_rollout(&self) -> Result<()> {
         self.ensure_open()?;
+        if self.engine.shared.is_shared() {
+            return self
+                .engine
+                .change_fleet_rollout(RolloutAction::Pause, "paused by request");
+        }
         self.engine.pause_rollout("paused by request")
     }
 
@@ -30,6 +40,11 @@ impl Client {
     /// Fails when no rollout is running or paused.
     pub fn resume_rollout(&self) -> Result<()> {
         self.ensure_open()?;
+        if self.engine.shared.is_shared() {
+            return self
+                .engine
+                .change_fleet_rollout(RolloutAction::Resume, "resumed");
+        }
         self.engine.resume_rollout()
     }
 
@@ -37,6 +52,11 @@ impl Client {
     /// `rollout_aborted`. Fails when no rollout is running or paused.
     pub fn abort_rollout(&self, reason: &str) -> Result<()> {
         self.ensure_open()?;
+        if self.engine.shared.is_shared() {
+            return self
+                .engine
+                .change_fleet_rollout(RolloutAction::Abort, reason);
+        }
         self.engine.abort_rollout(reason)
     }
 

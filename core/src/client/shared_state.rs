@@ -73,9 +73,16 @@ pub(crate) struct SharedState {
     connected: AtomicBool,
     last_sync: Mutex<Option<Instant>>,
     error: Mutex<Option<String>>,
+    /// The fleet link: unflushed counts, the lease as last seen.
+    pub fleet: super::analyst::FleetLink,
 }
 
 impl SharedState {
+    /// The local view: the followed state with the pending operations on top.
+    pub fn view(&self) -> StoredState {
+        self.local.lock().view.clone()
+    }
+
     /// The link for `config`, starting from `initial`. A shared store is read at once (waiting
     /// [`START_WAIT`] at most), so the first request is served from the stored state.
     pub fn new(config: &StateConfig, initial: TrafficState) -> Result<(Self, Option<Event>)> {
@@ -128,6 +135,7 @@ impl SharedState {
             connected: AtomicBool::new(connected),
             last_sync: Mutex::new(connected.then(Instant::now)),
             error: Mutex::new(error),
+            fleet: super::analyst::FleetLink::default(),
         };
         Ok((link, warning))
     }
@@ -391,6 +399,11 @@ impl Engine {
         self.publish_all(events);
     }
 
+    /// Adopts a state the store answered outside the queue (the analyst's operations).
+    pub(crate) fn reconcile_from(&self, stored: StoredState) {
+        self.reconcile(Some(stored), None);
+    }
+
     fn link_up(&self) {
         *self.shared.last_sync.lock() = Some(Instant::now());
         *self.shared.error.lock() = None;
@@ -478,6 +491,7 @@ impl Engine {
             Arc::clone(&self.shared.wake),
             self.shutdown_signal(),
         );
+        let for_analyst = Arc::clone(&store);
         self.supervisor
             .spawn(&handle, super::supervise::STATE_SYNC, move || {
                 sync_loop(
@@ -487,6 +501,7 @@ impl Engine {
                     shutdown.clone(),
                 )
             });
+        self.spawn_analyst(&handle, for_analyst);
         Ok(())
     }
 }

@@ -54,6 +54,14 @@ pub enum EventKind {
     StoreDisconnected,
     /// The link to the shared state store is back.
     StoreReconnected,
+    /// This instance took the analyst lease: it now runs the fleet's rollout controller.
+    LeaseAcquired,
+    /// This instance no longer holds the analyst lease.
+    LeaseLost,
+    /// A rollout's gates failed over the fleet's window, within the plan's `failure_limit`.
+    RolloutGateFailed,
+    /// The fleet-wide rate limits cannot be reached (or are back): local buckets meanwhile.
+    RateLimitsLocal,
 }
 
 impl EventKind {
@@ -81,6 +89,10 @@ impl EventKind {
             Self::Superseded => "superseded",
             Self::StoreDisconnected => "store_disconnected",
             Self::StoreReconnected => "store_reconnected",
+            Self::LeaseAcquired => "lease_acquired",
+            Self::LeaseLost => "lease_lost",
+            Self::RolloutGateFailed => "rollout_gate_failed",
+            Self::RateLimitsLocal => "rate_limits_local",
         }
     }
 }

@@ -7,6 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
+use super::fleet::FleetLedger;
 use super::memory::{EVENTS, Ledger};
 use super::operation::{Operation, Outcome, StoredState};
 use super::store::{store_error, validate};
@@ -84,6 +85,27 @@ impl FileStore {
                     })
                 })
                 .collect()
+        })
+        .await
+    }
+
+    /// Runs `f` on the fleet part of the ledger under the lock (exclusive when `write`, and then
+    /// the ledger is written back).
+    pub(crate) async fn fleet<T: Send + 'static>(
+        &self,
+        write: bool,
+        f: impl FnOnce(&mut FleetLedger) -> T + Send + 'static,
+    ) -> Result<T> {
+        let path = self.path.clone();
+        blocking(move || {
+            let _lock = lock(&path, write)?;
+            let mut ledger = read_ledger(&path)?;
+            let out = f(&mut ledger.fleet);
+            if write {
+                let text = serde_json::to_vec(&ledger).map_err(|e| store_error("file", e))?;
+                replace(&path, &text)?;
+            }
+            Ok(out)
         })
         .await
     }

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use super::fleet::FleetLedger;
 use super::operation::{Operation, Outcome, StoredState, Verdict, apply};
 use super::store::recorded;
 use crate::events::Event;
@@ -26,6 +27,8 @@ pub(crate) struct Ledger {
     pub checkpoints: VecDeque<StoredState>,
     #[serde(default)]
     pub outcomes: VecDeque<Outcome>,
+    #[serde(default)]
+    pub fleet: FleetLedger,
 }
 
 impl Ledger {
@@ -44,10 +47,17 @@ impl Ledger {
             return (outcome, None);
         }
         if outcome.verdict == Verdict::Applied {
-            if self.checkpoints.len() == CHECKPOINTS {
-                self.checkpoints.pop_front();
+            // A checkpoint is the traffic the change replaced; a change of the rollout record
+            // alone (pause, resume, a counted failure) replaces none.
+            if moved(&current, &outcome.state) {
+                if self.checkpoints.len() == CHECKPOINTS {
+                    self.checkpoints.pop_front();
+                }
+                self.checkpoints.push_back(StoredState {
+                    rollout: None,
+                    ..current.clone()
+                });
             }
-            self.checkpoints.push_back(current.clone());
             self.state = Some(outcome.state.clone());
         }
         if self.outcomes.len() == OUTCOMES {
@@ -57,6 +67,11 @@ impl Ledger {
         let event = recorded(op, &current.traffic, &outcome);
         (outcome, Some(event))
     }
+}
+
+fn moved(a: &StoredState, b: &StoredState) -> bool {
+    let (a, b) = (&a.traffic, &b.traffic);
+    a.active != b.active || a.weight_bp != b.weight_bp || a.salt != b.salt
 }
 
 /// A store in this process only.
@@ -91,6 +106,11 @@ impl MemoryStore {
 
     pub(crate) fn checkpoints(&self) -> Vec<StoredState> {
         self.inner.lock().0.checkpoints.iter().cloned().collect()
+    }
+
+    /// Runs `f` on the fleet part of the ledger.
+    pub(crate) fn fleet<T>(&self, f: impl FnOnce(&mut FleetLedger) -> T) -> T {
+        f(&mut self.inner.lock().0.fleet)
     }
 }
 

@@ -3,13 +3,17 @@
 //! atomically to the state it holds (SEMANTICS.md, *Fleet*).
 
 mod file;
+mod fleet;
 mod instance;
 mod memory;
 mod operation;
 mod redis_store;
+mod rollout;
 mod store;
 
 pub use instance::{hostname, instance_id};
+pub use fleet::{Gcra, SecondCounts};
 pub use memory::MemoryStore;
 pub use operation::{Canary, Change, Operation, Outcome, Source, StoredState, Verdict, apply};
+pub use rollout::RolloutRecord;
 pub use store::{MAX_VERSION, REDIS_POLL, Store};
