@@ -437,10 +437,10 @@ fn concurrent_writers_lose_no_operation() {
     assert_eq!(acked.len(), 1000);
     let (code, out) = turnout(&config, &["history", "--limit", "1000", "--json"]);
     assert_eq!(code, Some(0), "{out}");
-    let history: Vec<Value> = out
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let history: Vec<Value> = serde_json::from_str::<Value>(out.trim())
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
     for id in &acked {
         let n = history.iter().filter(|e| e["op"] == *id.as_str()).count();
         assert_eq!(n, 1, "{id} is in the history exactly once");

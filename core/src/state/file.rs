@@ -8,7 +8,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use super::fleet::FleetLedger;
-use super::memory::{EVENTS, Ledger};
+use super::memory::{EVENTS, Ledger, keep_named};
+use crate::rollout::Checkpoint;
 use super::operation::{Operation, Outcome, StoredState};
 use super::store::{store_error, validate};
 use crate::error::Result;
@@ -106,6 +107,28 @@ impl FileStore {
                 replace(&path, &text)?;
             }
             Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn put_checkpoint(&self, cp: Checkpoint, event: Event) -> Result<()> {
+        let path = self.path.clone();
+        blocking(move || {
+            let _lock = lock(&path, true)?;
+            let mut ledger = read_ledger(&path)?;
+            keep_named(&mut ledger.named, cp);
+            let text = serde_json::to_vec(&ledger).map_err(|e| store_error("file", e))?;
+            replace(&path, &text)?;
+            append_line(&path, &event)
+        })
+        .await
+    }
+
+    pub(crate) async fn named(&self) -> Result<Vec<Checkpoint>> {
+        let path = self.path.clone();
+        blocking(move || {
+            let _lock = lock(&path, false)?;
+            Ok(read_ledger(&path)?.named.into_iter().collect())
         })
         .await
     }

@@ -10,6 +10,7 @@ use super::fleet::FleetLedger;
 use super::operation::{Operation, Outcome, StoredState, Verdict, apply};
 use super::store::recorded;
 use crate::events::Event;
+use crate::rollout::Checkpoint;
 use crate::routing::TrafficState;
 
 /// Checkpoints kept.
@@ -29,6 +30,9 @@ pub(crate) struct Ledger {
     pub outcomes: VecDeque<Outcome>,
     #[serde(default)]
     pub fleet: FleetLedger,
+    /// Named checkpoints taken from the CLI, oldest first.
+    #[serde(default)]
+    pub named: VecDeque<Checkpoint>,
 }
 
 impl Ledger {
@@ -108,6 +112,16 @@ impl MemoryStore {
         self.inner.lock().0.checkpoints.iter().cloned().collect()
     }
 
+    pub(crate) fn put_checkpoint(&self, cp: Checkpoint, event: Event) {
+        let mut inner = self.inner.lock();
+        keep_named(&mut inner.0.named, cp);
+        push(&mut inner.1, event);
+    }
+
+    pub(crate) fn named(&self) -> Vec<Checkpoint> {
+        self.inner.lock().0.named.iter().cloned().collect()
+    }
+
     /// Runs `f` on the fleet part of the ledger.
     pub(crate) fn fleet<T>(&self, f: impl FnOnce(&mut FleetLedger) -> T) -> T {
         f(&mut self.inner.lock().0.fleet)
@@ -119,4 +133,12 @@ fn push(events: &mut VecDeque<Event>, e: Event) {
         events.pop_front();
     }
     events.push_back(e);
+}
+
+/// Keeps the last [`CHECKPOINTS`] named checkpoints.
+pub(crate) fn keep_named(named: &mut VecDeque<Checkpoint>, cp: Checkpoint) {
+    if named.len() == CHECKPOINTS {
+        named.pop_front();
+    }
+    named.push_back(cp);
 }

@@ -23,6 +23,7 @@ use super::operation::{Operation, Outcome, StoredState};
 use super::store::{MAX_VERSION, store_error, validate};
 use crate::error::Result;
 use crate::events::Event;
+use crate::rollout::Checkpoint;
 use crate::environment::Side;
 use crate::routing::TrafficState;
 use crate::stats::fleet::FleetCounts;
@@ -257,6 +258,17 @@ redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_
 return 0
 ";
 
+/// Keeps a named checkpoint and appends its event. KEYS: named, events, channel. ARGV:
+/// checkpoint, event.
+const NAMED: &str = r"
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, 9)
+redis.call('LPUSH', KEYS[2], ARGV[2])
+redis.call('LTRIM', KEYS[2], 0, 999)
+redis.call('PUBLISH', KEYS[3], 'event')
+return 1
+";
+
 /// A traffic state shared by a fleet through Redis.
 pub struct RedisStore {
     client: redis::Client,
@@ -268,6 +280,7 @@ pub struct RedisStore {
     renew: redis::Script,
     release: redis::Script,
     gcra: redis::Script,
+    named: redis::Script,
 }
 
 #[derive(Debug, Clone)]
@@ -311,6 +324,7 @@ impl RedisStore {
             renew: redis::Script::new(RENEW),
             release: redis::Script::new(RELEASE),
             gcra: redis::Script::new(GCRA),
+            named: redis::Script::new(NAMED),
         })
     }
 
@@ -448,6 +462,27 @@ impl RedisStore {
                     .map_err(|e| store_error("redis", format!("{key} holds a bad entry: {e}")))
             })
             .collect()
+    }
+
+    /// Keeps a named checkpoint (the last 10) and appends its event, in one script.
+    pub(crate) async fn put_checkpoint(&self, cp: &Checkpoint, event: &Event) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let cp = serde_json::to_string(cp).map_err(|e| store_error("redis", e))?;
+        let line = serde_json::to_string(event).map_err(|e| store_error("redis", e))?;
+        let r: redis::RedisResult<i64> = self
+            .named
+            .key(format!("{}:named", self.keys.tag))
+            .key(&self.keys.events)
+            .key(&self.keys.changed)
+            .arg(cp)
+            .arg(line)
+            .invoke_async(&mut conn)
+            .await;
+        self.ok(r).await.map(|_| ())
+    }
+
+    pub(crate) async fn named(&self) -> Result<Vec<Checkpoint>> {
+        self.list(&format!("{}:named", self.keys.tag), 10).await
     }
 
     /// Maps a command's result through [`Self::failed`].

@@ -11,6 +11,7 @@ use super::redis_store::RedisStore;
 use crate::config::{StateBackend, StateConfig};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
+use crate::rollout::Checkpoint;
 use crate::environment::Side;
 use crate::routing::TrafficState;
 use crate::stats::fleet::FleetCounts;
@@ -126,6 +127,27 @@ impl Store {
             Self::Memory(m) => Ok(m.checkpoints()),
             Self::File(f) => f.checkpoints().await,
             Self::Redis(r) => r.checkpoints().await,
+        }
+    }
+
+    /// Keeps a named checkpoint (the last ten) and appends its `checkpoint_created` event.
+    pub async fn put_checkpoint(&self, cp: Checkpoint, event: Event) -> Result<()> {
+        match self {
+            Self::Memory(m) => {
+                m.put_checkpoint(cp, event);
+                Ok(())
+            }
+            Self::File(f) => f.put_checkpoint(cp, event).await,
+            Self::Redis(r) => r.put_checkpoint(&cp, &event).await,
+        }
+    }
+
+    /// The named checkpoints, oldest first.
+    pub async fn named_checkpoints(&self) -> Result<Vec<Checkpoint>> {
+        match self {
+            Self::Memory(m) => Ok(m.named()),
+            Self::File(f) => f.named().await,
+            Self::Redis(r) => r.named().await,
         }
     }
 
