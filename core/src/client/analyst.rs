@@ -342,8 +342,8 @@ impl Engine {
             }
             Decision::LimitExceeded(f) => {
                 let why = format!(
-                    "{candidate} failed the rollout's gates over the fleet's window {} times, more than failure_limit {}; last: {f} ({} requests, error rate {:.3}, p99 {:.1} ms)",
-                    c.failures, r.plan.failure_limit, js.requests, js.error_rate, js.p99_ms
+                    "{candidate} failed the rollout's gates over the fleet's window {} times, more than failure_limit {}; last: {f}",
+                    c.failures, r.plan.failure_limit
                 );
                 if gates.action == RollbackAction::Alert {
                     let alert = Event::new(EventKind::Alert, wall, why.clone()).environment(candidate);

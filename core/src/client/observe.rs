@@ -170,12 +170,19 @@ impl Engine {
         } else {
             0
         };
-        let permit = match obs
-            .limits
-            .acquire(tokens, timeout)
+        let admitted = self
+            .fleet_admit(tokens, timeout)
             .instrument(span.clone())
-            .await
-        {
+            .await;
+        let permit = match match admitted {
+            Ok(()) => {
+                obs.limits
+                    .acquire(tokens, timeout.saturating_sub(started.elapsed()))
+                    .instrument(span.clone())
+                    .await
+            }
+            Err(e) => Err(e),
+        } {
             Ok(p) => p,
             Err(e) => {
                 obs.metrics.request(None, model, Outcome::of(Err(&e)));

@@ -75,6 +75,8 @@ pub(crate) struct SharedState {
     error: Mutex<Option<String>>,
     /// The fleet link: unflushed counts, the lease as last seen.
     pub fleet: super::analyst::FleetLink,
+    /// The fleet-wide rate-limit cells (Redis stores with a per-minute limit).
+    limits: Option<crate::limits::FleetLimits>,
 }
 
 impl SharedState {
@@ -85,7 +87,11 @@ impl SharedState {
 
     /// The link for `config`, starting from `initial`. A shared store is read at once (waiting
     /// [`START_WAIT`] at most), so the first request is served from the stored state.
-    pub fn new(config: &StateConfig, initial: TrafficState) -> Result<(Self, Option<Event>)> {
+    pub fn new(
+        config: &StateConfig,
+        rate_limit: Option<&crate::config::RateLimit>,
+        initial: TrafficState,
+    ) -> Result<(Self, Option<Event>)> {
         let store = match config.backend {
             StateBackend::Memory => None,
             _ => Some(Arc::new(Store::open(config)?)),
@@ -136,6 +142,10 @@ impl SharedState {
             last_sync: Mutex::new(connected.then(Instant::now)),
             error: Mutex::new(error),
             fleet: super::analyst::FleetLink::default(),
+            limits: match config.backend {
+                StateBackend::Redis => crate::limits::FleetLimits::new(rate_limit),
+                _ => None,
+            },
         };
         Ok((link, warning))
     }
@@ -397,6 +407,31 @@ impl Engine {
             }
         }
         self.publish_all(events);
+    }
+
+    /// Waits for the fleet-wide rate limits (a Redis store with a per-minute limit), up to
+    /// `timeout`; while Redis cannot be reached the local buckets decide alone, and an event
+    /// says so when that starts and ends.
+    pub(crate) async fn fleet_admit(&self, tokens: u64, timeout: Duration) -> Result<()> {
+        let (Some(limits), Some(store)) = (&self.shared.limits, &self.shared.store) else {
+            return Ok(());
+        };
+        let (mode, changed) = limits.admit(store, tokens, timeout).await?;
+        if changed {
+            let reason = match mode {
+                crate::limits::LimitMode::Local => {
+                    "the fleet-wide rate limits are unreachable (Redis): this instance's own buckets decide until it answers"
+                }
+                crate::limits::LimitMode::Fleet => {
+                    "the fleet-wide rate limits answer again: Redis decides for the whole fleet"
+                }
+            };
+            self.publish(
+                Event::new(EventKind::RateLimitsLocal, self.clock.wall(), reason)
+                    .detail("fleet", mode == crate::limits::LimitMode::Fleet),
+            );
+        }
+        Ok(())
     }
 
     /// Adopts a state the store answered outside the queue (the analyst's operations).

@@ -3,7 +3,9 @@
 
 mod bucket;
 mod estimate;
+mod fleet;
 mod limiter;
 
 pub(crate) use estimate::estimate_tokens;
+pub(crate) use fleet::{FleetLimits, Mode as LimitMode};
 pub(crate) use limiter::{Limiter, Permit};
