@@ -461,6 +461,9 @@ fn rollout_precondition(cur: Option<&RolloutRecord>, change: &Change) -> Result<
             Some(r) => Err(format!("{}; abort it before starting another", describe(r))),
             None => Ok(()),
         },
+        // A rollout of one process (memory store) keeps no record: its steps follow the
+        // traffic they expect, nothing more.
+        Change::RolloutStep { .. } | Change::RolloutPromote { .. } if cur.is_none() => Ok(()),
         Change::RolloutStep { rollout, step, .. } => {
             let r = named(rollout)?;
             if r.state != RolloutState::Running || r.step + 1 != *step {

@@ -118,12 +118,12 @@ end
 local pre = nil
 if op.op == 'rollout_start' then
   if live(cur) then pre = describe(cur) .. '; abort it before starting another' end
-elseif op.op == 'rollout_step' then
+elseif op.op == 'rollout_step' and cur then
   pre = named(op.rollout)
   if not pre and (cur.state ~= 'running' or cur.step + 1 ~= op.step) then
     pre = string.format('stale step %d: ', op.step + 1) .. describe(cur)
   end
-elseif op.op == 'rollout_promote' then
+elseif op.op == 'rollout_promote' and cur then
   pre = named(op.rollout)
   if not pre and (cur.state ~= 'running' or cur.step + 1 ~= #cur.plan.steps) then
     pre = 'stale promotion: ' .. describe(cur)
