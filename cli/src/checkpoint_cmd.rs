@@ -7,10 +7,10 @@ use std::time::SystemTime;
 
 use clap::Subcommand;
 use serde_json::{Value, json};
+use turnout::Config;
 use turnout::events::{Event, EventKind};
 use turnout::rollout::Checkpoint;
 use turnout::state::{Change, Operation, Store};
-use turnout::Config;
 
 use crate::ops::{ChangeArgs, ConfigArg, Failure, REFUSED, author, current, open, report, submit};
 
@@ -118,7 +118,11 @@ async fn all(config: &Config, store: &Store) -> Result<Vec<Checkpoint>, Failure>
             );
             // The config's initial state was never written: it has no time.
             Checkpoint {
-                created_at: if taken.is_some() { cp.created_at.clone() } else { "-".to_string() },
+                created_at: if taken.is_some() {
+                    cp.created_at.clone()
+                } else {
+                    "-".to_string()
+                },
                 ..cp
             }
         })
@@ -202,7 +206,10 @@ async fn restore(args: &ChangeArgs, id: &str) -> Result<(), Failure> {
     let (active, weight_bp, salt) = cp.traffic()?;
     let op = Operation::new(
         &author(),
-        format!("restored checkpoint {} ({:?}) (turnout CLI)", cp.id, cp.name),
+        format!(
+            "restored checkpoint {} ({:?}) (turnout CLI)",
+            cp.id, cp.name
+        ),
         Change::Restore {
             checkpoint: cp.id.clone(),
             active,

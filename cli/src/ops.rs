@@ -306,7 +306,13 @@ async fn status(c: &ConfigArg) -> Result<(), Failure> {
     let (state, stored) = current(&config, &store).await?;
     let rollout = view::rollout_json(&store, &state).await?;
     if c.json {
-        let label = |side: Side| config.environments.get(side).label_str().map(str::to_string);
+        let label = |side: Side| {
+            config
+                .environments
+                .get(side)
+                .label_str()
+                .map(str::to_string)
+        };
         println!(
             "{}",
             json!({
@@ -402,14 +408,21 @@ async fn history(c: &ConfigArg, follow: bool, limit: usize) -> Result<(), Failur
     let (_, store) = open(c)?;
     let mut seen: Vec<Event> = store.events(limit).await?;
     if c.json && !follow {
-        println!("{}", Value::Array(seen.iter().map(Event::to_json).collect()));
+        println!(
+            "{}",
+            Value::Array(seen.iter().map(Event::to_json).collect())
+        );
         return Ok(());
     }
     if seen.is_empty() && !c.json {
         println!(
             "no events yet in the {} store{}",
             store.backend(),
-            if follow { "; waiting for the first" } else { "" }
+            if follow {
+                "; waiting for the first"
+            } else {
+                ""
+            }
         );
     } else if !c.json {
         view::print_event_header();

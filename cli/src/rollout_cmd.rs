@@ -14,8 +14,8 @@ use turnout::rollout::{RolloutPlan, RolloutState, Step};
 use turnout::state::Store;
 
 use crate::ops::{
-    ChangeArgs, ConfigArg, Failure, REFUSED, TIMED_OUT, UNREACHABLE, author, current, open,
-    report, submit,
+    ChangeArgs, ConfigArg, Failure, REFUSED, TIMED_OUT, UNREACHABLE, author, current, open, report,
+    submit,
 };
 use crate::view;
 
@@ -230,7 +230,11 @@ async fn act(args: &ChangeArgs, action: RolloutAction, reason: &str) -> Result<(
     let (state, _) = current(&config, &store).await?;
     let Some(r) = state.live_rollout() else {
         let why = match &state.rollout {
-            Some(r) => format!("rollout {} is {}: nothing to change", r.id, r.state.as_str()),
+            Some(r) => format!(
+                "rollout {} is {}: nothing to change",
+                r.id,
+                r.state.as_str()
+            ),
             None => "no rollout was started".to_string(),
         };
         return Err(Failure(REFUSED, why));
@@ -242,12 +246,22 @@ async fn act(args: &ChangeArgs, action: RolloutAction, reason: &str) -> Result<(
                 json!({"verdict": "unchanged", "note": format!("rollout {} is already {}", r.id, r.state.as_str()), "state": state})
             );
         } else {
-            println!("no change: rollout {} is already {}", r.id, r.state.as_str());
+            println!(
+                "no change: rollout {} is already {}",
+                r.id,
+                r.state.as_str()
+            );
         }
         return Ok(());
     };
     let outcome = submit(&store, &config, op.clone(), args.if_version).await?;
-    report(args.config.json, &config, &op, &outcome, json!({"rollout": r.id}))?;
+    report(
+        args.config.json,
+        &config,
+        &op,
+        &outcome,
+        json!({"rollout": r.id}),
+    )?;
     if !args.config.json {
         let done = match action {
             RolloutAction::Pause => "paused at its step",
@@ -264,9 +278,9 @@ async fn status(c: &ConfigArg, watch: bool) -> Result<(), Failure> {
     loop {
         let (state, _) = current(&config, &store).await?;
         let r = view::rollout_json(&store, &state).await?;
-        let ended = r.as_ref().is_none_or(|r| {
-            !matches!(r["state"].as_str(), Some("running" | "paused"))
-        });
+        let ended = r
+            .as_ref()
+            .is_none_or(|r| !matches!(r["state"].as_str(), Some("running" | "paused")));
         if c.json {
             println!("{}", r.unwrap_or(Value::Null));
         } else {
@@ -308,7 +322,9 @@ async fn wait(c: &ConfigArg, timeout: Option<Duration>, id: Option<String>) -> R
                     }
                     return Ok(());
                 }
-                if state == RolloutState::RolledBack.as_str() || state == RolloutState::Aborted.as_str() {
+                if state == RolloutState::RolledBack.as_str()
+                    || state == RolloutState::Aborted.as_str()
+                {
                     if c.json {
                         println!("{r}");
                     }

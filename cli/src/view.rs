@@ -5,8 +5,8 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 use turnout::events::Event;
-use turnout::rollout::fleet::{record_status, unix_ms};
 use turnout::rollout::RolloutState;
+use turnout::rollout::fleet::{record_status, unix_ms};
 use turnout::state::{Store, StoredState};
 
 use crate::ops::Failure;

@@ -39,7 +39,10 @@ fn wait_rollout(config: &Path, what: &str, f: impl Fn(&Value) -> bool) -> Value 
         {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}: {out}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {out}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -117,9 +120,17 @@ fn fleet(name: &str, green_error_rate: &str, extra: &str) -> Fleet {
     let dir = temp_dir(name);
     let redis = Redis::start(&dir);
     let (blue, blue_port) = start_sim_with(&["--latency-ms", "1"]);
-    let (green, green_port) = start_sim_with(&["--latency-ms", "1", "--error-rate", green_error_rate]);
+    let (green, green_port) =
+        start_sim_with(&["--latency-ms", "1", "--error-rate", green_error_rate]);
     let state = redis_state_ttl(&redis, "2");
-    let config = write_app_config(&dir, "app", blue_port, green_port, &state, &format!("{QUIET_LOCAL}{extra}"));
+    let config = write_app_config(
+        &dir,
+        "app",
+        blue_port,
+        green_port,
+        &state,
+        &format!("{QUIET_LOCAL}{extra}"),
+    );
     let configs = [config.clone(), config.clone(), config.clone()];
     let apps = start_fleet(&configs);
     Fleet {
@@ -183,7 +194,10 @@ fn a_cli_rollout_across_three_processes_promotes_a_healthy_candidate() {
     let promote = of_kind(&h, "promote");
     assert_eq!(promote.len(), 1, "{h:?}");
     let analyst = promote[0]["author"].as_str().unwrap_or("");
-    assert!(analyst.starts_with("app-"), "an instance holding the lease decided: {promote:?}");
+    assert!(
+        analyst.starts_with("app-"),
+        "an instance holding the lease decided: {promote:?}"
+    );
     assert_eq!(promote[0]["source"], "rollout");
     let status = wait_rollout(&f.config, "completed", |r| r["state"] == "completed");
     assert_eq!(status["weight"], 100.0);
@@ -207,7 +221,9 @@ fn a_cli_rollout_of_a_candidate_failing_30_percent_is_rolled_back_by_the_fleet_v
     let r = rollbacks[0];
     assert_eq!(r["source"], "rollout");
     assert!(
-        r["reason"].as_str().is_some_and(|s| s.contains("over the fleet's window")),
+        r["reason"]
+            .as_str()
+            .is_some_and(|s| s.contains("over the fleet's window")),
         "{r}"
     );
     assert!(of_kind(&h, "promote").is_empty(), "{h:?}");
@@ -215,7 +231,10 @@ fn a_cli_rollout_of_a_candidate_failing_30_percent_is_rolled_back_by_the_fleet_v
     assert_eq!(status["weight"], 0.0, "the real weight, not the step's");
     assert_eq!(status["step_weight"], 50.0);
     let judged = &status["analysis"]["judged"];
-    assert!(judged["error_rate"].as_f64().unwrap_or(0.0) > 0.05, "{status}");
+    assert!(
+        judged["error_rate"].as_f64().unwrap_or(0.0) > 0.05,
+        "{status}"
+    );
     // Each process alone never judged: its own guard needs 100000 requests.
     for app in &f.apps {
         assert!(
@@ -238,10 +257,27 @@ fn the_fleet_p99_is_the_p99_of_every_recorded_latency() {
     let state = redis_state_ttl(&redis, "2");
     let slow_config = write_app_config(&dir, "slow", blue_port, slow_port, &state, QUIET_LOCAL);
     let fast_config = write_app_config(&dir, "fast", blue_port, fast_port, &state, QUIET_LOCAL);
-    let mut apps = start_fleet(&[slow_config.clone(), fast_config.clone(), fast_config.clone()]);
+    let mut apps = start_fleet(&[
+        slow_config.clone(),
+        fast_config.clone(),
+        fast_config.clone(),
+    ]);
     let (code, out) = turnout(
         &fast_config,
-        &["rollout", "start", "--steps", "50,100", "--hold", "1h", "--window", "600s", "--interval", "200ms", "--max-p99-ms", "100000"],
+        &[
+            "rollout",
+            "start",
+            "--steps",
+            "50,100",
+            "--hold",
+            "1h",
+            "--window",
+            "600s",
+            "--interval",
+            "200ms",
+            "--max-p99-ms",
+            "100000",
+        ],
     );
     assert_eq!(code, Some(0), "{out}");
     let mut answers = vec![apps[0].ask("requests_to green 15")];
@@ -265,7 +301,9 @@ fn the_fleet_p99_is_the_p99_of_every_recorded_latency() {
     let status = wait_rollout(&fast_config, "every request in the fleet's window", |r| {
         r["analysis"]["judged"]["requests"].as_u64() == Some(n)
     });
-    let fleet_p99 = status["analysis"]["judged"]["p99_ms"].as_f64().expect("p99");
+    let fleet_p99 = status["analysis"]["judged"]["p99_ms"]
+        .as_f64()
+        .expect("p99");
     let exact = nearest_rank(&all, 0.99);
     assert!(
         (fleet_p99 - exact).abs() / exact <= 0.01,
@@ -276,7 +314,10 @@ fn the_fleet_p99_is_the_p99_of_every_recorded_latency() {
         (average - exact).abs() / exact > 0.2,
         "an average of the processes' p99s ({average}) would not be the fleet's ({exact})"
     );
-    assert_eq!(status["analysis"]["gates"]["max_p99_latency_ms"]["observed"], fleet_p99);
+    assert_eq!(
+        status["analysis"]["gates"]["max_p99_latency_ms"]["observed"],
+        fleet_p99
+    );
     drop((blue, slow, fast, redis));
 }
 
@@ -290,7 +331,18 @@ fn a_killed_analyst_is_replaced_and_the_rollout_completes_with_no_step_applied_t
     let mut f = fleet("kill", "0", "");
     let (code, out) = turnout(
         &f.config,
-        &["rollout", "start", "--steps", "20,50,100", "--hold", "3s", "--gate-min-requests", "1", "--interval", "100ms"],
+        &[
+            "rollout",
+            "start",
+            "--steps",
+            "20,50,100",
+            "--hold",
+            "3s",
+            "--gate-min-requests",
+            "1",
+            "--interval",
+            "100ms",
+        ],
     );
     assert_eq!(code, Some(0), "{out}");
     for app in &mut f.apps {
@@ -322,7 +374,10 @@ fn a_killed_analyst_is_replaced_and_the_rollout_completes_with_no_step_applied_t
         .filter_map(|e| e["reason"].as_str())
         .collect();
     assert_eq!(steps.len(), 2, "{steps:?}");
-    assert!(steps[0].contains("step 2 of 3") && steps[1].contains("step 3 of 3"), "{steps:?}");
+    assert!(
+        steps[0].contains("step 2 of 3") && steps[1].contains("step 3 of 3"),
+        "{steps:?}"
+    );
     assert_eq!(of_kind(&h, "promote").len(), 1);
     let taken_over = of_kind(&h, "lease_acquired");
     assert!(
@@ -344,7 +399,18 @@ fn no_promotion_while_redis_is_down_and_the_rollout_resumes_after() {
     // goes down, so nothing can advance before.
     let (code, out) = turnout(
         &config,
-        &["rollout", "start", "--steps", "50,100", "--min-requests", "20", "--gate-min-requests", "1", "--interval", "100ms"],
+        &[
+            "rollout",
+            "start",
+            "--steps",
+            "50,100",
+            "--min-requests",
+            "20",
+            "--gate-min-requests",
+            "1",
+            "--interval",
+            "100ms",
+        ],
     );
     assert_eq!(code, Some(0), "{out}");
     for app in &mut apps {
@@ -385,8 +451,16 @@ fn no_promotion_while_redis_is_down_and_the_rollout_resumes_after() {
     for app in &mut apps {
         app.wait_state("the promotion", |s| active(s) == "green" && weight(s) == 0);
         let kinds: Vec<Value> = app.events().iter().map(|e| e["type"].clone()).collect();
-        assert!(kinds.contains(&"rollout_paused".into()), "{}: {kinds:?}", app.id);
-        assert!(kinds.contains(&"rollout_resumed".into()), "{}: {kinds:?}", app.id);
+        assert!(
+            kinds.contains(&"rollout_paused".into()),
+            "{}: {kinds:?}",
+            app.id
+        );
+        assert!(
+            kinds.contains(&"rollout_resumed".into()),
+            "{}: {kinds:?}",
+            app.id
+        );
     }
     drop((blue, green));
 }
@@ -428,7 +502,10 @@ fn a_fleet_wide_rpm_limit_holds_across_three_processes() {
         .iter()
         .map(|a| a["admitted"].as_u64().unwrap_or(0))
         .sum();
-    assert!(admitted > 0, "local buckets admit while Redis is down: {answers:?}");
+    assert!(
+        admitted > 0,
+        "local buckets admit while Redis is down: {answers:?}"
+    );
     for app in &apps {
         assert!(
             app.events()

@@ -84,7 +84,11 @@ fn switch_weight_promote_rollback_and_history() {
     assert!(ok, "{out}");
     let mut lines = out.lines();
     let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
-    assert_eq!(header, ["at", "ver", "event", "active", "weight", "reason"], "{out}");
+    assert_eq!(
+        header,
+        ["at", "ver", "event", "active", "weight", "reason"],
+        "{out}"
+    );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
     let kinds: Vec<&str> = rows.iter().filter_map(|r| r.get(2).copied()).collect();
     // Each line shows the active side and the candidate's weight after the change.
@@ -115,7 +119,11 @@ fn bad_input_is_a_clear_error() {
     let dir = temp_dir("bad");
     let config = write_config(&dir, "file");
     let (code, out) = turnout_code(&["set-weight", "150"], &config);
-    assert_eq!(code, Some(2), "a bad weight is bad usage, not a refusal: {out}");
+    assert_eq!(
+        code,
+        Some(2),
+        "a bad weight is bad usage, not a refusal: {out}"
+    );
     assert!(
         out.contains("canary_weight must be within 0..=100, got 150"),
         "{out}"
@@ -225,7 +233,11 @@ fn health_columns_line_up() {
     let lines: Vec<&str> = out.lines().take(3).collect();
     let col = |l: &str, word: &str| l.find(word);
     assert_eq!(col(lines[0], "health"), col(lines[1], "UNHEALTHY"), "{out}");
-    assert_eq!(col(lines[1], "UNHEALTHY"), col(lines[2], "UNHEALTHY"), "{out}");
+    assert_eq!(
+        col(lines[1], "UNHEALTHY"),
+        col(lines[2], "UNHEALTHY"),
+        "{out}"
+    );
     assert_eq!(
         lines[1].find(" ms"),
         lines[2].find(" ms"),
@@ -239,7 +251,16 @@ fn a_rollout_from_the_cli_is_stored_paused_resumed_and_aborted() {
     let dir = temp_dir("rollout");
     let config = write_config(&dir, "file");
     let (ok, out) = turnout(
-        &["rollout", "start", "--steps", "5,50,100", "--hold", "10m", "--max-p99-ms", "800"],
+        &[
+            "rollout",
+            "start",
+            "--steps",
+            "5,50,100",
+            "--hold",
+            "10m",
+            "--max-p99-ms",
+            "800",
+        ],
         &config,
     );
     assert!(ok, "{out}");
@@ -251,7 +272,10 @@ fn a_rollout_from_the_cli_is_stored_paused_resumed_and_aborted() {
     let (ok, out) = turnout(&["rollout", "status"], &config);
     assert!(ok, "{out}");
     assert!(out.contains("running  step 1 of 3"), "{out}");
-    assert!(out.contains("10m00s"), "the hold and what is left of it: {out}");
+    assert!(
+        out.contains("10m00s"),
+        "the hold and what is left of it: {out}"
+    );
     assert!(out.contains("analyst    none"), "{out}");
 
     let (ok, out) = turnout(&["rollout", "pause", "--reason", "lunch"], &config);
@@ -275,14 +299,22 @@ fn a_rollout_from_the_cli_is_stored_paused_resumed_and_aborted() {
     assert!(ok, "{out}");
     let doc = status_json(&config);
     assert_eq!(doc["rollout"]["state"], "aborted");
-    assert_eq!(doc["rollout"]["weight"], 0.0, "the real weight after an abort");
+    assert_eq!(
+        doc["rollout"]["weight"], 0.0,
+        "the real weight after an abort"
+    );
     assert_eq!(doc["rollout"]["step_weight"], 5.0);
     assert_eq!(doc["canary_weight"], 0.0);
     let (code, out) = turnout_code(&["rollout", "wait", "--json"], &config);
     assert_eq!(code, Some(1), "an aborted rollout fails the wait: {out}");
     let (ok, out) = turnout(&["history"], &config);
     assert!(ok, "{out}");
-    for kind in ["rollout_started", "rollout_paused", "rollout_resumed", "rollout_aborted"] {
+    for kind in [
+        "rollout_started",
+        "rollout_paused",
+        "rollout_resumed",
+        "rollout_aborted",
+    ] {
         assert_eq!(out.matches(kind).count(), 1, "{kind} once: {out}");
     }
     let _ = std::fs::remove_dir_all(dir);
@@ -311,7 +343,10 @@ fn checkpoints_live_in_the_store_and_restore_from_the_cli() {
     let (ok, out) = turnout(&["checkpoint", "list"], &config);
     assert!(ok, "{out}");
     assert!(out.contains(&id) && out.contains("pre-v2"), "{out}");
-    assert!(out.contains("auto-v2"), "the state before the promotion: {out}");
+    assert!(
+        out.contains("auto-v2"),
+        "the state before the promotion: {out}"
+    );
     let (ok, out) = turnout(&["checkpoint", "restore", &id], &config);
     assert!(ok, "{out}");
     assert!(out.contains("active     blue v1"), "{out}");

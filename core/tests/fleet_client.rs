@@ -29,7 +29,10 @@ async fn rollout_reports_the_real_weight_after_an_abort_and_a_rollback() {
     client.abort_rollout("bad canary").expect("abort");
     let r = client.rollout().expect("rollout");
     assert_eq!(r.state, RolloutState::Aborted);
-    assert_eq!(r.weight, 0.0, "the weight after the abort, not the step's 10");
+    assert_eq!(
+        r.weight, 0.0,
+        "the weight after the abort, not the step's 10"
+    );
     assert_eq!(r.step_weight, 10.0);
 
     client.start_rollout(plan()).expect("start again");
@@ -71,7 +74,9 @@ async fn a_rollout_started_by_one_client_lives_in_the_store_for_the_others() {
     assert!(
         eventually(Duration::from_secs(15), || b
             .rollout()
-            .is_some_and(|r| r.state == RolloutState::Running && r.weight == 10.0))
+            .is_some_and(
+                |r| r.state == RolloutState::Running && r.weight == 10.0
+            ))
         .await,
         "b follows the stored rollout: {:?}",
         b.rollout()
@@ -102,7 +107,9 @@ async fn a_rollout_started_by_one_client_lives_in_the_store_for_the_others() {
     a.abort_rollout("not today").expect("abort");
     assert!(
         eventually(Duration::from_secs(15), || b.traffic().weight_bp == 0
-            && b.rollout().is_some_and(|r| r.state == RolloutState::Aborted && r.weight == 0.0))
+            && b.rollout().is_some_and(
+                |r| r.state == RolloutState::Aborted && r.weight == 0.0
+            ))
         .await,
         "{:?}",
         b.rollout()

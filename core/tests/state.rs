@@ -749,11 +749,20 @@ async fn rollout_scenarios(store: &Store) {
     use turnout::rollout::RolloutState;
     use turnout::rollout::fleet::{RolloutAction, action_operation, new_record, start_operation};
     let now = SystemTime::now();
-    let record = new_record(plan(&[10.0, 50.0, 100.0]), Side::Green, "cli:me@here", now, Some(0));
+    let record = new_record(
+        plan(&[10.0, 50.0, 100.0]),
+        Side::Green,
+        "cli:me@here",
+        now,
+        Some(0),
+    );
     let start = start_operation("cli:me@here", &record, now);
     let s = applied(store, &start).await;
     let r = s.rollout.clone().expect("stored rollout");
-    assert_eq!((r.id.as_str(), r.step, r.state), (record.id.as_str(), 0, RolloutState::Running));
+    assert_eq!(
+        (r.id.as_str(), r.step, r.state),
+        (record.id.as_str(), 0, RolloutState::Running)
+    );
     assert_eq!(s.traffic.weight_bp, 1000);
     assert_eq!(r.rev, 1);
 
@@ -764,7 +773,11 @@ async fn rollout_scenarios(store: &Store) {
         .await
         .expect("apply");
     assert_eq!(out.verdict, Verdict::Refused);
-    assert!(out.note.contains("abort it before starting another"), "{}", out.note);
+    assert!(
+        out.note.contains("abort it before starting another"),
+        "{}",
+        out.note
+    );
 
     let step = |to: usize, weight_bp: u32, expect: &turnout::state::StoredState| {
         let mut o = op(Change::RolloutStep {
@@ -779,11 +792,20 @@ async fn rollout_scenarios(store: &Store) {
         o
     };
     // A step that skips one is refused; the next one applies once, and never twice.
-    let out = store.apply(&step(2, 10_000, &s), &init()).await.expect("apply");
+    let out = store
+        .apply(&step(2, 10_000, &s), &init())
+        .await
+        .expect("apply");
     assert_eq!(out.verdict, Verdict::Refused);
     let s1 = applied(store, &step(1, 5000, &s)).await;
-    assert_eq!((s1.traffic.weight_bp, s1.rollout.as_ref().map(|r| r.step)), (5000, Some(1)));
-    let out = store.apply(&step(1, 5000, &s1), &init()).await.expect("apply");
+    assert_eq!(
+        (s1.traffic.weight_bp, s1.rollout.as_ref().map(|r| r.step)),
+        (5000, Some(1))
+    );
+    let out = store
+        .apply(&step(1, 5000, &s1), &init())
+        .await
+        .expect("apply");
     assert_eq!(out.verdict, Verdict::Refused);
     assert!(out.note.starts_with("stale step 2"), "{}", out.note);
 
@@ -791,27 +813,38 @@ async fn rollout_scenarios(store: &Store) {
     let r1 = s1.rollout.clone().expect("rollout");
     let mut stale = r1.clone();
     stale.rev -= 1;
-    let pause = action_operation("cli:me@here", &stale, RolloutAction::Pause, "lunch", now)
-        .expect("pause");
-    assert_eq!(store.apply(&pause, &init()).await.expect("apply").verdict, Verdict::Refused);
-    let pause = action_operation("cli:me@here", &r1, RolloutAction::Pause, "lunch", now)
-        .expect("pause");
+    let pause =
+        action_operation("cli:me@here", &stale, RolloutAction::Pause, "lunch", now).expect("pause");
+    assert_eq!(
+        store.apply(&pause, &init()).await.expect("apply").verdict,
+        Verdict::Refused
+    );
+    let pause =
+        action_operation("cli:me@here", &r1, RolloutAction::Pause, "lunch", now).expect("pause");
     let s2 = applied(store, &pause).await;
     let r2 = s2.rollout.clone().expect("rollout");
-    assert_eq!((r2.state, s2.traffic.weight_bp), (RolloutState::Paused, 5000));
+    assert_eq!(
+        (r2.state, s2.traffic.weight_bp),
+        (RolloutState::Paused, 5000)
+    );
     assert_eq!(s2.traffic.version, s1.traffic.version + 1);
     assert!(action_operation("a", &r2, RolloutAction::Pause, "again", now).is_none());
-    let resume = action_operation("cli:me@here", &r2, RolloutAction::Resume, "", now)
-        .expect("resume");
+    let resume =
+        action_operation("cli:me@here", &r2, RolloutAction::Resume, "", now).expect("resume");
     let s3 = applied(store, &resume).await;
-    assert_eq!(s3.rollout.as_ref().map(|r| r.state), Some(RolloutState::Running));
+    assert_eq!(
+        s3.rollout.as_ref().map(|r| r.state),
+        Some(RolloutState::Running)
+    );
 
     // Another change of the traffic ends the rollout, saying why.
     let s4 = applied(store, &op(Change::SetWeight { weight_bp: 700 })).await;
     let r4 = s4.rollout.clone().expect("rollout");
     assert_eq!(r4.state, RolloutState::Aborted);
     assert!(
-        r4.reason.as_deref().is_some_and(|r| r.starts_with("superseded by a weight_changed")),
+        r4.reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("superseded by a weight_changed")),
         "{r4:?}"
     );
     // A new rollout, ended by a rollback: rolled back, weight 0.
@@ -851,7 +884,10 @@ async fn rollout_scenarios(store: &Store) {
     assert!(!store.renew_lease("b:2", ttl).await.expect("renew"));
     assert!(store.renew_lease("a:1", ttl).await.expect("renew"));
     store.release_lease("b:2").await.expect("release");
-    assert_eq!(store.lease_holder().await.expect("holder").as_deref(), Some("a:1"));
+    assert_eq!(
+        store.lease_holder().await.expect("holder").as_deref(),
+        Some("a:1")
+    );
     store.release_lease("a:1").await.expect("release");
     assert!(store.try_lease("b:2", ttl).await.expect("lease"));
 
@@ -879,7 +915,14 @@ async fn rollout_scenarios(store: &Store) {
         (base - 1, Side::Blue, counts(7, 0, 5)),
     ] {
         store
-            .flush(vec![SecondCounts { second, side, counts: c }], Duration::from_secs(120))
+            .flush(
+                vec![SecondCounts {
+                    second,
+                    side,
+                    counts: c,
+                }],
+                Duration::from_secs(120),
+            )
             .await
             .expect("flush");
     }
@@ -894,9 +937,15 @@ async fn rollout_scenarios(store: &Store) {
         )
         .await
         .expect("flush");
-    let green = store.window(Side::Green, base - 2, base).await.expect("window");
+    let green = store
+        .window(Side::Green, base - 2, base)
+        .await
+        .expect("window");
     assert_eq!((green.successes, green.failures), (8, 2));
-    let last = store.window(Side::Green, base - 1, base).await.expect("window");
+    let last = store
+        .window(Side::Green, base - 1, base)
+        .await
+        .expect("window");
     assert_eq!((last.successes, last.failures), (5, 1));
     assert_eq!(store.total(Side::Green).await.expect("total"), 10);
     assert_eq!(store.total(Side::Blue).await.expect("total"), 7);

@@ -255,7 +255,6 @@ pub fn turnout_json(config: &Path, args: &[&str]) -> Value {
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
-
 /// `turnout sim` with these extra flags (`--error-rate`, `--latency-ms`, `--jitter-ms`…).
 pub fn start_sim_with(flags: &[&str]) -> (Proc, u16) {
     let port = free_port();

@@ -27,8 +27,8 @@ use crate::events::{Event, EventKind};
 use crate::rollout::RolloutState;
 use crate::rollout::controller::{Controller, Decision, RolloutStatus};
 use crate::rollout::fleet::{
-    RolloutAction, action_operation, gate_figures, new_record, record_status, rfc3339, start_operation,
-    unix_ms,
+    RolloutAction, action_operation, gate_figures, new_record, record_status, rfc3339,
+    start_operation, unix_ms,
 };
 use crate::rollout::gates::{Scope, Verdict, evaluate};
 use crate::rollout::plan::RolloutPlan;
@@ -36,8 +36,8 @@ use crate::state::{
     Canary, Change, Operation, Outcome as OpOutcome, RolloutRecord, SecondCounts, Source, Store,
     StoredState, Verdict as OpVerdict,
 };
-use crate::stats::fleet::FleetCounts;
 use crate::stats::Outcome;
+use crate::stats::fleet::FleetCounts;
 
 /// Counts are added to the store this often.
 pub(crate) const FLUSH: Duration = Duration::from_secs(1);
@@ -103,7 +103,10 @@ impl FleetLink {
     fn put_back(&self, counts: Vec<SecondCounts>) {
         let mut pending = self.pending.lock();
         for c in counts {
-            pending.entry((c.second, c.side)).or_default().add(&c.counts);
+            pending
+                .entry((c.second, c.side))
+                .or_default()
+                .add(&c.counts);
         }
         while pending.len() > MAX_UNFLUSHED {
             pending.pop_first();
@@ -249,9 +252,7 @@ impl Engine {
         let now_s = now_ms / 1000;
         let gates = &r.plan.gates;
         let window_s = gates.window.as_secs().max(1);
-        let from = now_s
-            .saturating_sub(window_s - 1)
-            .max(r.started_ms / 1000);
+        let from = now_s.saturating_sub(window_s - 1).max(r.started_ms / 1000);
         let candidate = r.candidate;
         let judged = store.window(candidate, from, now_s).await?;
         let baseline = store.window(candidate.other(), from, now_s).await?;
@@ -346,7 +347,8 @@ impl Engine {
                     c.failures, r.plan.failure_limit
                 );
                 if gates.action == RollbackAction::Alert {
-                    let alert = Event::new(EventKind::Alert, wall, why.clone()).environment(candidate);
+                    let alert =
+                        Event::new(EventKind::Alert, wall, why.clone()).environment(candidate);
                     self.publish(alert);
                     let record = RolloutRecord {
                         failures: c.failures,
@@ -576,7 +578,11 @@ impl Engine {
     }
 
     /// Starts the fleet link's task (shared stores only).
-    pub(crate) fn spawn_analyst(self: &Arc<Self>, handle: &tokio::runtime::Handle, store: Arc<Store>) {
+    pub(crate) fn spawn_analyst(
+        self: &Arc<Self>,
+        handle: &tokio::runtime::Handle,
+        store: Arc<Store>,
+    ) {
         let (weak, shutdown) = (Arc::downgrade(self), self.shutdown_signal());
         self.supervisor
             .spawn(handle, super::supervise::ANALYST, move || {

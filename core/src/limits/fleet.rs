@@ -60,7 +60,12 @@ impl FleetLimits {
         tokens: u64,
         timeout: Duration,
     ) -> Result<(Mode, bool)> {
-        if self.state.lock().0.is_some_and(|until| Instant::now() < until) {
+        if self
+            .state
+            .lock()
+            .0
+            .is_some_and(|until| Instant::now() < until)
+        {
             return Ok((Mode::Local, false));
         }
         let deadline = Instant::now() + timeout;

@@ -51,7 +51,13 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// A checkpoint of `traffic` under `config`, with this id and name (a fleet's checkpoints,
     /// kept in the shared store).
-    pub fn of(config: &Config, traffic: &TrafficState, id: String, name: &str, when: SystemTime) -> Self {
+    pub fn of(
+        config: &Config,
+        traffic: &TrafficState,
+        id: String,
+        name: &str,
+        when: SystemTime,
+    ) -> Self {
         let content = content(traffic, &config_content(config));
         Self {
             id,

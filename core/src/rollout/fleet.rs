@@ -171,25 +171,45 @@ pub fn record_status(r: &RolloutRecord, state: &StoredState) -> RolloutStatus {
 }
 
 /// Each configured gate's observed figure against its threshold.
-pub fn gate_figures(
-    gates: &RollbackPolicy,
-    judged: &WindowStats,
-    baseline: &WindowStats,
-) -> Value {
+pub fn gate_figures(gates: &RollbackPolicy, judged: &WindowStats, baseline: &WindowStats) -> Value {
     let mut out = serde_json::Map::new();
     let mut put = |name: &str, limit: Option<f64>, observed: f64, max: bool| {
         if let Some(limit) = limit {
-            let ok = if max { observed <= limit } else { observed >= limit };
+            let ok = if max {
+                observed <= limit
+            } else {
+                observed >= limit
+            };
             out.insert(
                 name.to_string(),
                 json!({"observed": observed, "limit": limit, "ok": ok || judged.requests < gates.min_requests}),
             );
         }
     };
-    put("max_error_rate", gates.max_error_rate, judged.error_rate, true);
-    put("min_success_rate", gates.min_success_rate, judged.success_rate, false);
-    put("max_p99_latency_ms", gates.max_p99_latency_ms, judged.p99_ms, true);
-    put("max_p99_ttft_ms", gates.max_p99_ttft_ms, judged.p99_ttft_ms, true);
+    put(
+        "max_error_rate",
+        gates.max_error_rate,
+        judged.error_rate,
+        true,
+    );
+    put(
+        "min_success_rate",
+        gates.min_success_rate,
+        judged.success_rate,
+        false,
+    );
+    put(
+        "max_p99_latency_ms",
+        gates.max_p99_latency_ms,
+        judged.p99_ms,
+        true,
+    );
+    put(
+        "max_p99_ttft_ms",
+        gates.max_p99_ttft_ms,
+        judged.p99_ttft_ms,
+        true,
+    );
     put(
         "max_error_rate_delta",
         gates.max_error_rate_delta,

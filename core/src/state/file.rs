@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 
 use super::fleet::FleetLedger;
 use super::memory::{EVENTS, Ledger, keep_named};
-use crate::rollout::Checkpoint;
 use super::operation::{Operation, Outcome, StoredState};
 use super::store::{store_error, validate};
 use crate::error::Result;
 use crate::events::Event;
+use crate::rollout::Checkpoint;
 use crate::routing::TrafficState;
 
 /// A state file shared by the processes of one host.

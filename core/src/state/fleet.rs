@@ -129,7 +129,14 @@ impl FleetLedger {
 
     /// GCRA: admits `cost` when the cell's theoretical arrival time, minus the burst
     /// tolerance, is not in the future.
-    pub fn gcra(&mut self, key: &str, emission: Duration, burst: u64, cost: u64, now_us: u64) -> Gcra {
+    pub fn gcra(
+        &mut self,
+        key: &str,
+        emission: Duration,
+        burst: u64,
+        cost: u64,
+        now_us: u64,
+    ) -> Gcra {
         let (t, increment) = (us(emission), us(emission) * cost);
         let tolerance = t * burst.saturating_sub(1);
         let tat = self.gcra.get(key).copied().unwrap_or(now_us).max(now_us);
@@ -155,7 +162,7 @@ fn us(d: Duration) -> u64 {
 pub(crate) fn unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| ms(d))
+        .map_or(0, ms)
 }
 
 #[cfg(test)]

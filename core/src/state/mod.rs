@@ -11,8 +11,8 @@ mod redis_store;
 mod rollout;
 mod store;
 
-pub use instance::{hostname, instance_id};
 pub use fleet::{Gcra, SecondCounts};
+pub use instance::{hostname, instance_id};
 pub use memory::MemoryStore;
 pub use operation::{Canary, Change, Operation, Outcome, Source, StoredState, Verdict, apply};
 pub use rollout::RolloutRecord;

@@ -375,9 +375,9 @@ pub fn apply(stored: &StoredState, op: &Operation) -> Outcome {
             }
             s.promoted()
         }
-        Change::RolloutPause { .. } | Change::RolloutResume { .. } | Change::RolloutCount { .. } => {
-            s.clone()
-        }
+        Change::RolloutPause { .. }
+        | Change::RolloutResume { .. }
+        | Change::RolloutCount { .. } => s.clone(),
         Change::RolloutAbort { .. } => s.weighted(0),
         Change::Restore {
             active,

@@ -21,10 +21,10 @@ use tokio::sync::Mutex;
 use super::fleet::{Gcra, SecondCounts};
 use super::operation::{Operation, Outcome, StoredState};
 use super::store::{MAX_VERSION, store_error, validate};
+use crate::environment::Side;
 use crate::error::Result;
 use crate::events::Event;
 use crate::rollout::Checkpoint;
-use crate::environment::Side;
 use crate::routing::TrafficState;
 use crate::stats::fleet::FleetCounts;
 
@@ -596,7 +596,11 @@ impl RedisStore {
     pub(crate) async fn put_analysis(&self, analysis: &serde_json::Value) -> Result<()> {
         let mut conn = self.conn().await?;
         let r: redis::RedisResult<()> = conn
-            .set_ex(format!("{}:analysis", self.keys.tag), analysis.to_string(), 3600)
+            .set_ex(
+                format!("{}:analysis", self.keys.tag),
+                analysis.to_string(),
+                3600,
+            )
             .await;
         self.ok(r).await
     }

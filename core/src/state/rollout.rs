@@ -51,7 +51,6 @@ impl RolloutRecord {
         self.state.is_live()
     }
 
-
     /// This record ended as `state` for `reason` (one write more).
     #[must_use]
     pub fn ended(&self, state: RolloutState, reason: String) -> Self {

@@ -9,10 +9,10 @@ use super::memory::MemoryStore;
 use super::operation::{Operation, Outcome, StoredState, Verdict};
 use super::redis_store::RedisStore;
 use crate::config::{StateBackend, StateConfig};
+use crate::environment::Side;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::rollout::Checkpoint;
-use crate::environment::Side;
 use crate::routing::TrafficState;
 use crate::stats::fleet::FleetCounts;
 
@@ -255,7 +255,13 @@ impl Store {
 
     /// One decision of the fleet-wide rate-limit cell `name`: `cost` units at one per
     /// `emission`, `burst` at once (GCRA; Redis decides on its own clock).
-    pub async fn gcra(&self, name: &str, emission: Duration, burst: u64, cost: u64) -> Result<Gcra> {
+    pub async fn gcra(
+        &self,
+        name: &str,
+        emission: Duration,
+        burst: u64,
+        cost: u64,
+    ) -> Result<Gcra> {
         let now_us = unix_ms() * 1000;
         match self {
             Self::Memory(m) => Ok(m.fleet(|f| f.gcra(name, emission, burst, cost, now_us))),
