@@ -111,17 +111,20 @@ pub fn print_rollout(r: &Value) {
                 "  {name:<22} {:>10}  {cmp} {:<8} {}",
                 fmt_num(&g["observed"]),
                 fmt_num(&g["limit"]),
-                if g["ok"].as_bool().unwrap_or(false) {
-                    "ok"
-                } else {
-                    "FAIL"
+                match (g["ok"].as_bool().unwrap_or(false), name.as_str()) {
+                    (true, _) => "ok",
+                    // Too few requests is no failure: the gates wait for more.
+                    (false, "min_requests") => "waiting",
+                    (false, _) => "FAIL",
                 }
             );
         }
     }
     println!(
-        "  step requests          {:>10}  >= {}",
-        a["step_requests"], a["min_requests"]
+        "  {:<22} {:>10}  >= {}",
+        "step requests",
+        fmt_num(&a["step_requests"]),
+        fmt_num(&a["min_requests"])
     );
 }
 

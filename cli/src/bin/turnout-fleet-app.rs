@@ -3,7 +3,8 @@
 //! on stdout. Commands arrive as lines on stdin:
 //!
 //! - `state` — the traffic state and the store link;
-//! - `requests N` — N chat requests, then how many failed;
+//! - `requests N` — N chat requests (each with a routing key never used before), then how
+//!   many failed and which side served them;
 //! - `weight P` / `switch SIDE` / `rollback REASON` — a change, then its result;
 //! - `ops N` — N weight changes, paced so the store queue never overflows, then waits until
 //!   the store acknowledged them all;
@@ -15,6 +16,7 @@
 //!
 //! Usage: `turnout-fleet-app CONFIG INSTANCE_ID`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
@@ -44,15 +46,20 @@ fn result(r: turnout::Result<turnout::routing::TrafficState>) -> Value {
     }
 }
 
-async fn requests(client: &Client, n: usize) -> Value {
+/// Routing keys never repeat (`{instance}-{n}`), so that every batch of requests spreads over
+/// the buckets like a live service's users do.
+static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
+
+async fn requests(client: &Client, id: &str, n: usize) -> Value {
     let mut errors = Vec::new();
     let mut served = [0u64; 2];
-    for i in 0..n {
+    for _ in 0..n {
+        let i = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
         let req = ChatCompletionRequest::new("gpt-4.1", vec![ChatMessage::user("hi")]);
         match client
             .chat()
             .create(req)
-            .routing_key(format!("user-{i}"))
+            .routing_key(format!("{id}-{i}"))
             .await
         {
             Ok(resp) => served[resp.route.environment.index()] += 1,
@@ -135,7 +142,7 @@ async fn run(path: &str, id: &str) -> Result<(), String> {
         let (cmd, arg) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
         let answer = match cmd {
             "state" => state(&client),
-            "requests" => requests(&client, arg.parse().unwrap_or(1)).await,
+            "requests" => requests(&client, id, arg.parse().unwrap_or(1)).await,
             "weight" => result(client.set_canary_weight(arg.parse().unwrap_or(0.0))),
             "switch" => match arg.parse::<Side>() {
                 Ok(side) => result(client.switch_to(side)),

@@ -64,7 +64,6 @@ pub(crate) struct FleetLink {
 
 #[derive(Debug, Default, Clone)]
 struct LeaseView {
-    held: bool,
     holder: Option<String>,
     analysis: Option<Value>,
     /// The rollout is shown paused because the store is unreachable.
@@ -676,11 +675,7 @@ async fn analyst_loop(
                 }
             }
         };
-        {
-            let mut view = e.shared.fleet.view.lock();
-            view.held = held;
-            view.holder = holder;
-        }
+        e.shared.fleet.view.lock().holder = holder;
         e.follow_store_pause(reachable);
         if !held {
             if let Ok(Some(a)) = store.analysis().await {
