@@ -56,9 +56,10 @@ run "$BIN/turnout" rollout wait --timeout 2m || { debug; exit 1; }
 run "$BIN/turnout" history --limit 6
 
 echo "## 3. A bad release: green fails 30 % of its requests"
+run "$BIN/turnout" switch blue
 kill "${PIDS[2]}"; "$BIN/turnout" sim --port "$GREEN" --latency-ms 20 --error-rate 0.3 >/dev/null 2>&1 & PIDS+=($!)
 wait_port "$GREEN"
-run "$BIN/turnout" switch blue
+sleep 1.1  # the fleet's buckets are whole seconds: let green's second as the active side pass
 sent=$(now)
 run "$BIN/turnout" rollout start --steps 10,50,100 --hold 4s --min-requests 20 --max-error-rate 0.05 \
   --gate-min-requests 20 --interval 1s --failure-limit 0 --json

@@ -111,11 +111,11 @@ pub fn print_rollout(r: &Value) {
                 "  {name:<22} {:>10}  {cmp} {:<8} {}",
                 fmt_num(&g["observed"]),
                 fmt_num(&g["limit"]),
-                match (g["ok"].as_bool().unwrap_or(false), name.as_str()) {
-                    (true, _) => "ok",
-                    // Too few requests is no failure: the gates wait for more.
-                    (false, "min_requests") => "waiting",
-                    (false, _) => "FAIL",
+                // Too few requests is no failure: every gate waits for more.
+                match g["state"].as_str() {
+                    Some("fail") => "FAIL",
+                    Some(state) => state,
+                    None => "-",
                 }
             );
         }

@@ -251,7 +251,11 @@ impl Engine {
         let now_s = now_ms / 1000;
         let gates = &r.plan.gates;
         let window_s = gates.window.as_secs().max(1);
-        let from = now_s.saturating_sub(window_s - 1).max(r.started_ms / 1000);
+        // From the start's own second: the fleet's buckets are whole seconds, so up to a second
+        // before the start counts too (nothing, when the candidate had no weight before).
+        let from = now_s
+            .saturating_sub(window_s - 1)
+            .max(r.started_ms / 1000);
         let candidate = r.candidate;
         let judged = store.window(candidate, from, now_s).await?;
         let baseline = store.window(candidate.other(), from, now_s).await?;

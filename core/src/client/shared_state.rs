@@ -376,6 +376,15 @@ impl Engine {
                 }
             }
             let old = std::mem::replace(&mut local.view, view.clone());
+            // A rollout started elsewhere judges its candidate afresh here too: nothing from
+            // an earlier release counts in this instance's own guard.
+            if let Some(r) = view.live_rollout()
+                && old.rollout.as_ref().map(|o| &o.id) != Some(&r.id)
+            {
+                self.guard_window(r.candidate).clear();
+                self.side(r.candidate).stats.clear();
+                self.control.guard.reset_alert();
+            }
             if same_routing(&old.traffic, &view.traffic) {
                 if old.traffic.version != view.traffic.version {
                     self.traffic.replace(view.traffic.clone());

@@ -173,6 +173,8 @@ pub fn record_status(r: &RolloutRecord, state: &StoredState) -> RolloutStatus {
 /// Each configured gate's observed figure against its threshold.
 pub fn gate_figures(gates: &RollbackPolicy, judged: &WindowStats, baseline: &WindowStats) -> Value {
     let mut out = serde_json::Map::new();
+    // Below min_requests no gate fails: each one waits for more requests.
+    let waiting = judged.requests < gates.min_requests;
     let mut put = |name: &str, limit: Option<f64>, observed: f64, max: bool| {
         if let Some(limit) = limit {
             let ok = if max {
@@ -180,9 +182,14 @@ pub fn gate_figures(gates: &RollbackPolicy, judged: &WindowStats, baseline: &Win
             } else {
                 observed >= limit
             };
+            let state = match (waiting, ok) {
+                (true, _) => "waiting",
+                (false, true) => "ok",
+                (false, false) => "fail",
+            };
             out.insert(
                 name.to_string(),
-                json!({"observed": observed, "limit": limit, "ok": ok || judged.requests < gates.min_requests}),
+                json!({"observed": observed, "limit": limit, "ok": ok || waiting, "state": state}),
             );
         }
     };
@@ -224,7 +231,8 @@ pub fn gate_figures(gates: &RollbackPolicy, judged: &WindowStats, baseline: &Win
     );
     out.insert(
         "min_requests".to_string(),
-        json!({"observed": judged.requests, "limit": gates.min_requests, "ok": judged.requests >= gates.min_requests}),
+        json!({"observed": judged.requests, "limit": gates.min_requests, "ok": !waiting,
+               "state": if waiting { "waiting" } else { "ok" }}),
     );
     Value::Object(out)
 }
