@@ -346,7 +346,7 @@ impl Engine {
             }
             Decision::LimitExceeded(f) => {
                 let why = format!(
-                    "{candidate} failed the rollout's gates over the fleet's window {} times, more than failure_limit {}; last: {f}",
+                    "{candidate} failed the rollout's gates over the fleet's window: {f} (failed evaluations {}, failure_limit {})",
                     c.failures, r.plan.failure_limit
                 );
                 if gates.action == RollbackAction::Alert {
