@@ -13,29 +13,19 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::watch;
 
 use super::engine::Engine;
-use crate::config::RollbackAction;
 use crate::environment::Side;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::events::{Event, EventKind};
 use crate::rollout::RolloutState;
-use crate::rollout::controller::{Controller, Decision, RolloutStatus};
-use crate::rollout::fleet::{
-    RolloutAction, action_operation, gate_figures, new_record, record_status, rfc3339,
-    start_operation, unix_ms,
-};
-use crate::rollout::gates::{Scope, Verdict, evaluate};
-use crate::rollout::plan::RolloutPlan;
-use crate::state::{
-    Canary, Change, Operation, Outcome as OpOutcome, RolloutRecord, SecondCounts, Source, Store,
-    StoredState, Verdict as OpVerdict,
-};
+use crate::rollout::fleet::unix_ms;
+use crate::state::{SecondCounts, Store};
 use crate::stats::Outcome;
 use crate::stats::fleet::FleetCounts;
 
@@ -62,12 +52,13 @@ pub(crate) struct FleetLink {
     entry: Mutex<HashMap<(String, usize), u64>>,
 }
 
+/// The lease and the analyst's figures as this instance last saw them.
 #[derive(Debug, Default, Clone)]
-struct LeaseView {
-    holder: Option<String>,
-    analysis: Option<Value>,
+pub(crate) struct LeaseView {
+    pub holder: Option<String>,
+    pub analysis: Option<Value>,
     /// The rollout is shown paused because the store is unreachable.
-    store_paused: bool,
+    pub store_paused: bool,
 }
 
 impl FleetLink {
@@ -85,6 +76,26 @@ impl FleetLink {
             .entry((second, side))
             .or_default()
             .record(outcome, latency, ttft);
+    }
+
+    /// The lease and the analyst's figures as last seen.
+    pub fn lease_view(&self) -> LeaseView {
+        self.view.lock().clone()
+    }
+
+    /// Keeps the analyst's last figures (this instance's own, as the holder).
+    pub fn set_analysis(&self, analysis: Value) {
+        self.view.lock().analysis = Some(analysis);
+    }
+
+    /// The fleet's total at the entry of a step whose record does not say it: the total when
+    /// this analyst first saw the step.
+    pub fn step_entry(&self, rollout: &str, step: usize, total: u64) -> u64 {
+        *self
+            .entry
+            .lock()
+            .entry((rollout.to_string(), step))
+            .or_insert(total)
     }
 
     fn take(&self) -> Vec<SecondCounts> {
@@ -164,369 +175,6 @@ impl Engine {
 
     fn fleet_take(&self) -> Vec<SecondCounts> {
         self.shared.fleet.take()
-    }
-
-    /// Starts a rollout that lives in the store: the operation carries its record, so the
-    /// analyst (whichever instance holds the lease) runs it.
-    pub(crate) fn start_fleet_rollout(&self, plan: RolloutPlan) -> Result<()> {
-        let view = self.shared.view();
-        if let Some(r) = view.live_rollout() {
-            return Err(Error::Config(format!(
-                "rollout {} is {} at step {} of {}; abort it before starting another",
-                r.id,
-                r.state.as_str(),
-                r.step + 1,
-                r.plan.steps.len()
-            )));
-        }
-        let candidate = self.traffic.peek().candidate();
-        self.guard_window(candidate).clear();
-        self.side(candidate).stats.clear();
-        self.control.guard.reset_alert();
-        let wall = self.clock.wall();
-        let record = new_record(plan, candidate, &self.shared.author, wall, None);
-        let op = start_operation(&self.shared.author, &record, wall);
-        let applied = self.apply_op(op, Source::Rollout, false)?;
-        self.publish(applied.event.environment(candidate));
-        Ok(())
-    }
-
-    /// Pauses, resumes or aborts the stored rollout from a client call.
-    pub(crate) fn change_fleet_rollout(&self, action: RolloutAction, reason: &str) -> Result<()> {
-        let view = self.shared.view();
-        let r = view.live_rollout().cloned().ok_or_else(|| {
-            Error::NoRollout(match &view.rollout {
-                Some(r) => format!("rollout {} is {}", r.id, r.state.as_str()),
-                None => "none was started".to_string(),
-            })
-        })?;
-        let wall = self.clock.wall();
-        let Some(op) = action_operation(&self.shared.author, &r, action, reason, wall) else {
-            return Ok(());
-        };
-        let applied = self.apply_op(op, Source::Local, true)?;
-        self.publish(applied.event.environment(r.candidate));
-        Ok(())
-    }
-
-    /// The stored rollout as `rollout()` shows it: with the analyst, its last figures, and
-    /// `paused` (`store unreachable`) while the store cannot be reached.
-    pub(crate) fn fleet_rollout_status(&self) -> Option<RolloutStatus> {
-        let view = self.shared.view();
-        let r = view.rollout.as_ref()?;
-        let lease = self.shared.fleet.view.lock().clone();
-        let mut s = record_status(r, &view);
-        if lease.store_paused && r.state == RolloutState::Running {
-            s.state = RolloutState::Paused;
-            s.reason = Some("store unreachable".to_string());
-        }
-        s.analyst = lease.holder;
-        s.analysis = lease.analysis;
-        Some(s)
-    }
-
-    /// One round of the analyst: the stored rollout, else the post-promotion analysis.
-    async fn analyst_tick(&self, store: &Store) -> Result<()> {
-        let Some(stored) = store.load().await? else {
-            return Ok(());
-        };
-        let wall = self.clock.wall();
-        match stored.live_rollout().cloned() {
-            Some(r) if r.state == RolloutState::Running => {
-                self.judge_rollout(store, &stored, r, wall).await
-            }
-            Some(_) => Ok(()),
-            None => self.judge_promotion(store, &stored, wall).await,
-        }
-    }
-
-    async fn judge_rollout(
-        &self,
-        store: &Store,
-        stored: &StoredState,
-        r: RolloutRecord,
-        wall: SystemTime,
-    ) -> Result<()> {
-        let now_ms = unix_ms(wall);
-        let now_s = now_ms / 1000;
-        let gates = &r.plan.gates;
-        let window_s = gates.window.as_secs().max(1);
-        // From the start's own second: the fleet's buckets are whole seconds, so up to a second
-        // before the start counts too (nothing, when the candidate had no weight before).
-        let from = now_s
-            .saturating_sub(window_s - 1)
-            .max(r.started_ms / 1000);
-        let candidate = r.candidate;
-        let judged = store.window(candidate, from, now_s).await?;
-        let baseline = store.window(candidate.other(), from, now_s).await?;
-        let total = store.total(candidate).await?;
-        let entry = match r.requests_at_entry {
-            Some(n) => n,
-            None => *self
-                .shared
-                .fleet
-                .entry
-                .lock()
-                .entry((r.id.clone(), r.step))
-                .or_insert(total),
-        };
-        let step_requests = total.saturating_sub(entry);
-        let (js, bs) = (judged.stats(), baseline.stats());
-        let signals = self.guard_signals(candidate, self.now());
-        let verdict = evaluate(gates, &js, &bs, signals, Scope::All);
-        let mut c = Controller::at_step(
-            r.plan.clone(),
-            candidate,
-            r.step,
-            Duration::from_millis(r.step_started_ms),
-            Duration::from_millis(r.deadline_from_ms),
-            r.failures,
-        );
-        let decision = c.decide(Duration::from_millis(now_ms), &verdict, step_requests);
-        let step = &r.plan.steps[r.step];
-        let held_ms = now_ms.saturating_sub(r.step_started_ms);
-        let analysis = json!({
-            "at": rfc3339(wall),
-            "analyst": self.shared.author,
-            "rollout": r.id,
-            "step": r.step,
-            "candidate": candidate,
-            "window_s": window_s,
-            "judged": js,
-            "baseline": bs,
-            "verdict": c.last_verdict(),
-            "gates": gate_figures(gates, &js, &bs),
-            "step_requests": step_requests,
-            "min_requests": step.min_requests,
-            "hold_s": step.hold.as_secs_f64(),
-            "hold_left_s": (step.hold.as_secs_f64() - held_ms as f64 / 1000.0).max(0.0),
-        });
-        self.shared.fleet.view.lock().analysis = Some(analysis.clone());
-        store.put_analysis(analysis).await?;
-        let author = self.shared.author.clone();
-        let expect = Canary::of(&stored.traffic);
-        let op = match decision {
-            Decision::Hold => return Ok(()),
-            Decision::Counted(f) => {
-                let record = RolloutRecord {
-                    failures: c.failures,
-                    ..r.clone()
-                };
-                let reason = format!(
-                    "rollout {}: {candidate} failed the gates over the fleet's window ({} of {} failures allowed): {f}",
-                    r.id, c.failures, r.plan.failure_limit
-                );
-                Operation {
-                    record: Some(record),
-                    ..Operation::new(
-                        &author,
-                        reason,
-                        Change::RolloutCount {
-                            rollout: r.id.clone(),
-                            rev: r.rev,
-                        },
-                        wall,
-                    )
-                }
-            }
-            Decision::Pause(why) => {
-                let record = r.ended(RolloutState::Paused, why.clone());
-                Operation {
-                    record: Some(record),
-                    ..Operation::new(
-                        &author,
-                        why,
-                        Change::RolloutPause {
-                            rollout: r.id.clone(),
-                            rev: r.rev,
-                        },
-                        wall,
-                    )
-                }
-            }
-            Decision::LimitExceeded(f) => {
-                let why = format!(
-                    "{candidate} failed the rollout's gates over the fleet's window: {f} (failed evaluations {}, failure_limit {})",
-                    c.failures, r.plan.failure_limit
-                );
-                if gates.action == RollbackAction::Alert {
-                    let alert =
-                        Event::new(EventKind::Alert, wall, why.clone()).environment(candidate);
-                    self.publish(alert);
-                    let record = RolloutRecord {
-                        failures: c.failures,
-                        ..r.ended(RolloutState::Paused, why.clone())
-                    };
-                    Operation {
-                        record: Some(record),
-                        ..Operation::new(
-                            &author,
-                            why,
-                            Change::RolloutPause {
-                                rollout: r.id.clone(),
-                                rev: r.rev,
-                            },
-                            wall,
-                        )
-                    }
-                } else {
-                    let record = RolloutRecord {
-                        failures: c.failures,
-                        ..r.ended(RolloutState::RolledBack, why.clone())
-                    };
-                    Operation {
-                        record: Some(record),
-                        ..Operation::new(
-                            &author,
-                            format!("rollout {}: {why}", r.id),
-                            Change::Rollback {
-                                canary: Some(expect),
-                            },
-                            wall,
-                        )
-                    }
-                }
-            }
-            Decision::Advance(next) => {
-                let weight = r.plan.steps[next].weight;
-                let record = RolloutRecord {
-                    step: next,
-                    step_started_at: rfc3339(wall),
-                    step_started_ms: now_ms,
-                    deadline_from_ms: now_ms,
-                    requests_at_entry: Some(total),
-                    failures: c.failures,
-                    ..r.clone()
-                };
-                Operation {
-                    record: Some(record),
-                    ..Operation::new(
-                        &author,
-                        format!(
-                            "rollout {}: step {} of {}, {weight}% to {candidate} (fleet: {} requests, error rate {:.3}, p99 {:.1} ms)",
-                            r.id,
-                            next + 1,
-                            r.plan.steps.len(),
-                            js.requests,
-                            js.error_rate,
-                            js.p99_ms
-                        ),
-                        Change::RolloutStep {
-                            rollout: r.id.clone(),
-                            step: next,
-                            weight_bp: r.plan.steps[next].weight_bp(),
-                            expect,
-                        },
-                        wall,
-                    )
-                }
-            }
-            Decision::Promote => {
-                let record = RolloutRecord {
-                    failures: c.failures,
-                    ..r.ended(RolloutState::Completed, format!("promoted {candidate}"))
-                };
-                Operation {
-                    record: Some(record),
-                    ..Operation::new(
-                        &author,
-                        format!("rollout {} promoted {candidate}", r.id),
-                        Change::RolloutPromote {
-                            rollout: r.id.clone(),
-                            expect,
-                        },
-                        wall,
-                    )
-                }
-            }
-        };
-        self.submit_direct(store, op, &stored.traffic).await
-    }
-
-    /// Within `rollback.window` after a promotion, judges the new active side over the fleet's
-    /// seconds since it; a failure switches back.
-    async fn judge_promotion(
-        &self,
-        store: &Store,
-        stored: &StoredState,
-        wall: SystemTime,
-    ) -> Result<()> {
-        if stored.last_change != EventKind::Promote.as_str() {
-            return Ok(());
-        }
-        let Ok(promoted) = humantime::parse_rfc3339_weak(&stored.updated_at) else {
-            return Ok(());
-        };
-        let policy = &self.config.rollback;
-        let (now_ms, since_ms) = (unix_ms(wall), unix_ms(promoted));
-        if now_ms.saturating_sub(since_ms) >= u64::try_from(policy.window.as_millis()).unwrap_or(0)
-        {
-            return Ok(());
-        }
-        let side = stored.traffic.active;
-        let (from, to) = (since_ms / 1000, now_ms / 1000);
-        let judged = store.window(side, from, to).await?.stats();
-        let baseline = store.window(side.other(), from, to).await?.stats();
-        let signals = self.guard_signals(side, self.now());
-        let Verdict::Fail(f) = evaluate(policy, &judged, &baseline, signals, Scope::All) else {
-            return Ok(());
-        };
-        if policy.action == RollbackAction::Alert {
-            return Ok(());
-        }
-        let reason = format!(
-            "post-promotion analysis (fleet): {side} failed a gate within {}s of its promotion: {f}; switching back to {}",
-            policy.window.as_secs_f64(),
-            side.other()
-        );
-        let op = Operation::new(
-            &self.shared.author,
-            reason,
-            Change::Rollback {
-                canary: Some(Canary::of(&stored.traffic)),
-            },
-            wall,
-        );
-        self.submit_direct(store, op, &stored.traffic).await
-    }
-
-    /// Applies the analyst's operation in the store at once (never queued: no decision is made
-    /// on figures the store could not give), then adopts the result here.
-    async fn submit_direct(
-        &self,
-        store: &Store,
-        mut op: Operation,
-        init: &crate::routing::TrafficState,
-    ) -> Result<()> {
-        op.source = Source::Rollout.as_str().to_string();
-        let outcome: OpOutcome = store.apply(&op, init).await?;
-        if outcome.verdict == OpVerdict::Refused {
-            tracing::info!(target: "turnout::rollout", op = %op.id, note = %outcome.note,
-                "the store refused the analyst's operation (the rollout moved meanwhile)");
-            return Ok(());
-        }
-        let completed = outcome
-            .state
-            .rollout
-            .as_ref()
-            .filter(|r| {
-                r.state == RolloutState::Completed
-                    && matches!(op.change, Change::RolloutPromote { .. })
-            })
-            .cloned();
-        self.reconcile_from(outcome.state);
-        if let Some(r) = completed {
-            let event = Event::new(
-                EventKind::RolloutCompleted,
-                self.clock.wall(),
-                format!("rollout {} completed: promoted {}", r.id, r.candidate),
-            )
-            .environment(r.candidate)
-            .detail("rollout", r.id.as_str())
-            .detail("state", r.state.as_str());
-            self.publish(event);
-        }
-        Ok(())
     }
 
     /// Shows the rollout paused while the store is unreachable (and says so once), and

@@ -8,6 +8,7 @@ mod chat;
 pub(crate) mod control;
 mod deadline;
 pub(crate) mod engine;
+mod fleet_rollout;
 mod fork;
 pub(crate) mod guard;
 mod observe;

@@ -6,11 +6,11 @@ use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
-use super::controller::{RolloutState, RolloutStatus};
+use super::controller::{Controller, Decision, RolloutState, RolloutStatus};
 use super::plan::RolloutPlan;
-use crate::config::RollbackPolicy;
+use crate::config::{RollbackAction, RollbackPolicy};
 use crate::environment::Side;
-use crate::state::{Change, Operation, RolloutRecord, StoredState};
+use crate::state::{Canary, Change, Operation, RolloutRecord, StoredState};
 use crate::stats::WindowStats;
 
 /// A fresh bucketing salt: 16 random hex digits.
@@ -235,4 +235,278 @@ pub fn gate_figures(gates: &RollbackPolicy, judged: &WindowStats, baseline: &Win
                "state": if waiting { "waiting" } else { "ok" }}),
     );
     Value::Object(out)
+}
+
+/// The operation the analyst submits for `decision`, which `c` took on record `r` with the
+/// fleet's `figures` (the candidate's running total, its window); `None` to hold. A failed
+/// limit with `action: alert` pauses the rollout (the caller publishes the `alert`).
+pub(crate) fn decision_operation(
+    decision: Decision,
+    c: &Controller,
+    r: &RolloutRecord,
+    expect: Canary,
+    figures: (u64, &WindowStats),
+    author: &str,
+    wall: SystemTime,
+) -> Option<Operation> {
+    let candidate = r.candidate;
+    let (total, js) = figures;
+    let now_ms = unix_ms(wall);
+    let op = match decision {
+        Decision::Hold => return None,
+        Decision::Counted(f) => {
+            let record = RolloutRecord {
+                failures: c.failures,
+                ..r.clone()
+            };
+            let reason = format!(
+                "rollout {}: {candidate} failed the gates over the fleet's window ({} of {} failures allowed): {f}",
+                r.id, c.failures, r.plan.failure_limit
+            );
+            Operation {
+                record: Some(record),
+                ..Operation::new(
+                    author,
+                    reason,
+                    Change::RolloutCount {
+                        rollout: r.id.clone(),
+                        rev: r.rev,
+                    },
+                    wall,
+                )
+            }
+        }
+        Decision::Pause(why) => {
+            let record = r.ended(RolloutState::Paused, why.clone());
+            Operation {
+                record: Some(record),
+                ..Operation::new(
+                    author,
+                    why,
+                    Change::RolloutPause {
+                        rollout: r.id.clone(),
+                        rev: r.rev,
+                    },
+                    wall,
+                )
+            }
+        }
+        Decision::LimitExceeded(f) => {
+            let why = format!(
+                "{candidate} failed the rollout's gates over the fleet's window: {f} (failed evaluations {}, failure_limit {})",
+                c.failures, r.plan.failure_limit
+            );
+            if r.plan.gates.action == RollbackAction::Alert {
+                let record = RolloutRecord {
+                    failures: c.failures,
+                    ..r.ended(RolloutState::Paused, why.clone())
+                };
+                Operation {
+                    record: Some(record),
+                    ..Operation::new(
+                        author,
+                        why,
+                        Change::RolloutPause {
+                            rollout: r.id.clone(),
+                            rev: r.rev,
+                        },
+                        wall,
+                    )
+                }
+            } else {
+                let record = RolloutRecord {
+                    failures: c.failures,
+                    ..r.ended(RolloutState::RolledBack, why.clone())
+                };
+                Operation {
+                    record: Some(record),
+                    ..Operation::new(
+                        author,
+                        format!("rollout {}: {why}", r.id),
+                        Change::Rollback {
+                            canary: Some(expect),
+                        },
+                        wall,
+                    )
+                }
+            }
+        }
+        Decision::Advance(next) => {
+            let weight = r.plan.steps[next].weight;
+            let record = RolloutRecord {
+                step: next,
+                step_started_at: rfc3339(wall),
+                step_started_ms: now_ms,
+                deadline_from_ms: now_ms,
+                requests_at_entry: Some(total),
+                failures: c.failures,
+                ..r.clone()
+            };
+            Operation {
+                record: Some(record),
+                ..Operation::new(
+                    author,
+                    format!(
+                        "rollout {}: step {} of {}, {weight}% to {candidate} (fleet: {} requests, error rate {:.3}, p99 {:.1} ms)",
+                        r.id,
+                        next + 1,
+                        r.plan.steps.len(),
+                        js.requests,
+                        js.error_rate,
+                        js.p99_ms
+                    ),
+                    Change::RolloutStep {
+                        rollout: r.id.clone(),
+                        step: next,
+                        weight_bp: r.plan.steps[next].weight_bp(),
+                        expect,
+                    },
+                    wall,
+                )
+            }
+        }
+        Decision::Promote => {
+            let record = RolloutRecord {
+                failures: c.failures,
+                ..r.ended(RolloutState::Completed, format!("promoted {candidate}"))
+            };
+            Operation {
+                record: Some(record),
+                ..Operation::new(
+                    author,
+                    format!("rollout {} promoted {candidate}", r.id),
+                    Change::RolloutPromote {
+                        rollout: r.id.clone(),
+                        expect,
+                    },
+                    wall,
+                )
+            }
+        }
+    };
+    Some(op)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::gates::{Gate, GateFailure};
+    use crate::rollout::plan::Step;
+    use crate::routing::TrafficState;
+    use std::time::Duration;
+
+    fn record() -> RolloutRecord {
+        let plan = RolloutPlan::new(vec![Step::new(10.0), Step::new(50.0), Step::new(100.0)]);
+        new_record(
+            plan,
+            Side::Green,
+            "cli:me@host",
+            SystemTime::UNIX_EPOCH,
+            Some(7),
+        )
+    }
+
+    fn controller(r: &RolloutRecord) -> Controller {
+        Controller::at_step(
+            r.plan.clone(),
+            r.candidate,
+            r.step,
+            Duration::ZERO,
+            Duration::ZERO,
+            r.failures,
+        )
+    }
+
+    fn expect() -> Canary {
+        Canary::of(&TrafficState {
+            active: Side::Blue,
+            weight_bp: 1000,
+            salt: "s".into(),
+            version: 3,
+        })
+    }
+
+    fn failure() -> GateFailure {
+        GateFailure {
+            gate: Gate::MaxErrorRate,
+            observed: 0.3,
+            limit: 0.05,
+            requests: 40,
+        }
+    }
+
+    #[test]
+    fn an_advance_names_the_next_step_and_counts_from_the_fleet_total() {
+        let r = record();
+        let stats = WindowStats::default();
+        let op = decision_operation(
+            Decision::Advance(1),
+            &controller(&r),
+            &r,
+            expect(),
+            (42, &stats),
+            "web-1",
+            SystemTime::UNIX_EPOCH + Duration::from_secs(60),
+        )
+        .expect("an operation");
+        assert!(matches!(
+            op.change,
+            Change::RolloutStep {
+                step: 1,
+                weight_bp: 5000,
+                ..
+            }
+        ));
+        let rec = op.record.expect("record");
+        assert_eq!((rec.step, rec.requests_at_entry), (1, Some(42)));
+        assert_eq!(rec.step_started_ms, 60_000);
+        assert!(
+            decision_operation(
+                Decision::Hold,
+                &controller(&r),
+                &r,
+                expect(),
+                (0, &stats),
+                "a",
+                SystemTime::UNIX_EPOCH
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn a_limit_exceeded_rolls_back_the_canary_or_pauses_on_alert() {
+        let mut r = record();
+        let stats = WindowStats::default();
+        let op = decision_operation(
+            Decision::LimitExceeded(failure()),
+            &controller(&r),
+            &r,
+            expect(),
+            (0, &stats),
+            "web-1",
+            SystemTime::UNIX_EPOCH,
+        )
+        .expect("an operation");
+        assert_eq!(
+            op.change,
+            Change::Rollback {
+                canary: Some(expect())
+            }
+        );
+        assert_eq!(op.record.map(|r| r.state), Some(RolloutState::RolledBack));
+        r.plan.gates.action = RollbackAction::Alert;
+        let op = decision_operation(
+            Decision::LimitExceeded(failure()),
+            &controller(&r),
+            &r,
+            expect(),
+            (0, &stats),
+            "web-1",
+            SystemTime::UNIX_EPOCH,
+        )
+        .expect("an operation");
+        assert!(matches!(op.change, Change::RolloutPause { .. }));
+        assert_eq!(op.record.map(|r| r.state), Some(RolloutState::Paused));
+    }
 }
