@@ -19,7 +19,7 @@ const LONG_WAIT: Duration = Duration::from_secs(90);
 
 /// The local guard and circuit stay out of the way, so that the verdict is the fleet's: no
 /// process alone ever sees `rollback.min_requests` candidate requests.
-const QUIET_LOCAL: &str = "retry: {max_attempts: 1}\ncircuit_breaker: {failure_threshold: 100000}\nrollback: {min_requests: 100000}\n";
+const QUIET_LOCAL: &str = "retry: {max_attempts: 1}\ncircuit_breaker: {failure_threshold: 100000, min_calls: 100000, window_size: 100000}\nrollback: {min_requests: 100000}\n";
 
 fn redis_state_ttl(redis: &Redis, ttl: &str) -> String {
     format!(
@@ -113,6 +113,7 @@ struct Fleet {
     _sims: Vec<Proc>,
     apps: Vec<App>,
     config: PathBuf,
+    green_port: u16,
 }
 
 /// Redis, a healthy blue and a green failing `green_error_rate` of its requests, three apps.
@@ -138,6 +139,7 @@ fn fleet(name: &str, green_error_rate: &str, extra: &str) -> Fleet {
         _sims: vec![blue, green],
         apps,
         config,
+        green_port,
     }
 }
 
@@ -182,6 +184,7 @@ fn run_rollout(f: &mut Fleet) -> (Option<i32>, Instant, u64) {
 #[test]
 fn a_cli_rollout_across_three_processes_promotes_a_healthy_candidate() {
     let mut f = fleet("promote", "0", "");
+    // The gates judge on for 600 s after the promotion: the fleet's post-promotion analysis.
     let (code, _, _) = run_rollout(&mut f);
     assert_eq!(code, Some(0), "rollout wait exits 0 on a promotion");
     for app in &mut f.apps {
@@ -201,6 +204,41 @@ fn a_cli_rollout_across_three_processes_promotes_a_healthy_candidate() {
     assert_eq!(promote[0]["source"], "rollout");
     let status = wait_rollout(&f.config, "completed", |r| r["state"] == "completed");
     assert_eq!(status["weight"], 100.0);
+
+    // Post-promotion analysis is the fleet's too: green turns bad after its promotion, no
+    // process alone could judge it (their guards need 100000 requests), the analyst switches
+    // back within the gates' window.
+    patch_faults(f.green_port, r#"{"error_rate": 1.0}"#);
+    ask_all(&mut f.apps, "requests 10");
+    for app in &mut f.apps {
+        app.wait_state("the switch back", |s| active(s) == "blue" && weight(s) == 0);
+    }
+    let h = history(&f.config);
+    let back = of_kind(&h, "rollback");
+    assert_eq!(back.len(), 1, "{h:?}");
+    assert_eq!(back[0]["source"], "rollout");
+    assert!(
+        back[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("post-promotion analysis (fleet)")),
+        "{:?}",
+        back[0]
+    );
+}
+
+/// Changes a simulator's faults (`PATCH /_sim/faults`).
+fn patch_faults(port: u16, json: &str) {
+    use std::io::Read;
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        conn,
+        "PATCH /_sim/faults HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        json.len()
+    )
+    .expect("send");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 #[test]

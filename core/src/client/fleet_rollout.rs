@@ -190,7 +190,16 @@ impl Engine {
         let Ok(promoted) = humantime::parse_rfc3339_weak(&stored.updated_at) else {
             return Ok(());
         };
-        let policy = &self.config.rollback;
+        // A rollout's promotion is judged on by the rollout's own gates; any other by the
+        // config's `rollback` policy.
+        let policy = match &stored.rollout {
+            Some(r)
+                if r.state == RolloutState::Completed && r.candidate == stored.traffic.active =>
+            {
+                &r.plan.gates
+            }
+            _ => &self.config.rollback,
+        };
         let (now_ms, since_ms) = (unix_ms(wall), unix_ms(promoted));
         if now_ms.saturating_sub(since_ms) >= u64::try_from(policy.window.as_millis()).unwrap_or(0)
         {
