@@ -160,7 +160,7 @@ impl Engine {
     }
 
     async fn flush_fleet(&self, store: &Store) -> Result<()> {
-        let counts = self.fleet_take();
+        let counts = self.shared.fleet.take();
         if counts.is_empty() {
             return Ok(());
         }
@@ -171,10 +171,6 @@ impl Engine {
                 Err(e)
             }
         }
-    }
-
-    fn fleet_take(&self) -> Vec<SecondCounts> {
-        self.shared.fleet.take()
     }
 
     /// Shows the rollout paused while the store is unreachable (and says so once), and

@@ -112,7 +112,7 @@ pub fn action_operation(
                 rollout: r.id.clone(),
                 rev: r.rev,
             },
-            r.ended(RolloutState::Paused, reason.to_string()),
+            r.with_state(RolloutState::Paused, reason.to_string()),
             format!("rollout {} paused: {reason}", r.id),
         ),
         RolloutAction::Resume if r.state == RolloutState::Paused => (
@@ -132,7 +132,7 @@ pub fn action_operation(
             Change::RolloutAbort {
                 rollout: r.id.clone(),
             },
-            r.ended(RolloutState::Aborted, reason.to_string()),
+            r.with_state(RolloutState::Aborted, reason.to_string()),
             format!("rollout {} aborted: {reason}", r.id),
         ),
         _ => return None,
@@ -277,7 +277,7 @@ pub(crate) fn decision_operation(
             }
         }
         Decision::Pause(why) => {
-            let record = r.ended(RolloutState::Paused, why.clone());
+            let record = r.with_state(RolloutState::Paused, why.clone());
             Operation {
                 record: Some(record),
                 ..Operation::new(
@@ -299,7 +299,7 @@ pub(crate) fn decision_operation(
             if r.plan.gates.action == RollbackAction::Alert {
                 let record = RolloutRecord {
                     failures: c.failures,
-                    ..r.ended(RolloutState::Paused, why.clone())
+                    ..r.with_state(RolloutState::Paused, why.clone())
                 };
                 Operation {
                     record: Some(record),
@@ -316,7 +316,7 @@ pub(crate) fn decision_operation(
             } else {
                 let record = RolloutRecord {
                     failures: c.failures,
-                    ..r.ended(RolloutState::RolledBack, why.clone())
+                    ..r.with_state(RolloutState::RolledBack, why.clone())
                 };
                 Operation {
                     record: Some(record),
@@ -368,7 +368,7 @@ pub(crate) fn decision_operation(
         Decision::Promote => {
             let record = RolloutRecord {
                 failures: c.failures,
-                ..r.ended(RolloutState::Completed, format!("promoted {candidate}"))
+                ..r.with_state(RolloutState::Completed, format!("promoted {candidate}"))
             };
             Operation {
                 record: Some(record),

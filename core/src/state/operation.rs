@@ -511,8 +511,8 @@ fn next_rollout(stored: &StoredState, op: &Operation, moved: bool) -> Option<Rol
         return None;
     }
     Some(match op.change {
-        Change::Rollback { .. } => live.ended(RolloutState::RolledBack, op.reason.clone()),
-        _ => live.ended(
+        Change::Rollback { .. } => live.with_state(RolloutState::RolledBack, op.reason.clone()),
+        _ => live.with_state(
             RolloutState::Aborted,
             format!(
                 "superseded by a {}: {}",

@@ -51,9 +51,9 @@ impl RolloutRecord {
         self.state.is_live()
     }
 
-    /// This record ended as `state` for `reason` (one write more).
+    /// This record moved to `state` (paused, or how it ended) for `reason`: one write more.
     #[must_use]
-    pub fn ended(&self, state: RolloutState, reason: String) -> Self {
+    pub fn with_state(&self, state: RolloutState, reason: String) -> Self {
         Self {
             state,
             reason: Some(reason),
