@@ -91,7 +91,7 @@ impl FileStore {
     }
 
     /// Runs `f` on the fleet part of the ledger under the lock (exclusive when `write`, and then
-    /// the ledger is written back).
+    /// the ledger is written back if `f` changed it).
     pub(crate) async fn fleet<T: Send + 'static>(
         &self,
         write: bool,
@@ -101,8 +101,10 @@ impl FileStore {
         blocking(move || {
             let _lock = lock(&path, write)?;
             let mut ledger = read_ledger(&path)?;
+            // Most rounds change nothing (a lease held by another): no rewrite then.
+            let before = write.then(|| serde_json::to_vec(&ledger.fleet).ok()).flatten();
             let out = f(&mut ledger.fleet);
-            if write {
+            if write && before != serde_json::to_vec(&ledger.fleet).ok() {
                 let text = serde_json::to_vec(&ledger).map_err(|e| store_error("file", e))?;
                 replace(&path, &text)?;
             }
