@@ -35,7 +35,8 @@ pub(crate) const FLUSH: Duration = Duration::from_secs(1);
 pub(crate) const LEASE_TTL: Duration = Duration::from_secs(10);
 /// Seconds kept in the store beyond the longest window judged.
 const KEEP_EXTRA: Duration = Duration::from_secs(60);
-/// At most this many unflushed seconds wait for an unreachable store (the oldest go first).
+/// At most this many unflushed (second, side) counts wait for an unreachable store — five
+/// minutes of both sides; the oldest go first.
 const MAX_UNFLUSHED: usize = 600;
 /// The analysis of post-promotion runs this often.
 const POST_PROMOTION_TICK: Duration = Duration::from_secs(1);
