@@ -102,7 +102,9 @@ impl FileStore {
             let _lock = lock(&path, write)?;
             let mut ledger = read_ledger(&path)?;
             // Most rounds change nothing (a lease held by another): no rewrite then.
-            let before = write.then(|| serde_json::to_vec(&ledger.fleet).ok()).flatten();
+            let before = write
+                .then(|| serde_json::to_vec(&ledger.fleet).ok())
+                .flatten();
             let out = f(&mut ledger.fleet);
             if write && before != serde_json::to_vec(&ledger.fleet).ok() {
                 let text = serde_json::to_vec(&ledger).map_err(|e| store_error("file", e))?;
