@@ -1,11 +1,14 @@
 //! `turnout`: the demo, the simulator, and operator commands.
 
+mod checkpoint_cmd;
 mod demo;
 mod loadtest;
 mod ops;
 mod pinned;
+mod rollout_cmd;
 mod sim_cmd;
 mod smoke;
+mod view;
 
 use std::process::ExitCode;
 
@@ -54,7 +57,7 @@ fn main() -> ExitCode {
             Command::Sim(args) => sim_cmd::run(args).await.map(|()| ExitCode::SUCCESS),
             Command::Smoke(args) => Ok(smoke::run(args).await),
             Command::Loadtest(args) => Ok(loadtest::run(args).await),
-            Command::Op(op) => ops::run(op).await.map(|()| ExitCode::SUCCESS),
+            Command::Op(op) => Ok(ops::run(op).await),
         }
     });
     match result {

@@ -1,41 +1,48 @@
 //! Operator commands: read and change the traffic state in the shared store (file or Redis), so
-//! that every instance of the app follows.
+//! that every instance of the app follows. Every command takes `--json` (one JSON document on
+//! stdout) and exits 0 done, 1 refused or rolled back, 2 store unreachable or bad config or
+//! usage, 3 timed out (API.md, *CLI*).
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::SystemTime;
 
 use clap::{Args, Subcommand};
-use serde_json::json;
+use serde_json::{Value, json};
 use turnout::events::Event;
 use turnout::routing::{TrafficState, percent_to_bp};
-use turnout::state::{Change, Operation, Source, Store, StoredState, Verdict};
+use turnout::state::{Change, Operation, Outcome, Source, Store, StoredState, Verdict};
 use turnout::{Client, Config, ErrorKind, Side};
+
+use crate::checkpoint_cmd::CheckpointCmd;
+use crate::rollout_cmd::RolloutCmd;
+use crate::view;
 
 /// The config file every operator command reads.
 #[derive(Debug, Args)]
 pub struct ConfigArg {
     /// The app's config file (YAML, TOML or JSON); its `state` section names the shared store.
     #[arg(long, short, env = "TURNOUT_CONFIG", default_value = "turnout.yaml")]
-    config: PathBuf,
+    pub config: PathBuf,
     /// Print one JSON document on stdout.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 /// The options of a command that changes the state.
 #[derive(Debug, Args)]
 pub struct ChangeArgs {
     #[command(flatten)]
-    config: ConfigArg,
+    pub config: ConfigArg,
     /// Refuse the change unless the stored state is at this version.
     #[arg(long)]
-    if_version: Option<u64>,
+    pub if_version: Option<u64>,
 }
 
 /// An operator command.
 #[derive(Debug, Subcommand)]
 pub enum Op {
-    /// Show the shared traffic state.
+    /// Show the shared traffic state and the rollout.
     Status(ConfigArg),
     /// Probe both environments now (GET {base}/models with each side's key).
     Health(ConfigArg),
@@ -75,15 +82,25 @@ pub enum Op {
         #[command(flatten)]
         args: ChangeArgs,
     },
+    /// Start, watch, pause, resume, abort or wait for a fleet rollout (it lives in the store;
+    /// the instance holding the analyst lease runs it over the fleet's windows).
+    #[command(subcommand)]
+    Rollout(RolloutCmd),
+    /// Take, list or restore checkpoints kept in the shared store.
+    #[command(subcommand)]
+    Checkpoint(CheckpointCmd),
 }
 
-/// Exit code: refused, or the change did not happen.
-const REFUSED: u8 = 1;
-/// Exit code: the store is unreachable or the config is bad.
-const UNREACHABLE: u8 = 2;
+/// Exit code: refused, rolled back or aborted.
+pub const REFUSED: u8 = 1;
+/// Exit code: the store is unreachable, or the config or the command line is bad.
+pub const UNREACHABLE: u8 = 2;
+/// Exit code: timed out.
+pub const TIMED_OUT: u8 = 3;
 
 /// A failed command: its exit code and what to say.
-struct Failure(u8, String);
+#[derive(Debug)]
+pub struct Failure(pub u8, pub String);
 
 impl From<turnout::Error> for Failure {
     fn from(e: turnout::Error) -> Self {
@@ -95,34 +112,47 @@ impl From<turnout::Error> for Failure {
     }
 }
 
-/// Runs an operator command. A store that cannot be reached, or a bad config, exits with 2
-/// (API.md, *CLI*); the other failures are returned (exit 1).
-pub async fn run(op: Op) -> Result<(), String> {
+/// Runs an operator command and returns its exit code. A failure is said on stderr and, with
+/// `--json`, as `{"error", "message", "exit_code"}` on stdout.
+pub async fn run(op: Op) -> ExitCode {
+    let json = op.json();
     match run_op(op).await {
-        Ok(()) => Ok(()),
-        Err(Failure(UNREACHABLE, message)) => {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(code, message)) => {
+            if json {
+                let kind = match code {
+                    REFUSED => "refused",
+                    UNREACHABLE => "store_or_config",
+                    _ => "timed_out",
+                };
+                println!(
+                    "{}",
+                    json!({"error": kind, "message": message, "exit_code": code})
+                );
+            }
             eprintln!("turnout: {message}");
-            std::process::exit(i32::from(UNREACHABLE));
+            ExitCode::from(code)
         }
-        Err(Failure(_, message)) => Err(message),
+    }
+}
+
+impl Op {
+    fn json(&self) -> bool {
+        match self {
+            Self::Status(c) | Self::Health(c) | Self::History { config: c, .. } => c.json,
+            Self::Switch { args, .. }
+            | Self::SetWeight { args, .. }
+            | Self::Promote(args)
+            | Self::Rollback { args, .. } => args.config.json,
+            Self::Rollout(r) => r.json(),
+            Self::Checkpoint(c) => c.json(),
+        }
     }
 }
 
 async fn run_op(op: Op) -> Result<(), Failure> {
     match op {
-        Op::Status(c) => {
-            let (config, store) = open(&c)?;
-            let state = current(&config, &store).await?;
-            if c.json {
-                println!("{}", status_json(&config, &store, &state));
-            } else {
-                print_state(&config, &state.traffic);
-                if !state.updated_by.is_empty() {
-                    println!("changed    {} by {}", state.updated_at, state.updated_by);
-                }
-            }
-            Ok(())
-        }
+        Op::Status(c) => status(&c).await,
         Op::Health(c) => health(&c).await,
         Op::History {
             config,
@@ -140,7 +170,7 @@ async fn run_op(op: Op) -> Result<(), Failure> {
         Op::SetWeight { weight, args } => {
             if !(0.0..=100.0).contains(&weight) {
                 return Err(Failure(
-                    REFUSED,
+                    UNREACHABLE,
                     format!("canary_weight must be within 0..=100, got {weight}"),
                 ));
             }
@@ -163,10 +193,13 @@ async fn run_op(op: Op) -> Result<(), Failure> {
         Op::Rollback { reason, args } => {
             change(&args, reason, Change::Rollback { canary: None }).await
         }
+        Op::Rollout(cmd) => crate::rollout_cmd::run(cmd).await,
+        Op::Checkpoint(cmd) => crate::checkpoint_cmd::run(cmd).await,
     }
 }
 
-fn open(c: &ConfigArg) -> Result<(Config, Store), Failure> {
+/// The config and its shared store; a memory store shares nothing and is refused.
+pub fn open(c: &ConfigArg) -> Result<(Config, Store), Failure> {
     let config = Config::from_file(&c.config)?;
     let store = Store::open(&config.state)?;
     if !store.is_shared() {
@@ -182,7 +215,7 @@ fn open(c: &ConfigArg) -> Result<(Config, Store), Failure> {
 }
 
 /// The config's initial state: what an empty store starts from.
-fn initial(config: &Config) -> TrafficState {
+pub fn initial(config: &Config) -> TrafficState {
     TrafficState {
         active: config.active,
         weight_bp: percent_to_bp(config.canary_weight),
@@ -191,80 +224,133 @@ fn initial(config: &Config) -> TrafficState {
     }
 }
 
-/// The stored state, or the config's initial one when nothing was stored yet.
-async fn current(config: &Config, store: &Store) -> Result<StoredState, Failure> {
-    Ok(store
-        .load()
-        .await?
-        .unwrap_or_else(|| StoredState::initial(initial(config))))
+/// The stored state, or the config's initial one when nothing was stored yet (`false`).
+pub async fn current(config: &Config, store: &Store) -> Result<(StoredState, bool), Failure> {
+    Ok(match store.load().await? {
+        Some(s) => (s, true),
+        None => (StoredState::initial(initial(config)), false),
+    })
 }
 
 /// Who the CLI is in the history: `cli:user@host`.
-fn author() -> String {
+pub fn author() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".to_string());
     format!("cli:{user}@{}", turnout::state::hostname())
 }
 
-/// Submits one operation to the store; the store applies it to the state it holds.
-async fn change(args: &ChangeArgs, reason: String, change: Change) -> Result<(), Failure> {
-    let (config, store) = open(&args.config)?;
-    let mut op = Operation::new(&author(), reason, change, SystemTime::now());
-    op.if_version = args.if_version;
+/// Submits `op` (from the CLI, with `--if-version`) to the store.
+pub async fn submit(
+    store: &Store,
+    config: &Config,
+    mut op: Operation,
+    if_version: Option<u64>,
+) -> Result<Outcome, Failure> {
+    op.if_version = if_version;
     op.source = Source::Cli.as_str().to_string();
-    let outcome = store.apply(&op, &initial(&config)).await?;
-    if args.config.json {
-        println!(
-            "{}",
-            json!({
-                "op": op.id,
-                "author": op.author,
-                "verdict": outcome.verdict,
-                "note": outcome.note,
-                "state": outcome.state,
-            })
-        );
+    Ok(store.apply(&op, &initial(config)).await?)
+}
+
+/// Says what became of `op`: its JSON document, or the state in words. Refused and superseded
+/// operations fail (exit 1).
+pub fn report(
+    as_json: bool,
+    config: &Config,
+    op: &Operation,
+    outcome: &Outcome,
+    extra: Value,
+) -> Result<(), Failure> {
+    if as_json {
+        let mut doc = json!({
+            "op": op.id,
+            "author": op.author,
+            "verdict": outcome.verdict,
+            "note": outcome.note,
+            "state": outcome.state,
+        });
+        if let (Value::Object(d), Value::Object(e)) = (&mut doc, extra) {
+            d.extend(e);
+        }
+        println!("{doc}");
     } else {
         match outcome.verdict {
-            Verdict::Applied => {}
             Verdict::Unchanged => println!(
                 "no change: {} (version {})",
                 outcome.note.trim_start_matches("no change: "),
                 outcome.state.traffic.version
             ),
-            Verdict::Superseded | Verdict::Refused => {}
+            Verdict::Refused | Verdict::Superseded => {
+                println!("refused: {}", outcome.note);
+            }
+            Verdict::Applied => {}
         }
-        print_state(&config, &outcome.state.traffic);
+        print_state(config, &outcome.state.traffic);
     }
     match outcome.verdict {
-        Verdict::Refused | Verdict::Superseded => Err(Failure(REFUSED, outcome.note)),
+        Verdict::Refused | Verdict::Superseded => Err(Failure(REFUSED, outcome.note.clone())),
         Verdict::Applied | Verdict::Unchanged => Ok(()),
     }
 }
 
-fn status_json(config: &Config, store: &Store, s: &StoredState) -> serde_json::Value {
-    let label = |side: Side| {
-        config
-            .environments
-            .get(side)
-            .label_str()
-            .map(str::to_string)
-    };
-    json!({
-        "active": s.traffic.active,
-        "canary_weight": s.traffic.canary_weight(),
-        "version": s.traffic.version,
-        "salt": s.traffic.salt,
-        "labels": {"blue": label(Side::Blue), "green": label(Side::Green)},
-        "updated_by": s.updated_by,
-        "updated_at": s.updated_at,
-        "last_change": s.last_change,
-        "store": {"backend": store.backend(), "connected": true, "last_sync_age_s": 0.0, "pending_ops": 0},
-    })
+/// Submits one operation to the store; the store applies it to the state it holds.
+async fn change(args: &ChangeArgs, reason: String, change: Change) -> Result<(), Failure> {
+    let (config, store) = open(&args.config)?;
+    let op = Operation::new(&author(), reason, change, SystemTime::now());
+    let outcome = submit(&store, &config, op.clone(), args.if_version).await?;
+    report(args.config.json, &config, &op, &outcome, json!({}))
 }
 
-fn print_state(config: &Config, s: &TrafficState) {
+async fn status(c: &ConfigArg) -> Result<(), Failure> {
+    let (config, store) = open(c)?;
+    let (state, stored) = current(&config, &store).await?;
+    let rollout = view::rollout_json(&store, &state).await?;
+    if c.json {
+        let label = |side: Side| {
+            config
+                .environments
+                .get(side)
+                .label_str()
+                .map(str::to_string)
+        };
+        println!(
+            "{}",
+            json!({
+                "active": state.traffic.active,
+                "canary_weight": state.traffic.canary_weight(),
+                "version": state.traffic.version,
+                "salt": state.traffic.salt,
+                "stored": stored,
+                "labels": {"blue": label(Side::Blue), "green": label(Side::Green)},
+                "updated_by": state.updated_by,
+                "updated_at": state.updated_at,
+                "last_change": state.last_change,
+                "rollout": rollout,
+                "store": {"backend": store.backend(), "connected": true, "last_sync_age_s": 0.0, "pending_ops": 0},
+            })
+        );
+        return Ok(());
+    }
+    print_state(&config, &state.traffic);
+    if stored {
+        println!(
+            "changed    {} by {} ({})",
+            state.updated_at, state.updated_by, state.last_change
+        );
+    } else {
+        println!(
+            "store      {} holds no state yet: this is the config's initial state; the first change writes it",
+            store.backend()
+        );
+    }
+    if let Some(r) = &rollout {
+        println!();
+        view::print_rollout(r);
+    }
+    Ok(())
+}
+
+pub fn print_state(config: &Config, s: &TrafficState) {
     let label = |side: Side| {
         config
             .environments
@@ -290,15 +376,27 @@ async fn health(c: &ConfigArg) -> Result<(), Failure> {
     config.state = Default::default();
     let client = Client::from_config(config)?;
     let mut all_ok = true;
+    let mut rows = Vec::new();
     for side in Side::BOTH {
         let p = client.health_check(side).await;
         all_ok &= p.healthy;
-        match &p.error {
-            None => println!("{side:<6} healthy    {:>8.1} ms", p.latency_ms),
-            Some(e) => println!("{side:<6} UNHEALTHY  {:>8.1} ms  {e}", p.latency_ms),
-        }
+        rows.push(p);
     }
     client.close();
+    if c.json {
+        println!("{}", json!({"healthy": all_ok, "environments": rows}));
+    } else {
+        println!("{:<6}  {:<9}  {:>10}  error", "side", "health", "latency");
+        for (side, p) in Side::BOTH.into_iter().zip(&rows) {
+            let health = if p.healthy { "healthy" } else { "UNHEALTHY" };
+            let latency = format!("{:.1} ms", p.latency_ms);
+            println!(
+                "{:<6}  {health:<9}  {latency:>10}  {}",
+                side.as_str(),
+                p.error.as_deref().unwrap_or("-")
+            );
+        }
+    }
     if all_ok {
         Ok(())
     } else {
@@ -309,8 +407,28 @@ async fn health(c: &ConfigArg) -> Result<(), Failure> {
 async fn history(c: &ConfigArg, follow: bool, limit: usize) -> Result<(), Failure> {
     let (_, store) = open(c)?;
     let mut seen: Vec<Event> = store.events(limit).await?;
+    if c.json && !follow {
+        println!(
+            "{}",
+            Value::Array(seen.iter().map(Event::to_json).collect())
+        );
+        return Ok(());
+    }
+    if seen.is_empty() && !c.json {
+        println!(
+            "no events yet in the {} store{}",
+            store.backend(),
+            if follow {
+                "; waiting for the first"
+            } else {
+                ""
+            }
+        );
+    } else if !c.json {
+        view::print_event_header();
+    }
     for e in &seen {
-        print_event(e, c.json);
+        view::print_event(e, c.json);
     }
     if !follow {
         return Ok(());
@@ -322,36 +440,20 @@ async fn history(c: &ConfigArg, follow: bool, limit: usize) -> Result<(), Failur
             Ok(l) => l,
             Err(e) => {
                 eprintln!("turnout: {e}; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 continue;
             }
         };
         let fresh: Vec<Event> = latest.into_iter().filter(|e| !seen.contains(e)).collect();
+        if seen.is_empty() && !fresh.is_empty() && !c.json {
+            view::print_event_header();
+        }
         for e in &fresh {
-            print_event(e, c.json);
+            view::print_event(e, c.json);
         }
         seen.extend(fresh);
         if seen.len() > 2000 {
             seen.drain(..1000);
         }
     }
-}
-
-fn print_event(e: &Event, as_json: bool) {
-    if as_json {
-        println!("{}", e.to_json());
-        return;
-    }
-    let side = e.environment.map_or(String::new(), |s| format!(" [{s}]"));
-    let author = e
-        .details
-        .get("author")
-        .and_then(|a| a.as_str())
-        .map_or(String::new(), |a| format!(" by {a}"));
-    println!(
-        "{}  v{:<4} {:<20}{side} {}{author}",
-        e.at,
-        e.version,
-        e.kind.as_str(),
-        e.reason
-    );
 }

@@ -82,10 +82,18 @@ fn switch_weight_promote_rollback_and_history() {
 
     let (ok, out) = turnout(&["history"], &config);
     assert!(ok, "{out}");
-    let kinds: Vec<&str> = out
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(2))
-        .collect();
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["at", "ver", "event", "active", "weight", "reason"],
+        "{out}"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
+    let kinds: Vec<&str> = rows.iter().filter_map(|r| r.get(2).copied()).collect();
+    // Each line shows the active side and the candidate's weight after the change.
+    assert_eq!(rows[0][3..5], ["blue", "12.50%"], "{out}");
+    assert_eq!(rows[1][3..5], ["green", "0.00%"], "{out}");
     assert_eq!(
         kinds,
         [
@@ -110,8 +118,12 @@ fn switch_weight_promote_rollback_and_history() {
 fn bad_input_is_a_clear_error() {
     let dir = temp_dir("bad");
     let config = write_config(&dir, "file");
-    let (ok, out) = turnout(&["set-weight", "150"], &config);
-    assert!(!ok);
+    let (code, out) = turnout_code(&["set-weight", "150"], &config);
+    assert_eq!(
+        code,
+        Some(2),
+        "a bad weight is bad usage, not a refusal: {out}"
+    );
     assert!(
         out.contains("canary_weight must be within 0..=100, got 150"),
         "{out}"
@@ -173,5 +185,188 @@ fn an_unreachable_store_exits_with_2() {
     let (code, out) = turnout_code(&["switch", "green"], &path);
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("state store: redis"), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn an_empty_store_says_so_and_every_command_speaks_json() {
+    let dir = temp_dir("empty");
+    let config = write_config(&dir, "file");
+    let (ok, out) = turnout(&["status"], &config);
+    assert!(ok, "{out}");
+    assert!(out.contains("holds no state yet"), "{out}");
+    let (ok, out) = turnout(&["history"], &config);
+    assert!(ok, "{out}");
+    assert!(out.contains("no events yet in the file store"), "{out}");
+    let json = |args: &[&str]| -> (Option<i32>, serde_json::Value) {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let (code, out) = turnout_code(&all, &config);
+        let stdout = out.lines().next().unwrap_or("");
+        let doc = serde_json::from_str(stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: one JSON document, not {out:?}: {e}"));
+        (code, doc)
+    };
+    assert_eq!(json(&["status"]).1["stored"], false);
+    assert_eq!(json(&["history"]).1, serde_json::json!([]));
+    assert_eq!(json(&["checkpoint", "list"]).1, serde_json::json!([]));
+    assert_eq!(json(&["rollout", "status"]).1, serde_json::Value::Null);
+    let (code, doc) = json(&["health"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(doc["healthy"], false);
+    // A failure is a JSON document too, with its exit code.
+    let (code, doc) = json(&["set-weight", "150"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(doc["exit_code"], 2);
+    let (code, doc) = json(&["rollout", "pause"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(doc["message"], "no rollout was started");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn health_columns_line_up() {
+    let dir = temp_dir("health");
+    let config = write_config(&dir, "file");
+    let (code, out) = turnout_code(&["health"], &config);
+    assert_eq!(code, Some(1), "{out}");
+    let lines: Vec<&str> = out.lines().take(3).collect();
+    let col = |l: &str, word: &str| l.find(word);
+    assert_eq!(col(lines[0], "health"), col(lines[1], "UNHEALTHY"), "{out}");
+    assert_eq!(
+        col(lines[1], "UNHEALTHY"),
+        col(lines[2], "UNHEALTHY"),
+        "{out}"
+    );
+    assert_eq!(
+        lines[1].find(" ms"),
+        lines[2].find(" ms"),
+        "latencies right-aligned: {out}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_rollout_from_the_cli_is_stored_paused_resumed_and_aborted() {
+    let dir = temp_dir("rollout");
+    let config = write_config(&dir, "file");
+    let (ok, out) = turnout(
+        &[
+            "rollout",
+            "start",
+            "--steps",
+            "5,50,100",
+            "--hold",
+            "10m",
+            "--max-p99-ms",
+            "800",
+        ],
+        &config,
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("candidate  green v2 at 5.00%"), "{out}");
+    let (code, out) = turnout_code(&["rollout", "start", "--steps", "100"], &config);
+    assert_eq!(code, Some(1), "a second rollout is refused: {out}");
+    assert!(out.contains("abort it before starting another"), "{out}");
+
+    let (ok, out) = turnout(&["rollout", "status"], &config);
+    assert!(ok, "{out}");
+    assert!(out.contains("running  step 1 of 3"), "{out}");
+    assert!(
+        out.contains("10m00s"),
+        "the hold and what is left of it: {out}"
+    );
+    assert!(out.contains("analyst    none"), "{out}");
+
+    let (ok, out) = turnout(&["rollout", "pause", "--reason", "lunch"], &config);
+    assert!(ok, "{out}");
+    let doc = status_json(&config);
+    assert_eq!(doc["rollout"]["state"], "paused");
+    assert_eq!(doc["rollout"]["reason"], "lunch");
+    let version = doc["version"].as_u64().expect("version");
+    let stale = (version - 1).to_string();
+    let (code, out) = turnout_code(&["rollout", "resume", "--if-version", &stale], &config);
+    assert_eq!(code, Some(1), "{out}");
+    let (ok, out) = turnout(&["rollout", "resume"], &config);
+    assert!(ok, "{out}");
+    assert_eq!(status_json(&config)["rollout"]["state"], "running");
+
+    // Nobody runs it here (no app instance): wait times out with 3.
+    let (code, out) = turnout_code(&["rollout", "wait", "--timeout", "1s"], &config);
+    assert_eq!(code, Some(3), "{out}");
+
+    let (ok, out) = turnout(&["rollout", "abort", "--reason", "bad canary"], &config);
+    assert!(ok, "{out}");
+    let doc = status_json(&config);
+    assert_eq!(doc["rollout"]["state"], "aborted");
+    assert_eq!(
+        doc["rollout"]["weight"], 0.0,
+        "the real weight after an abort"
+    );
+    assert_eq!(doc["rollout"]["step_weight"], 5.0);
+    assert_eq!(doc["canary_weight"], 0.0);
+    let (code, out) = turnout_code(&["rollout", "wait", "--json"], &config);
+    assert_eq!(code, Some(1), "an aborted rollout fails the wait: {out}");
+    let (ok, out) = turnout(&["history"], &config);
+    assert!(ok, "{out}");
+    for kind in [
+        "rollout_started",
+        "rollout_paused",
+        "rollout_resumed",
+        "rollout_aborted",
+    ] {
+        assert_eq!(out.matches(kind).count(), 1, "{kind} once: {out}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn status_json(config: &Path) -> serde_json::Value {
+    let (ok, out) = turnout(&["status", "--json"], config);
+    assert!(ok, "{out}");
+    serde_json::from_str(out.trim()).expect("one JSON document")
+}
+
+#[test]
+fn checkpoints_live_in_the_store_and_restore_from_the_cli() {
+    let dir = temp_dir("cps");
+    let config = write_config(&dir, "file");
+    let (ok, out) = turnout(&["set-weight", "20"], &config);
+    assert!(ok, "{out}");
+    let (ok, out) = turnout(&["checkpoint", "create", "pre-v2", "--json"], &config);
+    assert!(ok, "{out}");
+    let cp: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    let id = cp["id"].as_str().expect("id").to_string();
+    assert_eq!(cp["traffic"]["weight_bp"], 2000);
+    assert_eq!(cp["hash"].as_str().map(str::len), Some(64));
+    let (ok, out) = turnout(&["promote"], &config);
+    assert!(ok, "{out}");
+    let (ok, out) = turnout(&["checkpoint", "list"], &config);
+    assert!(ok, "{out}");
+    assert!(out.contains(&id) && out.contains("pre-v2"), "{out}");
+    assert!(
+        out.contains("auto-v2"),
+        "the state before the promotion: {out}"
+    );
+    let (ok, out) = turnout(&["checkpoint", "restore", &id], &config);
+    assert!(ok, "{out}");
+    assert!(out.contains("active     blue v1"), "{out}");
+    assert!(out.contains("candidate  green v2 at 20.00%"), "{out}");
+    let (code, out) = turnout_code(&["checkpoint", "restore", "cp-nope"], &config);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("no checkpoint with id"), "{out}");
+    // Another config (other keys) cannot restore it.
+    let other = dir.join("other.yaml");
+    let text = std::fs::read_to_string(&config)
+        .expect("config")
+        .replace("sk-cli-test-green-SECRET", "sk-cli-test-green-ROTATED");
+    std::fs::write(&other, text).expect("write");
+    let (code, out) = turnout_code(&["checkpoint", "restore", &id], &other);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("another routing config"), "{out}");
+    let (ok, out) = turnout(&["history"], &config);
+    assert!(ok, "{out}");
+    assert!(out.contains("checkpoint_created"), "{out}");
+    assert!(out.contains("checkpoint_restored"), "{out}");
+    assert!(!out.contains("SECRET"), "{out}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -348,6 +348,7 @@ fn assert_full_config(c: &Config) {
             url: None,
             namespace: Some("app".to_string()),
             instance_id: None,
+            lease_ttl: None,
         }
     );
     assert_eq!(c.audit_log, Some("/tmp/audit.jsonl".into()));

@@ -454,10 +454,12 @@ async fn check_instances_follow(config: StateConfig) {
         assert_eq!(e.details["author"], "cli:ops@host", "{e:?}");
         assert_eq!(e.reason, "bad tokens/s");
     }
-    // Every shared-history entry names its author.
+    // Every operation in the shared history names its author (the lease's events are there
+    // too, by whichever instance took it).
     let history = store.events(100).await.expect("events");
     let authors: Vec<&str> = history
         .iter()
+        .filter(|e| e.details.contains_key("op"))
         .filter_map(|e| e.details.get("author").and_then(|a| a.as_str()))
         .collect();
     assert_eq!(authors, ["a", "cli:ops@host"], "{history:?}");
@@ -784,4 +786,269 @@ async fn an_object_created_through_one_instance_is_followed_by_another() {
     a.close();
     b.close();
     sims.shutdown().await;
+}
+
+fn plan(weights: &[f64]) -> turnout::rollout::RolloutPlan {
+    turnout::rollout::RolloutPlan::new(
+        weights
+            .iter()
+            .map(|w| turnout::rollout::Step::new(*w))
+            .collect(),
+    )
+}
+
+/// The stored rollout after applying `o`, which must be applied.
+async fn applied(store: &Store, o: &Operation) -> turnout::state::StoredState {
+    let out = store.apply(o, &init()).await.expect("apply");
+    assert_eq!(out.verdict, Verdict::Applied, "{o:?}: {}", out.note);
+    out.state
+}
+
+/// One list of rollout operations every store must answer alike: a stored rollout moves only
+/// by operations that follow it (no step applied twice, no stale writer), and any other change
+/// of the traffic ends it.
+async fn rollout_scenarios(store: &Store) {
+    use turnout::rollout::RolloutState;
+    use turnout::rollout::fleet::{RolloutAction, action_operation, new_record, start_operation};
+    let now = SystemTime::now();
+    let record = new_record(
+        plan(&[10.0, 50.0, 100.0]),
+        Side::Green,
+        "cli:me@here",
+        now,
+        Some(0),
+    );
+    let start = start_operation("cli:me@here", &record, now);
+    let s = applied(store, &start).await;
+    let r = s.rollout.clone().expect("stored rollout");
+    assert_eq!(
+        (r.id.as_str(), r.step, r.state),
+        (record.id.as_str(), 0, RolloutState::Running)
+    );
+    assert_eq!(s.traffic.weight_bp, 1000);
+    assert_eq!(r.rev, 1);
+
+    // A second rollout is refused while this one is live.
+    let other = new_record(plan(&[100.0]), Side::Green, "x", now, None);
+    let out = store
+        .apply(&start_operation("x", &other, now), &init())
+        .await
+        .expect("apply");
+    assert_eq!(out.verdict, Verdict::Refused);
+    assert!(
+        out.note.contains("abort it before starting another"),
+        "{}",
+        out.note
+    );
+
+    let step = |to: usize, weight_bp: u32, expect: &turnout::state::StoredState| {
+        let mut o = op(Change::RolloutStep {
+            rollout: record.id.clone(),
+            step: to,
+            weight_bp,
+            expect: Canary::of(&expect.traffic),
+        });
+        let mut rec = expect.rollout.clone().expect("rollout");
+        rec.step = to;
+        o.record = Some(rec);
+        o
+    };
+    // A step that skips one is refused; the next one applies once, and never twice.
+    let out = store
+        .apply(&step(2, 10_000, &s), &init())
+        .await
+        .expect("apply");
+    assert_eq!(out.verdict, Verdict::Refused);
+    let s1 = applied(store, &step(1, 5000, &s)).await;
+    assert_eq!(
+        (s1.traffic.weight_bp, s1.rollout.as_ref().map(|r| r.step)),
+        (5000, Some(1))
+    );
+    let out = store
+        .apply(&step(1, 5000, &s1), &init())
+        .await
+        .expect("apply");
+    assert_eq!(out.verdict, Verdict::Refused);
+    assert!(out.note.starts_with("stale step 2"), "{}", out.note);
+
+    // Pause follows the record's rev: a stale one is refused; the traffic stays.
+    let r1 = s1.rollout.clone().expect("rollout");
+    let mut stale = r1.clone();
+    stale.rev -= 1;
+    let pause =
+        action_operation("cli:me@here", &stale, RolloutAction::Pause, "lunch", now).expect("pause");
+    assert_eq!(
+        store.apply(&pause, &init()).await.expect("apply").verdict,
+        Verdict::Refused
+    );
+    let pause =
+        action_operation("cli:me@here", &r1, RolloutAction::Pause, "lunch", now).expect("pause");
+    let s2 = applied(store, &pause).await;
+    let r2 = s2.rollout.clone().expect("rollout");
+    assert_eq!(
+        (r2.state, s2.traffic.weight_bp),
+        (RolloutState::Paused, 5000)
+    );
+    assert_eq!(s2.traffic.version, s1.traffic.version + 1);
+    assert!(action_operation("a", &r2, RolloutAction::Pause, "again", now).is_none());
+    let resume =
+        action_operation("cli:me@here", &r2, RolloutAction::Resume, "", now).expect("resume");
+    let s3 = applied(store, &resume).await;
+    assert_eq!(
+        s3.rollout.as_ref().map(|r| r.state),
+        Some(RolloutState::Running)
+    );
+
+    // Another change of the traffic ends the rollout, saying why.
+    let s4 = applied(store, &op(Change::SetWeight { weight_bp: 700 })).await;
+    let r4 = s4.rollout.clone().expect("rollout");
+    assert_eq!(r4.state, RolloutState::Aborted);
+    assert!(
+        r4.reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("superseded by a weight_changed")),
+        "{r4:?}"
+    );
+    // A new rollout, ended by a rollback: rolled back, weight 0.
+    let again = new_record(plan(&[20.0, 100.0]), Side::Green, "b", now, None);
+    applied(store, &start_operation("b", &again, now)).await;
+    let s5 = applied(store, &op(Change::Rollback { canary: None })).await;
+    assert_eq!(s5.traffic.weight_bp, 0);
+    assert_eq!(s5.rollout.map(|r| r.state), Some(RolloutState::RolledBack));
+    // Pause/resume change no traffic: they left no checkpoint.
+    let cps = store.checkpoints().await.expect("checkpoints");
+    assert!(cps.iter().all(|c| c.rollout.is_none()));
+    assert!(!cps.iter().any(|c| c.traffic.version == s2.traffic.version));
+    let kinds: Vec<String> = store
+        .events(100)
+        .await
+        .expect("events")
+        .iter()
+        .map(|e| e.kind.as_str().to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "rollout_started",
+            "rollout_step",
+            "rollout_paused",
+            "rollout_resumed",
+            "weight_changed",
+            "rollout_started",
+            "rollback"
+        ]
+    );
+
+    // The analyst lease: one holder, compare-and-renew, released by its holder only.
+    let ttl = Duration::from_secs(30);
+    assert!(store.try_lease("a:1", ttl).await.expect("lease"));
+    assert!(!store.try_lease("b:2", ttl).await.expect("lease"));
+    assert!(!store.renew_lease("b:2", ttl).await.expect("renew"));
+    assert!(store.renew_lease("a:1", ttl).await.expect("renew"));
+    store.release_lease("b:2").await.expect("release");
+    assert_eq!(
+        store.lease_holder().await.expect("holder").as_deref(),
+        Some("a:1")
+    );
+    store.release_lease("a:1").await.expect("release");
+    assert!(store.try_lease("b:2", ttl).await.expect("lease"));
+
+    // Fleet windows: seconds from several instances add up; the window sums a range.
+    use turnout::state::SecondCounts;
+    use turnout::stats::Outcome;
+    use turnout::stats::fleet::FleetCounts;
+    let base = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let counts = |s: u64, f: u64, ms: u64| {
+        let mut c = FleetCounts::default();
+        for _ in 0..s {
+            c.record(Outcome::Success, Duration::from_millis(ms), None);
+        }
+        for _ in 0..f {
+            c.record(Outcome::Failure, Duration::from_millis(ms), None);
+        }
+        c
+    };
+    for (second, side, c) in [
+        (base - 2, Side::Green, counts(3, 1, 10)),
+        (base - 1, Side::Green, counts(5, 0, 20)),
+        (base - 1, Side::Blue, counts(7, 0, 5)),
+    ] {
+        store
+            .flush(
+                vec![SecondCounts {
+                    second,
+                    side,
+                    counts: c,
+                }],
+                Duration::from_secs(120),
+            )
+            .await
+            .expect("flush");
+    }
+    store
+        .flush(
+            vec![SecondCounts {
+                second: base - 1,
+                side: Side::Green,
+                counts: counts(0, 1, 1),
+            }],
+            Duration::from_secs(120),
+        )
+        .await
+        .expect("flush");
+    let green = store
+        .window(Side::Green, base - 2, base)
+        .await
+        .expect("window");
+    assert_eq!((green.successes, green.failures), (8, 2));
+    let last = store
+        .window(Side::Green, base - 1, base)
+        .await
+        .expect("window");
+    assert_eq!((last.successes, last.failures), (5, 1));
+    assert_eq!(store.total(Side::Green).await.expect("total"), 10);
+    assert_eq!(store.total(Side::Blue).await.expect("total"), 7);
+    let p99 = green.stats().p99_ms;
+    assert!((p99 - 20.0).abs() <= 0.2, "{p99}");
+
+    // A fleet-wide rate-limit cell admits its burst, then waits.
+    let admitted = {
+        let mut n = 0;
+        for _ in 0..8 {
+            if store
+                .gcra("rpm", Duration::from_secs(12), 5, 1)
+                .await
+                .expect("gcra")
+                == turnout::state::Gcra::Admitted
+            {
+                n += 1;
+            }
+        }
+        n
+    };
+    assert_eq!(admitted, 5);
+}
+
+#[tokio::test]
+async fn the_memory_store_keeps_rollouts_leases_and_windows() {
+    rollout_scenarios(&Store::open(&StateConfig::default()).expect("open")).await;
+}
+
+#[tokio::test]
+async fn the_file_store_keeps_rollouts_leases_and_windows() {
+    let dir = temp_dir("fleet");
+    rollout_scenarios(&Store::open(&file_config(&dir)).expect("open")).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_redis_store_keeps_rollouts_leases_and_windows() {
+    let redis = Redis::start();
+    rollout_scenarios(&Store::open(&redis.config("fl")).expect("open")).await;
+    for k in redis.keys() {
+        assert!(k.starts_with("{fl}:"), "every key inside the hash tag: {k}");
+    }
 }

@@ -3,13 +3,20 @@
 //! on stdout. Commands arrive as lines on stdin:
 //!
 //! - `state` — the traffic state and the store link;
-//! - `requests N` — N chat requests, then how many failed;
+//! - `requests N` — N chat requests (each with a routing key never used before), then how
+//!   many failed and which side served them;
 //! - `weight P` / `switch SIDE` / `rollback REASON` — a change, then its result;
 //! - `ops N` — N weight changes, paced so the store queue never overflows, then waits until
-//!   the store acknowledged them all.
+//!   the store acknowledged them all;
+//! - `requests_to SIDE N` — N chat requests pinned to SIDE, then the latency (ms) of each
+//!   success;
+//! - `status` — `client.status()`, the rollout and the store link included;
+//! - `burst N` — N chat requests at once, then how many were admitted (the rest were refused
+//!   by the rate limit).
 //!
 //! Usage: `turnout-fleet-app CONFIG INSTANCE_ID`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
@@ -39,15 +46,20 @@ fn result(r: turnout::Result<turnout::routing::TrafficState>) -> Value {
     }
 }
 
-async fn requests(client: &Client, n: usize) -> Value {
+/// Routing keys never repeat (`{instance}-{n}`), so that every batch of requests spreads over
+/// the buckets like a live service's users do.
+static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
+
+async fn requests(client: &Client, id: &str, n: usize) -> Value {
     let mut errors = Vec::new();
     let mut served = [0u64; 2];
-    for i in 0..n {
+    for _ in 0..n {
+        let i = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
         let req = ChatCompletionRequest::new("gpt-4.1", vec![ChatMessage::user("hi")]);
         match client
             .chat()
             .create(req)
-            .routing_key(format!("user-{i}"))
+            .routing_key(format!("{id}-{i}"))
             .await
         {
             Ok(resp) => served[resp.route.environment.index()] += 1,
@@ -56,6 +68,40 @@ async fn requests(client: &Client, n: usize) -> Value {
     }
     json!({"requests": n, "errors": errors.len(), "first_error": errors.first(),
            "served": {"blue": served[0], "green": served[1]}})
+}
+
+async fn requests_to(client: &Client, side: Side, n: usize) -> Value {
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for _ in 0..n {
+        let req = ChatCompletionRequest::new("gpt-4.1", vec![ChatMessage::user("hi")]);
+        match client.chat().create(req).environment(side).await {
+            Ok(resp) => latencies.push(resp.route.latency_ms),
+            Err(_) => errors += 1,
+        }
+    }
+    json!({"latencies_ms": latencies, "errors": errors})
+}
+
+async fn burst(client: &Client, n: usize) -> Value {
+    let calls = (0..n).map(|i| {
+        let req = ChatCompletionRequest::new("gpt-4.1", vec![ChatMessage::user("hi")]);
+        async move {
+            client
+                .chat()
+                .create(req)
+                .routing_key(format!("burst-{i}"))
+                .timeout(Duration::from_millis(300))
+                .await
+        }
+    });
+    let results = futures_util::future::join_all(calls).await;
+    let admitted = results.iter().filter(|r| r.is_ok()).count();
+    let limited = results
+        .iter()
+        .filter(|r| matches!(r, Err(e) if e.kind() == turnout::ErrorKind::RateLimited))
+        .count();
+    json!({"admitted": admitted, "rate_limited": limited})
 }
 
 async fn ops(client: &Client, n: usize) -> Value {
@@ -96,7 +142,7 @@ async fn run(path: &str, id: &str) -> Result<(), String> {
         let (cmd, arg) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
         let answer = match cmd {
             "state" => state(&client),
-            "requests" => requests(&client, arg.parse().unwrap_or(1)).await,
+            "requests" => requests(&client, id, arg.parse().unwrap_or(1)).await,
             "weight" => result(client.set_canary_weight(arg.parse().unwrap_or(0.0))),
             "switch" => match arg.parse::<Side>() {
                 Ok(side) => result(client.switch_to(side)),
@@ -104,6 +150,15 @@ async fn run(path: &str, id: &str) -> Result<(), String> {
             },
             "rollback" => result(client.rollback(arg)),
             "ops" => ops(&client, arg.parse().unwrap_or(0)).await,
+            "requests_to" => {
+                let (side, n) = arg.split_once(' ').unwrap_or((arg, "1"));
+                match side.parse::<Side>() {
+                    Ok(side) => requests_to(&client, side, n.parse().unwrap_or(1)).await,
+                    Err(e) => json!({"error": e.to_string()}),
+                }
+            }
+            "burst" => burst(&client, arg.parse().unwrap_or(1)).await,
+            "status" => serde_json::to_value(client.status()).unwrap_or(Value::Null),
             "quit" => break,
             other => json!({"error": format!("unknown command {other:?}")}),
         };

@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::rollout::checkpoint::{Checkpoint, CheckpointStore};
 use crate::rollout::controller::{Controller, Decision, RolloutState, RolloutStatus};
+use crate::rollout::fleet::new_salt;
 use crate::rollout::gates::{GateFailure, Scope, Verdict, evaluate};
 use crate::rollout::plan::RolloutPlan;
 use crate::routing::TrafficState;
@@ -98,11 +99,6 @@ impl Control {
         *self.rollout.lock() = rollout.clone();
         rollout.filter(|c| c.state.is_live())
     }
-}
-
-/// A fresh bucketing salt: 16 random hex digits.
-fn new_salt() -> String {
-    format!("{:016x}", rand::random::<u64>())
 }
 
 /// The figures of a failed gate, for a `rollback` or `alert` event.
@@ -359,11 +355,24 @@ impl Engine {
         Ok(())
     }
 
-    /// The current or last rollout.
+    /// The current or last rollout: the stored one with a shared store, else this client's.
+    /// `weight` is the candidate's real share now (0 after a rollback), not the step's.
     pub(crate) fn rollout_status(&self) -> Option<RolloutStatus> {
+        if self.shared.is_shared() {
+            return self.fleet_rollout_status();
+        }
         let slot = self.control.rollout.lock();
-        slot.as_ref()
-            .map(|c| c.status(self.control.total(c.candidate)))
+        let mut s = slot
+            .as_ref()
+            .map(|c| c.status(self.control.total(c.candidate)))?;
+        drop(slot);
+        let t = self.traffic.load();
+        s.weight = if t.active == s.candidate {
+            100.0 - t.canary_weight()
+        } else {
+            t.canary_weight()
+        };
+        Some(s)
     }
 
     /// Judges the candidate with the rollout's gates over their windows.

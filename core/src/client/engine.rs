@@ -92,6 +92,7 @@ impl Engine {
         let sides = [side_state(Side::Blue)?, side_state(Side::Green)?];
         let (shared, start_warning) = super::shared_state::SharedState::new(
             &config.state,
+            config.rate_limit.as_ref(),
             TrafficState {
                 active: config.active,
                 weight_bp: crate::routing::percent_to_bp(config.canary_weight),

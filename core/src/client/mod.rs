@@ -1,5 +1,6 @@
 //! The public entry point: [`Client`], its builder, requests and operations.
 
+mod analyst;
 mod attempt;
 mod balance;
 mod builder;
@@ -8,6 +9,7 @@ mod chat;
 pub(crate) mod control;
 mod deadline;
 pub(crate) mod engine;
+mod fleet_rollout;
 mod fork;
 pub(crate) mod guard;
 mod hedge;

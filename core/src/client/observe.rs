@@ -172,12 +172,22 @@ impl Engine {
         };
         let priority = call.options.priority;
         let waiting = Instant::now();
-        let permit = match obs
-            .limits
-            .acquire(tokens, timeout, priority)
+        // The fleet's limits first (Redis GCRA, when configured), then this process's buckets
+        // in priority order, within what is left of the wait.
+        let admitted = match self
+            .fleet_admit(tokens, timeout)
             .instrument(span.clone())
             .await
         {
+            Ok(()) => {
+                obs.limits
+                    .acquire(tokens, timeout.saturating_sub(started.elapsed()), priority)
+                    .instrument(span.clone())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        let permit = match admitted {
             Ok(p) => {
                 if obs.limits.is_on() {
                     obs.metrics

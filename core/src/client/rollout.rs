@@ -3,6 +3,7 @@
 
 use super::Client;
 use crate::error::Result;
+use crate::rollout::fleet::RolloutAction;
 use crate::rollout::{Checkpoint, RolloutPlan, RolloutStatus};
 use crate::routing::TrafficState;
 
@@ -16,11 +17,24 @@ impl Client {
     /// the client was built outside a tokio runtime.
     pub fn start_rollout(&self, plan: RolloutPlan) -> Result<()> {
         self.ensure_open()?;
-        if plan.steps.first().is_some_and(|s| s.shadow) && self.engine.config.shadow.is_none() {
+        let shadow_first = plan.steps.first().is_some_and(|s| s.shadow);
+        if shadow_first && self.engine.config.shadow.is_none() {
             return Err(crate::Error::Config(
                 "steps[0] is a shadow step, but the client has no shadow config (shadow={sample, ...})"
                     .to_string(),
             ));
+        }
+        if self.engine.shared.is_shared() {
+            // Shadow diffs are judged in the process that made them; the fleet's analyst
+            // judges the fleet's windows, which carry no shadow pairs.
+            if shadow_first {
+                return Err(crate::Error::Config(
+                    "a shadow step is judged per process: start it on a client without a shared state store"
+                        .to_string(),
+                ));
+            }
+            plan.validate()?;
+            return self.engine.start_fleet_rollout(plan);
         }
         self.engine.start_rollout(plan)
     }
@@ -29,6 +43,11 @@ impl Client {
     /// watching. Fails when no rollout is running or paused.
     pub fn pause_rollout(&self) -> Result<()> {
         self.ensure_open()?;
+        if self.engine.shared.is_shared() {
+            return self
+                .engine
+                .change_fleet_rollout(RolloutAction::Pause, "paused by request");
+        }
         self.engine.pause_rollout("paused by request")
     }
 
@@ -36,6 +55,11 @@ impl Client {
     /// Fails when no rollout is running or paused.
     pub fn resume_rollout(&self) -> Result<()> {
         self.ensure_open()?;
+        if self.engine.shared.is_shared() {
+            return self
+                .engine
+                .change_fleet_rollout(RolloutAction::Resume, "resumed");
+        }
         self.engine.resume_rollout()
     }
 
@@ -43,6 +67,11 @@ impl Client {
     /// `rollout_aborted`. Fails when no rollout is running or paused.
     pub fn abort_rollout(&self, reason: &str) -> Result<()> {
         self.ensure_open()?;
+        if self.engine.shared.is_shared() {
+            return self
+                .engine
+                .change_fleet_rollout(RolloutAction::Abort, reason);
+        }
         self.engine.abort_rollout(reason)
     }
 

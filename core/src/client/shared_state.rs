@@ -73,12 +73,25 @@ pub(crate) struct SharedState {
     connected: AtomicBool,
     last_sync: Mutex<Option<Instant>>,
     error: Mutex<Option<String>>,
+    /// The fleet link: unflushed counts, the lease as last seen.
+    pub fleet: super::analyst::FleetLink,
+    /// The fleet-wide rate-limit cells (Redis stores with a per-minute limit).
+    limits: Option<crate::limits::FleetLimits>,
 }
 
 impl SharedState {
+    /// The local view: the followed state with the pending operations on top.
+    pub fn view(&self) -> StoredState {
+        self.local.lock().view.clone()
+    }
+
     /// The link for `config`, starting from `initial`. A shared store is read at once (waiting
     /// [`START_WAIT`] at most), so the first request is served from the stored state.
-    pub fn new(config: &StateConfig, initial: TrafficState) -> Result<(Self, Option<Event>)> {
+    pub fn new(
+        config: &StateConfig,
+        rate_limit: Option<&crate::config::RateLimit>,
+        initial: TrafficState,
+    ) -> Result<(Self, Option<Event>)> {
         let store = match config.backend {
             StateBackend::Memory => None,
             _ => Some(Arc::new(Store::open(config)?)),
@@ -128,6 +141,11 @@ impl SharedState {
             connected: AtomicBool::new(connected),
             last_sync: Mutex::new(connected.then(Instant::now)),
             error: Mutex::new(error),
+            fleet: super::analyst::FleetLink::default(),
+            limits: match config.backend {
+                StateBackend::Redis => crate::limits::FleetLimits::new(rate_limit),
+                _ => None,
+            },
         };
         Ok((link, warning))
     }
@@ -363,6 +381,15 @@ impl Engine {
                 }
             }
             let old = std::mem::replace(&mut local.view, view.clone());
+            // A rollout started elsewhere judges its candidate afresh here too: nothing from
+            // an earlier release counts in this instance's own guard.
+            if let Some(r) = view.live_rollout()
+                && old.rollout.as_ref().map(|o| &o.id) != Some(&r.id)
+            {
+                self.guard_window(r.candidate).clear();
+                self.side(r.candidate).stats.clear();
+                self.control.guard.reset_alert();
+            }
             if same_routing(&old.traffic, &view.traffic) {
                 if old.traffic.version != view.traffic.version {
                     self.traffic.replace(view.traffic.clone());
@@ -394,6 +421,36 @@ impl Engine {
             }
         }
         self.publish_all(events);
+    }
+
+    /// Waits for the fleet-wide rate limits (a Redis store with a per-minute limit), up to
+    /// `timeout`; while Redis cannot be reached the local buckets decide alone, and an event
+    /// says so when that starts and ends.
+    pub(crate) async fn fleet_admit(&self, tokens: u64, timeout: Duration) -> Result<()> {
+        let (Some(limits), Some(store)) = (&self.shared.limits, &self.shared.store) else {
+            return Ok(());
+        };
+        let (mode, changed) = limits.admit(store, tokens, timeout).await?;
+        if changed {
+            let reason = match mode {
+                crate::limits::LimitMode::Local => {
+                    "the fleet-wide rate limits are unreachable (Redis): this instance's own buckets decide until it answers"
+                }
+                crate::limits::LimitMode::Fleet => {
+                    "the fleet-wide rate limits answer again: Redis decides for the whole fleet"
+                }
+            };
+            self.publish(
+                Event::new(EventKind::RateLimitsLocal, self.clock.wall(), reason)
+                    .detail("fleet", mode == crate::limits::LimitMode::Fleet),
+            );
+        }
+        Ok(())
+    }
+
+    /// Adopts a state the store answered outside the queue (the analyst's operations).
+    pub(crate) fn reconcile_from(&self, stored: StoredState) {
+        self.reconcile(Some(stored), None);
     }
 
     fn link_up(&self) {
@@ -483,6 +540,7 @@ impl Engine {
             Arc::clone(&self.shared.wake),
             self.shutdown_signal(),
         );
+        let for_analyst = Arc::clone(&store);
         self.supervisor
             .spawn(&handle, super::supervise::STATE_SYNC, move || {
                 sync_loop(
@@ -492,6 +550,7 @@ impl Engine {
                     shutdown.clone(),
                 )
             });
+        self.spawn_analyst(&handle, for_analyst);
         Ok(())
     }
 }

@@ -18,7 +18,7 @@ use super::engine::Engine;
 use crate::events::{Event, EventKind};
 
 /// The names of the supervised tasks (the `task` label of the restart metric).
-pub(crate) const TASKS: [&str; 7] = [
+pub(crate) const TASKS: [&str; 8] = [
     HEALTH_PROBE,
     GUARD,
     ROLLOUT,
@@ -26,6 +26,7 @@ pub(crate) const TASKS: [&str; 7] = [
     METRICS_LISTENER,
     WEBHOOK,
     AUDIT_WRITER,
+    ANALYST,
 ];
 /// The per-side health probe loop.
 pub(crate) const HEALTH_PROBE: &str = "health_probe";
@@ -41,6 +42,8 @@ pub(crate) const METRICS_LISTENER: &str = "metrics_listener";
 pub(crate) const WEBHOOK: &str = "webhook";
 /// The audit log's writer thread.
 pub(crate) const AUDIT_WRITER: &str = "audit_writer";
+/// The fleet link: window flushes, the analyst lease, the fleet's rollout controller.
+pub(crate) const ANALYST: &str = "analyst";
 
 /// The wait before the first restart; it doubles with each panic of the same task, so that a
 /// task that panics at once every time costs little.

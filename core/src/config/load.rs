@@ -55,8 +55,9 @@ impl Format {
         }
     }
 
-    /// Parses `text` to a JSON value, without expanding or checking anything.
-    fn parse(self, text: &str) -> Result<Value> {
+    /// Parses `text` to a JSON value, without expanding or checking anything (the CLI's
+    /// `--gates FILE`).
+    pub fn parse(self, text: &str) -> Result<Value> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         match self {
             Format::Yaml => parse_yaml(text),

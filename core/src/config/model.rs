@@ -456,6 +456,9 @@ pub struct StateConfig {
     pub namespace: Option<String>,
     /// This instance's id in the shared history [`host:pid`].
     pub instance_id: Option<String>,
+    /// How long the analyst lease lasts unless renewed (every third of it) [10 s].
+    #[serde(with = "secs_opt")]
+    pub lease_ttl: Option<Duration>,
 }
 
 fn default_active() -> Side {

@@ -60,6 +60,14 @@ pub enum EventKind {
     KeysRotated,
     /// Shadow spend reached `shadow.max_usd_per_hour`: sampled requests are shed this hour.
     ShadowBudgetExhausted,
+    /// This instance took the analyst lease: it now runs the fleet's rollout controller.
+    LeaseAcquired,
+    /// This instance no longer holds the analyst lease.
+    LeaseLost,
+    /// A rollout's gates failed over the fleet's window, within the plan's `failure_limit`.
+    RolloutGateFailed,
+    /// The fleet-wide rate limits cannot be reached (or are back): local buckets meanwhile.
+    RateLimitsLocal,
 }
 
 impl EventKind {
@@ -90,6 +98,10 @@ impl EventKind {
             Self::KeyRevoked => "key_revoked",
             Self::KeysRotated => "keys_rotated",
             Self::ShadowBudgetExhausted => "shadow_budget_exhausted",
+            Self::LeaseAcquired => "lease_acquired",
+            Self::LeaseLost => "lease_lost",
+            Self::RolloutGateFailed => "rollout_gate_failed",
+            Self::RateLimitsLocal => "rate_limits_local",
         }
     }
 }

@@ -3,9 +3,11 @@
 
 mod bucket;
 mod estimate;
+mod fleet;
 mod limiter;
 mod priority;
 
 pub(crate) use estimate::estimate_tokens;
+pub(crate) use fleet::{FleetLimits, Mode as LimitMode};
 pub(crate) use limiter::{Limiter, Permit};
 pub use priority::Priority;

@@ -49,6 +49,35 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// A checkpoint of `traffic` under `config`, with this id and name (a fleet's checkpoints,
+    /// kept in the shared store).
+    pub fn of(
+        config: &Config,
+        traffic: &TrafficState,
+        id: String,
+        name: &str,
+        when: SystemTime,
+    ) -> Self {
+        let content = content(traffic, &config_content(config));
+        Self {
+            id,
+            name: name.to_string(),
+            hash: content_hash(&content),
+            created_at: humantime::format_rfc3339_millis(when).to_string(),
+            version: traffic.version,
+            content,
+        }
+    }
+
+    /// Whether it was taken under `config`'s routing config and keys (only then may that
+    /// config restore it).
+    pub fn taken_under(&self, config: &Config) -> bool {
+        let part = config_content(config);
+        ["routing", "environments"]
+            .iter()
+            .all(|k| self.content.get(*k) == part.get(*k))
+    }
+
     /// The traffic part: `(active, weight_bp, salt)`.
     pub fn traffic(&self) -> Result<(Side, u32, String)> {
         #[derive(Deserialize)]

@@ -6,14 +6,14 @@
 
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::gates::{GateFailure, Verdict};
 use super::plan::RolloutPlan;
 use crate::environment::Side;
 
 /// Where a rollout stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RolloutState {
     /// Evaluated every interval.
@@ -59,8 +59,11 @@ pub struct RolloutStatus {
     pub step: usize,
     /// Number of steps.
     pub steps: usize,
-    /// The current step's weight, in percent.
+    /// The candidate's real share now, in percent: the step's weight while it runs, 0 once
+    /// rolled back or aborted, 100 once promoted.
     pub weight: f64,
+    /// The current step's planned weight, in percent.
+    pub step_weight: f64,
     /// Failed evaluations so far.
     pub failures: u32,
     /// Failed evaluations tolerated.
@@ -73,6 +76,12 @@ pub struct RolloutStatus {
     pub reason: Option<String>,
     /// The last evaluation, in words (`pass`, `inconclusive: …`, or the failed gate).
     pub last_verdict: Option<String>,
+    /// The instance holding the analyst lease (a fleet rollout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analyst: Option<String>,
+    /// The analyst's last fleet-wide figures against the gates' thresholds (a fleet rollout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<serde_json::Value>,
 }
 
 /// What the engine should do after an evaluation.
@@ -136,6 +145,37 @@ impl Controller {
             since: wall,
             last_verdict: None,
         }
+    }
+
+    /// A controller standing where a stored rollout stands (the fleet's analyst runs it on
+    /// Unix time: `entered_at` and `deadline_from` are times since the epoch).
+    pub fn at_step(
+        plan: RolloutPlan,
+        candidate: Side,
+        step: usize,
+        entered_at: Duration,
+        deadline_from: Duration,
+        failures: u32,
+    ) -> Self {
+        Self {
+            id: 0,
+            plan,
+            candidate,
+            step,
+            state: RolloutState::Running,
+            entered_at,
+            deadline_from,
+            requests_at_entry: 0,
+            failures,
+            reason: None,
+            since: SystemTime::UNIX_EPOCH,
+            last_verdict: None,
+        }
+    }
+
+    /// The last evaluation, in words.
+    pub fn last_verdict(&self) -> Option<&str> {
+        self.last_verdict.as_deref()
     }
 
     /// The current step's weight in basis points.
@@ -274,6 +314,9 @@ impl Controller {
             since: humantime::format_rfc3339_millis(self.since).to_string(),
             reason: self.reason.clone(),
             last_verdict: self.last_verdict.clone(),
+            step_weight: self.plan.steps[self.step].weight,
+            analyst: None,
+            analysis: None,
         }
     }
 }

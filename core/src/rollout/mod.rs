@@ -19,6 +19,7 @@ use std::time::Duration;
 
 pub(crate) mod checkpoint;
 pub(crate) mod controller;
+pub mod fleet;
 pub mod gates;
 pub mod llm_gates;
 pub(crate) mod plan;

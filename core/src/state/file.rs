@@ -7,11 +7,13 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use super::memory::{EVENTS, Ledger};
+use super::fleet::FleetLedger;
+use super::memory::{EVENTS, Ledger, keep_named};
 use super::operation::{Operation, Outcome, StoredState};
 use super::store::{store_error, validate};
 use crate::error::Result;
 use crate::events::Event;
+use crate::rollout::Checkpoint;
 use crate::routing::TrafficState;
 
 /// A state file shared by the processes of one host.
@@ -84,6 +86,53 @@ impl FileStore {
                     })
                 })
                 .collect()
+        })
+        .await
+    }
+
+    /// Runs `f` on the fleet part of the ledger under the lock (exclusive when `write`, and then
+    /// the ledger is written back if `f` changed it).
+    pub(crate) async fn fleet<T: Send + 'static>(
+        &self,
+        write: bool,
+        f: impl FnOnce(&mut FleetLedger) -> T + Send + 'static,
+    ) -> Result<T> {
+        let path = self.path.clone();
+        blocking(move || {
+            let _lock = lock(&path, write)?;
+            let mut ledger = read_ledger(&path)?;
+            // Most rounds change nothing (a lease held by another): no rewrite then.
+            let before = write
+                .then(|| serde_json::to_vec(&ledger.fleet).ok())
+                .flatten();
+            let out = f(&mut ledger.fleet);
+            if write && before != serde_json::to_vec(&ledger.fleet).ok() {
+                let text = serde_json::to_vec(&ledger).map_err(|e| store_error("file", e))?;
+                replace(&path, &text)?;
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn put_checkpoint(&self, cp: Checkpoint, event: Event) -> Result<()> {
+        let path = self.path.clone();
+        blocking(move || {
+            let _lock = lock(&path, true)?;
+            let mut ledger = read_ledger(&path)?;
+            keep_named(&mut ledger.named, cp);
+            let text = serde_json::to_vec(&ledger).map_err(|e| store_error("file", e))?;
+            replace(&path, &text)?;
+            append_line(&path, &event)
+        })
+        .await
+    }
+
+    pub(crate) async fn named(&self) -> Result<Vec<Checkpoint>> {
+        let path = self.path.clone();
+        blocking(move || {
+            let _lock = lock(&path, false)?;
+            Ok(read_ledger(&path)?.named.into_iter().collect())
         })
         .await
     }

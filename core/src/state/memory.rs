@@ -6,9 +6,11 @@ use std::collections::VecDeque;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use super::fleet::FleetLedger;
 use super::operation::{Operation, Outcome, StoredState, Verdict, apply};
 use super::store::recorded;
 use crate::events::Event;
+use crate::rollout::Checkpoint;
 use crate::routing::TrafficState;
 
 /// Checkpoints kept.
@@ -26,6 +28,11 @@ pub(crate) struct Ledger {
     pub checkpoints: VecDeque<StoredState>,
     #[serde(default)]
     pub outcomes: VecDeque<Outcome>,
+    #[serde(default)]
+    pub fleet: FleetLedger,
+    /// Named checkpoints taken from the CLI, oldest first.
+    #[serde(default)]
+    pub named: VecDeque<Checkpoint>,
 }
 
 impl Ledger {
@@ -44,10 +51,17 @@ impl Ledger {
             return (outcome, None);
         }
         if outcome.verdict == Verdict::Applied {
-            if self.checkpoints.len() == CHECKPOINTS {
-                self.checkpoints.pop_front();
+            // A checkpoint is the traffic the change replaced; a change of the rollout record
+            // alone (pause, resume, a counted failure) replaces none.
+            if moved(&current, &outcome.state) {
+                if self.checkpoints.len() == CHECKPOINTS {
+                    self.checkpoints.pop_front();
+                }
+                self.checkpoints.push_back(StoredState {
+                    rollout: None,
+                    ..current.clone()
+                });
             }
-            self.checkpoints.push_back(current.clone());
             self.state = Some(outcome.state.clone());
         }
         if self.outcomes.len() == OUTCOMES {
@@ -57,6 +71,11 @@ impl Ledger {
         let event = recorded(op, &current.traffic, &outcome);
         (outcome, Some(event))
     }
+}
+
+fn moved(a: &StoredState, b: &StoredState) -> bool {
+    let (a, b) = (&a.traffic, &b.traffic);
+    a.active != b.active || a.weight_bp != b.weight_bp || a.salt != b.salt
 }
 
 /// A store in this process only.
@@ -92,6 +111,21 @@ impl MemoryStore {
     pub(crate) fn checkpoints(&self) -> Vec<StoredState> {
         self.inner.lock().0.checkpoints.iter().cloned().collect()
     }
+
+    pub(crate) fn put_checkpoint(&self, cp: Checkpoint, event: Event) {
+        let mut inner = self.inner.lock();
+        keep_named(&mut inner.0.named, cp);
+        push(&mut inner.1, event);
+    }
+
+    pub(crate) fn named(&self) -> Vec<Checkpoint> {
+        self.inner.lock().0.named.iter().cloned().collect()
+    }
+
+    /// Runs `f` on the fleet part of the ledger.
+    pub(crate) fn fleet<T>(&self, f: impl FnOnce(&mut FleetLedger) -> T) -> T {
+        f(&mut self.inner.lock().0.fleet)
+    }
 }
 
 fn push(events: &mut VecDeque<Event>, e: Event) {
@@ -99,4 +133,12 @@ fn push(events: &mut VecDeque<Event>, e: Event) {
         events.pop_front();
     }
     events.push_back(e);
+}
+
+/// Keeps the last [`CHECKPOINTS`] named checkpoints.
+pub(crate) fn keep_named(named: &mut VecDeque<Checkpoint>, cp: Checkpoint) {
+    if named.len() == CHECKPOINTS {
+        named.pop_front();
+    }
+    named.push_back(cp);
 }

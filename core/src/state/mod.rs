@@ -3,15 +3,19 @@
 //! atomically to the state it holds (SEMANTICS.md, *Fleet*).
 
 mod file;
+mod fleet;
 mod instance;
 mod memory;
 mod objects;
 mod operation;
 mod redis_store;
+mod rollout;
 mod store;
 
+pub use fleet::{Gcra, SecondCounts};
 pub use instance::{hostname, instance_id};
 pub use memory::MemoryStore;
 pub use objects::OBJECT_TTL;
 pub use operation::{Canary, Change, Operation, Outcome, Source, StoredState, Verdict, apply};
+pub use rollout::RolloutRecord;
 pub use store::{MAX_VERSION, REDIS_POLL, Store};

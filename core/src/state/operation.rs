@@ -8,8 +8,10 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use super::rollout::RolloutRecord;
 use crate::environment::Side;
 use crate::events::EventKind;
+use crate::rollout::RolloutState;
 use crate::routing::TrafficState;
 
 /// Where a change came from, as the `source` of its event.
@@ -130,6 +132,32 @@ pub enum Change {
         /// The state the promotion follows.
         expect: Canary,
     },
+    /// A running rollout pauses at its step (the operation's record says why).
+    RolloutPause {
+        /// The rollout's id.
+        rollout: String,
+        /// The record's `rev` this follows.
+        rev: u64,
+    },
+    /// A paused rollout runs again.
+    RolloutResume {
+        /// The rollout's id.
+        rollout: String,
+        /// The record's `rev` this follows.
+        rev: u64,
+    },
+    /// The analyst counted a failed evaluation of the gates (within `failure_limit`).
+    RolloutCount {
+        /// The rollout's id.
+        rollout: String,
+        /// The record's `rev` this follows.
+        rev: u64,
+    },
+    /// A live rollout is aborted: the candidate's weight goes back to 0.
+    RolloutAbort {
+        /// The rollout's id.
+        rollout: String,
+    },
 }
 
 impl Change {
@@ -143,6 +171,24 @@ impl Change {
             Self::Restore { .. } => EventKind::CheckpointRestored,
             Self::RolloutStart { .. } => EventKind::RolloutStarted,
             Self::RolloutStep { .. } => EventKind::RolloutStep,
+            Self::RolloutPause { .. } => EventKind::RolloutPaused,
+            Self::RolloutResume { .. } => EventKind::RolloutResumed,
+            Self::RolloutCount { .. } => EventKind::RolloutGateFailed,
+            Self::RolloutAbort { .. } => EventKind::RolloutAborted,
+        }
+    }
+
+    /// The rollout this change names, if it is a rollout's own.
+    pub fn rollout_id(&self) -> Option<&str> {
+        match self {
+            Self::RolloutStart { rollout, .. }
+            | Self::RolloutStep { rollout, .. }
+            | Self::RolloutPromote { rollout, .. }
+            | Self::RolloutPause { rollout, .. }
+            | Self::RolloutResume { rollout, .. }
+            | Self::RolloutCount { rollout, .. }
+            | Self::RolloutAbort { rollout } => Some(rollout),
+            _ => None,
         }
     }
 
@@ -153,7 +199,7 @@ impl Change {
 }
 
 /// One change, as submitted to a store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Operation {
     /// Unique; a store applies an id once (a retried submission gets the first result).
     pub id: String,
@@ -173,6 +219,10 @@ pub struct Operation {
     /// Refuse unless the stored version is this one (the CLI's `--if-version`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub if_version: Option<u64>,
+    /// The rollout record this operation stores when applied (a rollout's own operations, and
+    /// the analyst's rollback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<RolloutRecord>,
 }
 
 impl Operation {
@@ -190,12 +240,13 @@ impl Operation {
             at: humantime::format_rfc3339_millis(at).to_string(),
             change,
             if_version: None,
+            record: None,
         }
     }
 }
 
 /// The state a store holds: the traffic state and what [`Change::Rollback`] needs to know.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredState {
     /// The traffic state.
     #[serde(flatten)]
@@ -215,6 +266,9 @@ pub struct StoredState {
     /// The reason of the last change.
     #[serde(default)]
     pub last_reason: String,
+    /// The current or last rollout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutRecord>,
 }
 
 impl StoredState {
@@ -227,7 +281,13 @@ impl StoredState {
             updated_by: String::new(),
             updated_at: String::new(),
             last_reason: String::new(),
+            rollout: None,
         }
+    }
+
+    /// The live rollout, if one runs or is paused.
+    pub fn live_rollout(&self) -> Option<&RolloutRecord> {
+        self.rollout.as_ref().filter(|r| r.is_live())
     }
 }
 
@@ -246,7 +306,7 @@ pub enum Verdict {
 }
 
 /// The result of applying an operation: the verdict, why, and the state after.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     /// The operation's id.
     pub id: String,
@@ -260,7 +320,7 @@ pub struct Outcome {
 }
 
 /// Applies `op` to `stored` (pure: the store persists the result). The version moves only when
-/// the state changes.
+/// the state changes: the traffic, or the rollout record.
 pub fn apply(stored: &StoredState, op: &Operation) -> Outcome {
     let s = &stored.traffic;
     let done = |verdict: Verdict, note: String| Outcome {
@@ -276,6 +336,9 @@ pub fn apply(stored: &StoredState, op: &Operation) -> Outcome {
             Verdict::Refused,
             format!("the state is at version {}, not {v}", s.version),
         );
+    }
+    if let Err(note) = rollout_precondition(stored.rollout.as_ref(), &op.change) {
+        return done(Verdict::Refused, note);
     }
     let next = match &op.change {
         Change::Switch { to } => s.switched(*to),
@@ -312,6 +375,10 @@ pub fn apply(stored: &StoredState, op: &Operation) -> Outcome {
             }
             s.promoted()
         }
+        Change::RolloutPause { .. }
+        | Change::RolloutResume { .. }
+        | Change::RolloutCount { .. } => s.clone(),
+        Change::RolloutAbort { .. } => s.weighted(0),
         Change::Restore {
             active,
             weight_bp,
@@ -334,7 +401,9 @@ pub fn apply(stored: &StoredState, op: &Operation) -> Outcome {
             }
         }
     };
-    if next.active == s.active && next.weight_bp == s.weight_bp && next.salt == s.salt {
+    let moved = !(next.active == s.active && next.weight_bp == s.weight_bp && next.salt == s.salt);
+    let rollout = next_rollout(stored, op, moved);
+    if !moved && rollout.is_none() {
         return done(Verdict::Unchanged, "no change: already so".to_string());
     }
     let undo = if next.active == s.active {
@@ -342,22 +411,116 @@ pub fn apply(stored: &StoredState, op: &Operation) -> Outcome {
     } else {
         Some((s.active, s.salt.clone()))
     };
+    let mut state = StoredState {
+        traffic: TrafficState {
+            version: s.version + 1,
+            ..next
+        },
+        rollout: rollout.or_else(|| stored.rollout.clone()),
+        ..stored.clone()
+    };
+    if moved {
+        state.last_change = op.change.event_kind().as_str().to_string();
+        state.undo = undo;
+        state.updated_by = op.author.clone();
+        state.updated_at = op.at.clone();
+        state.last_reason = op.reason.clone();
+    }
     Outcome {
         id: op.id.clone(),
         verdict: Verdict::Applied,
         note: String::new(),
-        state: StoredState {
-            traffic: TrafficState {
-                version: s.version + 1,
-                ..next
-            },
-            last_change: op.change.event_kind().as_str().to_string(),
-            undo,
-            updated_by: op.author.clone(),
-            updated_at: op.at.clone(),
-            last_reason: op.reason.clone(),
-        },
+        state,
     }
+}
+
+/// Refuses a rollout's operation that does not follow the stored rollout: another rollout is
+/// live (start), the rollout is another or not at the step before (step), or its record moved
+/// (pause, resume, count).
+fn rollout_precondition(cur: Option<&RolloutRecord>, change: &Change) -> Result<(), String> {
+    let live = cur.filter(|r| r.is_live());
+    let describe = |r: &RolloutRecord| {
+        format!(
+            "rollout {} is {} at step {} of {}",
+            r.id,
+            r.state.as_str(),
+            r.step + 1,
+            r.plan.steps.len()
+        )
+    };
+    let named = |id: &str| match live {
+        Some(r) if r.id == id => Ok(r),
+        Some(r) => Err(format!("{}, not {id}", describe(r))),
+        None => Err(match cur {
+            Some(r) => format!("{}: it is not live", describe(r)),
+            None => "no rollout was started".to_string(),
+        }),
+    };
+    match change {
+        Change::RolloutStart { .. } => match live {
+            Some(r) => Err(format!("{}; abort it before starting another", describe(r))),
+            None => Ok(()),
+        },
+        // A rollout of one process (memory store) keeps no record: its steps follow the
+        // traffic they expect, nothing more.
+        Change::RolloutStep { .. } | Change::RolloutPromote { .. } if cur.is_none() => Ok(()),
+        Change::RolloutStep { rollout, step, .. } => {
+            let r = named(rollout)?;
+            if r.state != RolloutState::Running || r.step + 1 != *step {
+                return Err(format!("stale step {}: {}", step + 1, describe(r)));
+            }
+            Ok(())
+        }
+        Change::RolloutPromote { rollout, .. } => {
+            let r = named(rollout)?;
+            if r.state != RolloutState::Running || r.step + 1 != r.plan.steps.len() {
+                return Err(format!("stale promotion: {}", describe(r)));
+            }
+            Ok(())
+        }
+        Change::RolloutPause { rollout, rev }
+        | Change::RolloutResume { rollout, rev }
+        | Change::RolloutCount { rollout, rev } => {
+            let r = named(rollout)?;
+            if r.rev != *rev {
+                return Err(format!(
+                    "the rollout record moved meanwhile (rev {}, not {rev})",
+                    r.rev
+                ));
+            }
+            Ok(())
+        }
+        Change::RolloutAbort { rollout } => named(rollout).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// The rollout record after `op`: the operation's own for a rollout's operations (and an
+/// analyst's rollback that carries one); a live rollout ended when any other change moved the
+/// traffic; `None` when the record stays.
+fn next_rollout(stored: &StoredState, op: &Operation, moved: bool) -> Option<RolloutRecord> {
+    let own = op.change.rollout_id().is_some() || matches!(op.change, Change::Rollback { .. });
+    if own && let Some(r) = &op.record {
+        return Some(RolloutRecord {
+            rev: stored.rollout.as_ref().map_or(0, |c| c.rev) + 1,
+            ..r.clone()
+        });
+    }
+    let live = stored.live_rollout()?;
+    if !moved || op.change.rollout_id().is_some() {
+        return None;
+    }
+    Some(match op.change {
+        Change::Rollback { .. } => live.with_state(RolloutState::RolledBack, op.reason.clone()),
+        _ => live.with_state(
+            RolloutState::Aborted,
+            format!(
+                "superseded by a {}: {}",
+                op.change.event_kind().as_str(),
+                op.reason
+            ),
+        ),
+    })
 }
 
 fn stale(s: &TrafficState) -> String {

@@ -19,11 +19,15 @@ use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use tokio::sync::Mutex;
 
+use super::fleet::{Gcra, SecondCounts};
 use super::operation::{Operation, Outcome, StoredState};
 use super::store::{MAX_VERSION, store_error, validate};
+use crate::environment::Side;
 use crate::error::Result;
 use crate::events::Event;
+use crate::rollout::Checkpoint;
 use crate::routing::TrafficState;
+use crate::stats::fleet::FleetCounts;
 
 /// Events kept in the Redis history.
 const KEEP: isize = 1000;
@@ -65,12 +69,27 @@ local other = (active == 'blue') and 'green' or 'blue'
 local function result(verdict, note, state)
   return cjson.encode({id = op.id, verdict = verdict, note = note, state = state})
 end
-local function snapshot()
+local cur = nil
+if s.rollout and s.rollout ~= '' then cur = cjson.decode(s.rollout) end
+local function snapshot(with_rollout)
   local st = {active = active, weight_bp = weight, salt = salt, version = version,
     last_change = s.last_change or '', updated_by = s.updated_by or '',
     updated_at = s.updated_at or '', last_reason = s.last_reason or ''}
   if s.undo_active and s.undo_active ~= '' then st.undo = {s.undo_active, s.undo_salt} end
+  if with_rollout ~= false and cur then st.rollout = cur end
   return st
+end
+local function live(r) return r ~= nil and (r.state == 'running' or r.state == 'paused') end
+local function describe(r)
+  return string.format('rollout %s is %s at step %d of %d', r.id, r.state, r.step + 1, #r.plan.steps)
+end
+local function named(id)
+  if live(cur) then
+    if cur.id == id then return nil end
+    return describe(cur) .. ', not ' .. id
+  end
+  if cur then return describe(cur) .. ': it is not live' end
+  return 'no rollout was started'
 end
 local function matches(c) return c.active == active and c.weight_bp == weight and c.salt == salt end
 local function stale()
@@ -97,6 +116,28 @@ end
 if op.if_version and op.if_version ~= version then
   return result('refused', string.format('the state is at version %.0f, not %.0f', version, op.if_version), snapshot())
 end
+local pre = nil
+if op.op == 'rollout_start' then
+  if live(cur) then pre = describe(cur) .. '; abort it before starting another' end
+elseif op.op == 'rollout_step' and cur then
+  pre = named(op.rollout)
+  if not pre and (cur.state ~= 'running' or cur.step + 1 ~= op.step) then
+    pre = string.format('stale step %d: ', op.step + 1) .. describe(cur)
+  end
+elseif op.op == 'rollout_promote' and cur then
+  pre = named(op.rollout)
+  if not pre and (cur.state ~= 'running' or cur.step + 1 ~= #cur.plan.steps) then
+    pre = 'stale promotion: ' .. describe(cur)
+  end
+elseif op.op == 'rollout_pause' or op.op == 'rollout_resume' or op.op == 'rollout_count' then
+  pre = named(op.rollout)
+  if not pre and cur.rev ~= op.rev then
+    pre = string.format('the rollout record moved meanwhile (rev %.0f, not %.0f)', cur.rev, op.rev)
+  end
+elseif op.op == 'rollout_abort' then
+  pre = named(op.rollout)
+end
+if pre then return result('refused', pre, snapshot()) end
 local kind = ARGV[5]
 local na, nw, ns = active, weight, salt
 if op.op == 'switch' then na, nw = op.to, 0
@@ -112,6 +153,9 @@ elseif op.op == 'rollout_step' then
 elseif op.op == 'rollout_promote' then
   if not matches(op.expect) then return result('refused', stale(), snapshot()) end
   na, nw = other, 0
+elseif op.op == 'rollout_pause' or op.op == 'rollout_resume' or op.op == 'rollout_count' then
+  na = active
+elseif op.op == 'rollout_abort' then nw = 0
 elseif op.op == 'rollback' then
   if op.canary and not matches(op.canary) then
     return record('superseded', 'superseded', stale(), snapshot())
@@ -129,23 +173,49 @@ else
   return redis.error_reply('unknown operation ' .. tostring(op.op))
 end
 if nw > 10000 then nw = 10000 end
-if na == active and nw == weight and ns == salt then
+local moved = not (na == active and nw == weight and ns == salt)
+local is_rollout_op = string.sub(op.op, 1, 8) == 'rollout_'
+local newr = nil
+if (is_rollout_op or op.op == 'rollback') and op.record then
+  newr = op.record
+  newr.rev = ((cur and cur.rev) or 0) + 1
+elseif moved and live(cur) and not is_rollout_op then
+  newr = cjson.decode(s.rollout)
+  if op.op == 'rollback' then
+    newr.state, newr.reason = 'rolled_back', op.reason
+  else
+    newr.state, newr.reason = 'aborted', 'superseded by a ' .. kind .. ': ' .. op.reason
+  end
+  newr.rev = cur.rev + 1
+end
+if not moved and not newr then
   return record(kind, 'unchanged', 'no change: already so', snapshot())
 end
-local old = snapshot()
-redis.call('LPUSH', KEYS[2], cjson.encode(old))
-redis.call('LTRIM', KEYS[2], 0, 9)
+local old = snapshot(false)
 local nv = version + 1
-local fields = {'active', na, 'weight_bp', tostring(nw), 'salt', ns, 'version', string.format('%.0f', nv),
-  'last_change', kind, 'updated_by', op.author, 'updated_at', op.at, 'last_reason', op.reason}
-if na ~= active then
-  table.insert(fields, 'undo_active'); table.insert(fields, active)
-  table.insert(fields, 'undo_salt'); table.insert(fields, salt)
+local fields = {'version', string.format('%.0f', nv)}
+if moved then
+  redis.call('LPUSH', KEYS[2], cjson.encode(old))
+  redis.call('LTRIM', KEYS[2], 0, 9)
+  for _, f in ipairs({'active', na, 'weight_bp', tostring(nw), 'salt', ns, 'last_change', kind,
+      'updated_by', op.author, 'updated_at', op.at, 'last_reason', op.reason}) do
+    table.insert(fields, f)
+  end
+  if na ~= active then
+    table.insert(fields, 'undo_active'); table.insert(fields, active)
+    table.insert(fields, 'undo_salt'); table.insert(fields, salt)
+  end
+end
+if newr then
+  table.insert(fields, 'rollout'); table.insert(fields, cjson.encode(newr))
+  cur = newr
 end
 redis.call('HSET', KEYS[1], unpack(fields))
 active, weight, salt, version = na, nw, ns, nv
-s.last_change, s.updated_by, s.updated_at, s.last_reason = kind, op.author, op.at, op.reason
-if na ~= old.active then s.undo_active, s.undo_salt = old.active, old.salt end
+if moved then
+  s.last_change, s.updated_by, s.updated_at, s.last_reason = kind, op.author, op.at, op.reason
+  if na ~= old.active then s.undo_active, s.undo_salt = old.active, old.salt end
+end
 local st = snapshot()
 active, weight = old.active, old.weight_bp
 return record(kind, 'applied', '', st)
@@ -159,6 +229,47 @@ redis.call('PUBLISH', KEYS[2], 'event')
 return 1
 ";
 
+/// Compare-and-renew of the analyst lease. KEYS: lease. ARGV: holder, ttl ms.
+const RENEW: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+";
+
+/// Compare-and-delete of the analyst lease. KEYS: lease. ARGV: holder.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// GCRA on Redis' own clock. KEYS: the cell. ARGV: emission interval µs, burst, cost.
+/// Returns 0 when admitted, else the µs to wait.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local emission, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local tolerance = emission * math.max(burst - 1, 0)
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new_tat = tat + emission * cost
+local allow_at = new_tat - tolerance - emission
+if allow_at > now then return allow_at - now end
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+return 0
+";
+
+/// Keeps a named checkpoint and appends its event. KEYS: named, events, channel. ARGV:
+/// checkpoint, event.
+const NAMED: &str = r"
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, 9)
+redis.call('LPUSH', KEYS[2], ARGV[2])
+redis.call('LTRIM', KEYS[2], 0, 999)
+redis.call('PUBLISH', KEYS[3], 'event')
+return 1
+";
+
 /// A traffic state shared by a fleet through Redis.
 pub struct RedisStore {
     client: redis::Client,
@@ -167,6 +278,10 @@ pub struct RedisStore {
     hints: Mutex<Option<redis::aio::PubSub>>,
     apply: redis::Script,
     append: redis::Script,
+    renew: redis::Script,
+    release: redis::Script,
+    gcra: redis::Script,
+    named: redis::Script,
 }
 
 #[derive(Debug, Clone)]
@@ -178,6 +293,7 @@ pub(super) struct Keys {
     events: String,
     changed: String,
     op_prefix: String,
+    tag: String,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -204,10 +320,15 @@ impl RedisStore {
                 events: format!("{tag}:events"),
                 changed: format!("{tag}:changed"),
                 op_prefix: format!("{tag}:op:"),
+                tag: tag.clone(),
             },
             hints: Mutex::new(None),
             apply: redis::Script::new(APPLY),
             append: redis::Script::new(APPEND),
+            renew: redis::Script::new(RENEW),
+            release: redis::Script::new(RELEASE),
+            gcra: redis::Script::new(GCRA),
+            named: redis::Script::new(NAMED),
         })
     }
 
@@ -347,6 +468,181 @@ impl RedisStore {
             .collect()
     }
 
+    /// Keeps a named checkpoint (the last 10) and appends its event, in one script.
+    pub(crate) async fn put_checkpoint(&self, cp: &Checkpoint, event: &Event) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let cp = serde_json::to_string(cp).map_err(|e| store_error("redis", e))?;
+        let line = serde_json::to_string(event).map_err(|e| store_error("redis", e))?;
+        let r: redis::RedisResult<i64> = self
+            .named
+            .key(format!("{}:named", self.keys.tag))
+            .key(&self.keys.events)
+            .key(&self.keys.changed)
+            .arg(cp)
+            .arg(line)
+            .invoke_async(&mut conn)
+            .await;
+        self.ok(r).await.map(|_| ())
+    }
+
+    pub(crate) async fn named(&self) -> Result<Vec<Checkpoint>> {
+        self.list(&format!("{}:named", self.keys.tag), 10).await
+    }
+
+    /// Maps a command's result through [`Self::failed`].
+    async fn ok<T>(&self, r: redis::RedisResult<T>) -> Result<T> {
+        match r {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.failed(e).await),
+        }
+    }
+
+    fn lease_key(&self) -> String {
+        format!("{}:lease", self.keys.tag)
+    }
+
+    fn second_key(&self, side: Side, second: u64) -> String {
+        format!("{}:w:{}:{second}", self.keys.tag, side.as_str())
+    }
+
+    fn total_key(&self, side: Side) -> String {
+        format!("{}:total:{}", self.keys.tag, side.as_str())
+    }
+
+    /// `SET {ns}:lease holder NX PX ttl`.
+    pub(crate) async fn try_lease(&self, holder: &str, ttl: Duration) -> Result<bool> {
+        let mut conn = self.conn().await?;
+        let r: redis::RedisResult<Option<String>> = redis::cmd("SET")
+            .arg(self.lease_key())
+            .arg(holder)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async(&mut conn)
+            .await;
+        Ok(self.ok(r).await?.is_some())
+    }
+
+    /// Extends the lease when `holder` still holds it.
+    pub(crate) async fn renew_lease(&self, holder: &str, ttl: Duration) -> Result<bool> {
+        let mut conn = self.conn().await?;
+        let r: redis::RedisResult<i64> = self
+            .renew
+            .key(self.lease_key())
+            .arg(holder)
+            .arg(millis(ttl))
+            .invoke_async(&mut conn)
+            .await;
+        Ok(self.ok(r).await? == 1)
+    }
+
+    /// Gives the lease up when `holder` holds it.
+    pub(crate) async fn release_lease(&self, holder: &str) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let r: redis::RedisResult<i64> = self
+            .release
+            .key(self.lease_key())
+            .arg(holder)
+            .invoke_async(&mut conn)
+            .await;
+        self.ok(r).await.map(|_| ())
+    }
+
+    pub(crate) async fn lease_holder(&self) -> Result<Option<String>> {
+        let mut conn = self.conn().await?;
+        let r = conn.get(self.lease_key()).await;
+        self.ok(r).await
+    }
+
+    /// Adds seconds of counts (one MULTI: every second's hash, its expiry, the totals).
+    pub(crate) async fn flush(&self, counts: &[SecondCounts], keep: Duration) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for c in counts {
+            let key = self.second_key(c.side, c.second);
+            for (field, n) in c.counts.fields() {
+                pipe.hincr(&key, field, n).ignore();
+            }
+            let expiry = i64::try_from(keep.as_secs()).unwrap_or(i64::MAX);
+            pipe.expire(&key, expiry).ignore();
+            let judged = c.counts.judged();
+            if judged > 0 {
+                pipe.incr(self.total_key(c.side), judged).ignore();
+            }
+        }
+        let r: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
+        self.ok(r).await
+    }
+
+    /// The sum of `side`'s seconds `from..=to`.
+    pub(crate) async fn window(&self, side: Side, from: u64, to: u64) -> Result<FleetCounts> {
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for second in from..=to {
+            pipe.hgetall(self.second_key(side, second));
+        }
+        let r: redis::RedisResult<Vec<HashMap<String, u64>>> = pipe.query_async(&mut conn).await;
+        let mut sum = FleetCounts::default();
+        for second in self.ok(r).await? {
+            sum.add_fields(second.iter().map(|(k, v)| (k.as_str(), *v)));
+        }
+        Ok(sum)
+    }
+
+    /// Judged requests of `side` since the store began.
+    pub(crate) async fn total(&self, side: Side) -> Result<u64> {
+        let mut conn = self.conn().await?;
+        let r: redis::RedisResult<Option<u64>> = conn.get(self.total_key(side)).await;
+        Ok(self.ok(r).await?.unwrap_or(0))
+    }
+
+    pub(crate) async fn put_analysis(&self, analysis: &serde_json::Value) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let r: redis::RedisResult<()> = conn
+            .set_ex(
+                format!("{}:analysis", self.keys.tag),
+                analysis.to_string(),
+                3600,
+            )
+            .await;
+        self.ok(r).await
+    }
+
+    pub(crate) async fn analysis(&self) -> Result<Option<serde_json::Value>> {
+        let mut conn = self.conn().await?;
+        let r: redis::RedisResult<Option<String>> =
+            conn.get(format!("{}:analysis", self.keys.tag)).await;
+        Ok(self
+            .ok(r)
+            .await?
+            .and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    /// One GCRA decision on cell `name`, on Redis' clock.
+    pub(crate) async fn gcra(
+        &self,
+        name: &str,
+        emission: Duration,
+        burst: u64,
+        cost: u64,
+    ) -> Result<Gcra> {
+        let mut conn = self.conn().await?;
+        let r: redis::RedisResult<i64> = self
+            .gcra
+            .key(format!("{}:gcra:{name}", self.keys.tag))
+            .arg(u64::try_from(emission.as_micros()).unwrap_or(u64::MAX / 4))
+            .arg(burst)
+            .arg(cost)
+            .invoke_async(&mut conn)
+            .await;
+        let wait = self.ok(r).await?;
+        Ok(match u64::try_from(wait) {
+            Ok(0) | Err(_) => Gcra::Admitted,
+            Ok(us) => Gcra::Wait(Duration::from_micros(us)),
+        })
+    }
+
     async fn subscribe(&self) -> Option<redis::aio::PubSub> {
         let mut pubsub = self.client.get_async_pubsub().await.ok()?;
         pubsub.subscribe(&self.keys.changed).await.ok()?;
@@ -417,7 +713,20 @@ fn parse_hash(key: &str, fields: &HashMap<String, String>) -> Result<Option<Stor
         updated_by: text("updated_by"),
         updated_at: text("updated_at"),
         last_reason: text("last_reason"),
+        rollout: match fields.get("rollout") {
+            Some(r) if !r.is_empty() => Some(serde_json::from_str(r).map_err(|e| {
+                store_error(
+                    "redis",
+                    format!("bad stored state: {key} field rollout: {e}"),
+                )
+            })?),
+            _ => None,
+        },
     };
     validate(key, &state)?;
     Ok(Some(state))
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX / 4).max(1)
 }

@@ -4,13 +4,17 @@
 use std::time::Duration;
 
 use super::file::FileStore;
+use super::fleet::{Gcra, SecondCounts, unix_ms};
 use super::memory::MemoryStore;
 use super::operation::{Operation, Outcome, StoredState, Verdict};
 use super::redis_store::RedisStore;
 use crate::config::{StateBackend, StateConfig};
+use crate::environment::Side;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
+use crate::rollout::Checkpoint;
 use crate::routing::TrafficState;
+use crate::stats::fleet::FleetCounts;
 
 /// How long a reader waits between polls of a file store.
 const FILE_POLL: Duration = Duration::from_secs(1);
@@ -126,6 +130,150 @@ impl Store {
         }
     }
 
+    /// Keeps a named checkpoint (the last ten) and appends its `checkpoint_created` event.
+    pub async fn put_checkpoint(&self, cp: Checkpoint, event: Event) -> Result<()> {
+        match self {
+            Self::Memory(m) => {
+                m.put_checkpoint(cp, event);
+                Ok(())
+            }
+            Self::File(f) => f.put_checkpoint(cp, event).await,
+            Self::Redis(r) => r.put_checkpoint(&cp, &event).await,
+        }
+    }
+
+    /// The named checkpoints, oldest first.
+    pub async fn named_checkpoints(&self) -> Result<Vec<Checkpoint>> {
+        match self {
+            Self::Memory(m) => Ok(m.named()),
+            Self::File(f) => f.named().await,
+            Self::Redis(r) => r.named().await,
+        }
+    }
+
+    /// Takes the analyst lease for `ttl` if nobody holds it (`SET NX PX`).
+    pub async fn try_lease(&self, holder: &str, ttl: Duration) -> Result<bool> {
+        match self {
+            Self::Memory(m) => Ok(m.fleet(|f| f.try_lease(holder, ttl, unix_ms()))),
+            Self::File(f) => {
+                let holder = holder.to_string();
+                f.fleet(true, move |l| l.try_lease(&holder, ttl, unix_ms()))
+                    .await
+            }
+            Self::Redis(r) => r.try_lease(holder, ttl).await,
+        }
+    }
+
+    /// Extends the lease for `ttl` if `holder` still holds it (compare-and-renew).
+    pub async fn renew_lease(&self, holder: &str, ttl: Duration) -> Result<bool> {
+        match self {
+            Self::Memory(m) => Ok(m.fleet(|f| f.renew_lease(holder, ttl, unix_ms()))),
+            Self::File(f) => {
+                let holder = holder.to_string();
+                f.fleet(true, move |l| l.renew_lease(&holder, ttl, unix_ms()))
+                    .await
+            }
+            Self::Redis(r) => r.renew_lease(holder, ttl).await,
+        }
+    }
+
+    /// Gives the lease up if `holder` holds it (a closing instance hands over at once).
+    pub async fn release_lease(&self, holder: &str) -> Result<()> {
+        match self {
+            Self::Memory(m) => {
+                m.fleet(|f| f.release_lease(holder));
+                Ok(())
+            }
+            Self::File(f) => {
+                let holder = holder.to_string();
+                f.fleet(true, move |l| l.release_lease(&holder)).await
+            }
+            Self::Redis(r) => r.release_lease(holder).await,
+        }
+    }
+
+    /// Who holds the analyst lease.
+    pub async fn lease_holder(&self) -> Result<Option<String>> {
+        match self {
+            Self::Memory(m) => Ok(m.fleet(|f| f.holder(unix_ms()))),
+            Self::File(f) => f.fleet(false, |l| l.holder(unix_ms())).await,
+            Self::Redis(r) => r.lease_holder().await,
+        }
+    }
+
+    /// Adds an instance's per-second counts to the fleet's; each second is kept `keep`.
+    pub async fn flush(&self, counts: Vec<SecondCounts>, keep: Duration) -> Result<()> {
+        let now_s = unix_ms() / 1000;
+        match self {
+            Self::Memory(m) => {
+                m.fleet(|f| f.flush(&counts, keep, now_s));
+                Ok(())
+            }
+            Self::File(f) => f.fleet(true, move |l| l.flush(&counts, keep, now_s)).await,
+            Self::Redis(r) => r.flush(&counts, keep).await,
+        }
+    }
+
+    /// The fleet's counts of `side` over the seconds `from..=to` (Unix seconds).
+    pub async fn window(&self, side: Side, from: u64, to: u64) -> Result<FleetCounts> {
+        match self {
+            Self::Memory(m) => Ok(m.fleet(|f| f.window(side, from, to))),
+            Self::File(f) => f.fleet(false, move |l| l.window(side, from, to)).await,
+            Self::Redis(r) => r.window(side, from, to).await,
+        }
+    }
+
+    /// The fleet's judged requests of `side` since the store began.
+    pub async fn total(&self, side: Side) -> Result<u64> {
+        match self {
+            Self::Memory(m) => Ok(m.fleet(|f| f.totals[side.index()])),
+            Self::File(f) => f.fleet(false, move |l| l.totals[side.index()]).await,
+            Self::Redis(r) => r.total(side).await,
+        }
+    }
+
+    /// Stores the analyst's last figures (what `turnout rollout status` shows).
+    pub async fn put_analysis(&self, analysis: serde_json::Value) -> Result<()> {
+        match self {
+            Self::Memory(m) => {
+                m.fleet(|f| f.analysis = Some(analysis));
+                Ok(())
+            }
+            Self::File(f) => f.fleet(true, move |l| l.analysis = Some(analysis)).await,
+            Self::Redis(r) => r.put_analysis(&analysis).await,
+        }
+    }
+
+    /// The analyst's last figures.
+    pub async fn analysis(&self) -> Result<Option<serde_json::Value>> {
+        match self {
+            Self::Memory(m) => Ok(m.fleet(|f| f.analysis.clone())),
+            Self::File(f) => f.fleet(false, |l| l.analysis.clone()).await,
+            Self::Redis(r) => r.analysis().await,
+        }
+    }
+
+    /// One decision of the fleet-wide rate-limit cell `name`: `cost` units at one per
+    /// `emission`, `burst` at once (GCRA; Redis decides on its own clock).
+    pub async fn gcra(
+        &self,
+        name: &str,
+        emission: Duration,
+        burst: u64,
+        cost: u64,
+    ) -> Result<Gcra> {
+        let now_us = unix_ms() * 1000;
+        match self {
+            Self::Memory(m) => Ok(m.fleet(|f| f.gcra(name, emission, burst, cost, now_us))),
+            Self::File(f) => {
+                let name = name.to_string();
+                f.fleet(true, move |l| l.gcra(&name, emission, burst, cost, now_us))
+                    .await
+            }
+            Self::Redis(r) => r.gcra(name, emission, burst, cost).await,
+        }
+    }
+
     /// Waits until the state may have changed: a Redis hint, or the poll interval.
     pub async fn changed(&self) {
         match self {
@@ -158,6 +306,15 @@ pub(crate) fn validate(key: &str, s: &StoredState) -> Result<()> {
     }
     if s.traffic.salt.is_empty() {
         return bad("field salt is empty".to_string());
+    }
+    if let Some(r) = &s.rollout
+        && r.step >= r.plan.steps.len()
+    {
+        return bad(format!(
+            "field rollout is at step {} of a plan of {} steps",
+            r.step,
+            r.plan.steps.len()
+        ));
     }
     Ok(())
 }

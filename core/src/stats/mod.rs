@@ -1,5 +1,7 @@
-//! Per-side statistics over a sliding time window: outcomes by class and latency quantiles.
+//! Per-side statistics over a sliding time window: outcomes by class and latency quantiles;
+//! [`fleet`] holds the same figures as a fleet's instances add them up in a shared store.
 
+pub mod fleet;
 mod llm_window;
 mod window;
 
