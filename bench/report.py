@@ -13,6 +13,7 @@ from pathlib import Path
 
 GOALS = {
     "select_ns": 50.0,
+    "rule_added_ns": 10.0,
     "rust_ratio": 0.95,
     "py_sync": 10.0,
     "py_async": 5.0,
@@ -306,6 +307,13 @@ def main() -> None:
             f"| {label} | — | ≤ 50 ns | {m['point_estimate']:.1f} ns "
             f"({ci['lower_bound']:.1f}–{ci['upper_bound']:.1f}) | "
             f"{verdict(m['point_estimate'], GOALS['select_ns'], False)} |"
+        )
+    sticky, rule = sel.get("sticky key"), sel.get("rules miss + sticky key")
+    if sticky and rule:
+        added = rule["median"]["point_estimate"] - sticky["median"]["point_estimate"]
+        w(
+            "| routing decision: what a rule adds over the sticky key alone (difference of the "
+            f"medians) | — | ≤ 10 ns | {added:.1f} ns | {verdict(added, GOALS['rule_added_ns'], False)} |"
         )
     for upstream, vals, vals_url in [
         ("simulator", rust_ratio_sim, rust_url_sim),

@@ -2,6 +2,7 @@
 
 pub(crate) mod affinity;
 mod bucket;
+mod rules;
 mod select;
 mod state;
 
