@@ -183,6 +183,46 @@ def proxy_section(w, rows: list[dict], versions: dict[str, str]) -> None:
             w("")
 
 
+def layers_section(w, rows: list[dict]) -> None:
+    """Where a sequential Python call's time goes (bench/layers.py)."""
+    w("## Where a sequential Python call's time goes")
+    w("")
+    if not rows:
+        w("not run")
+        w("")
+        return
+    r = rows[-1]
+    w(
+        "One chat completion at a time on the simulator, through layers (`bench/layers.py`; "
+        "p50 of every call, µs). The Rust rows are the sequential requests of the failover step."
+    )
+    w("")
+    w("| layer | p50 µs |")
+    w("|---|---|")
+    for key, label in [
+        ("raw_socket_p50_us", "raw socket from Python: pre-built request, kept-alive connection"),
+        ("rust_raw_p50_us", "Rust, raw reqwest"),
+        ("rust_turnout_p50_us", "Rust, turnout"),
+        ("binding_crossing_p50_us", "binding crossing: a native call doing almost nothing"),
+        ("python_turnout_p50_us", "Python, turnout `chat.completions.create`"),
+    ]:
+        if key in r:
+            w(f"| {label} | {r[key]:.2f} |")
+    w("")
+    if "split_core_us" in r:
+        total = r["python_turnout_p50_us"]
+        parts = [
+            ("network and upstream (raw reqwest)", r["split_network_upstream_us"]),
+            ("turnout's core (Rust turnout − raw reqwest)", r["split_core_us"]),
+            ("Python side: binding and package (Python call − Rust turnout)", r["split_python_side_us"]),
+        ]
+        w("| share of the Python call | µs | % |")
+        w("|---|---|---|")
+        for label, v in parts:
+            w(f"| {label} | {v:.1f} | {100 * v / total:.0f} % |")
+        w("")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="bench/out")
@@ -621,6 +661,7 @@ def main() -> None:
     w("")
 
     proxy_section(w, proxy_rows, proxy_versions)
+    layers_section(w, load_jsonl(out / "layers.jsonl"))
 
     notes = Path(__file__).with_name("notes.md")
     if notes.exists():

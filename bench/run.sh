@@ -6,8 +6,8 @@
 #   BENCH_ONLY="select ttfc" bash bench/run.sh   # some steps only; the report uses what is in
 #                                                # bench/out/ (results of earlier runs included)
 #
-# Steps: select criterion throughput ttfc failover rss instructions nginx python python_rss node
-# proxy.
+# Steps: select criterion throughput ttfc failover rss instructions nginx python python_rss layers
+# node proxy.
 # Knobs: BENCH_ROUNDS (5), BENCH_SECS (2, per client per round), BENCH_REQUESTS (1000000, the
 # RSS runs), BENCH_PY_REQUESTS (the Python RSS run; default BENCH_REQUESTS), BENCH_PY_ROUNDS /
 # BENCH_PY_SECS (3 / 3), BENCH_NODE_ROUNDS / BENCH_NODE_SECS (3 / 3), BENCH_PROXY_ROUNDS /
@@ -24,7 +24,7 @@ VENV=${VENV:-$ROOT/.venv}
 ROUNDS=${BENCH_ROUNDS:-5}
 SECS=${BENCH_SECS:-2}
 REQUESTS=${BENCH_REQUESTS:-1000000}
-ONLY=${BENCH_ONLY:-select criterion throughput ttfc failover rss instructions nginx python python_rss node proxy}
+ONLY=${BENCH_ONLY:-select criterion throughput ttfc failover rss instructions nginx python python_rss layers node proxy}
 STARTED=$(date +%s)
 
 mkdir -p "$OUT"
@@ -70,7 +70,7 @@ cat "$OUT/facts.txt" >&2
 # --- build --------------------------------------------------------------------------------
 say "build (release: the simulator binary and the benches)"
 cargo build --release -q -p turnout-cli
-needs_benches() { for s in select criterion throughput ttfc failover rss instructions nginx; do want "$s" && return 0; done; return 1; }
+needs_benches() { for s in select criterion throughput ttfc failover rss instructions nginx layers; do want "$s" && return 0; done; return 1; }
 if needs_benches; then
   cargo bench -q -p turnout-llm --no-run 2>&1 | grep -v '^ *Executable' >&2 || true
 fi
@@ -178,7 +178,7 @@ PY_ROUNDS=${BENCH_PY_ROUNDS:-3}
 PY_SECS=${BENCH_PY_SECS:-3}
 PY_REQUESTS=${BENCH_PY_REQUESTS:-$REQUESTS}
 python_ready() { [ -x "$PY" ] && "$PY" -c 'import turnout' 2>/dev/null; }
-if want python || want python_rss || want proxy; then
+if want python || want python_rss || want layers || want proxy; then
   # Rebuilt every time, so that the figures are those of the code as it is.
   if [ -f bindings-python/scripts/build.sh ] && [ "${BENCH_BINDINGS:-}" != keep ]; then
     say "building the Python binding (release wheel)"
@@ -208,6 +208,23 @@ if want python_rss; then
       || fail python_rss
   else
     echo "skipped: the turnout package is not installed in $VENV" >&2
+  fi
+fi
+
+# Where a sequential Python call's time goes (bench/layers.py): the Rust figures are the
+# sequential ones of the failover step (run here, one round, when that step is not wanted).
+if want layers; then
+  rm -f "$OUT/layers.jsonl" "$OUT/layers_rust.jsonl"
+  if python_ready; then
+    say "layers of a sequential Python call"
+    RUST_SEQ=$OUT/failover.jsonl
+    if ! want failover || [ ! -s "$RUST_SEQ" ]; then
+      RUST_SEQ=$OUT/layers_rust.jsonl
+      "${OVERHEAD[@]}" failover --url "$SIM_URL" --rounds 1 --n 2000 > "$RUST_SEQ" || fail "layers (rust)"
+    fi
+    "$PY" bench/layers.py "$SIM_URL" --rust "$RUST_SEQ" | tee "$OUT/layers.jsonl" >&2 || fail layers
+  else
+    fail "layers (python: the turnout package is not installed in $VENV)"
   fi
 fi
 
