@@ -13,6 +13,7 @@ from pathlib import Path
 
 GOALS = {
     "select_ns": 50.0,
+    "rule_added_ns": 10.0,
     "rust_ratio": 0.95,
     "py_sync": 10.0,
     "py_async": 5.0,
@@ -90,6 +91,138 @@ def verdict(value: float | None, goal: float, higher_is_better: bool) -> str:
     return "**met**" if ok else "**missed**"
 
 
+PROXY_ROUTES = {
+    "turnout": "turnout in-process",
+    "direct": "straight to the upstream (floor)",
+    "portkey": "Portkey's gateway",
+    "litellm": "LiteLLM's proxy",
+}
+
+
+def proxy_hop(rows: list[dict], lang: str, mode: str, via: str) -> dict[str, list[float]]:
+    """Per round: turnout's calls/s over `via`'s, and the p50/p99 `via` adds over turnout's."""
+    by_round: dict[int, dict[str, dict]] = {}
+    for r in rows:
+        if r.get("lang") == lang and r.get("mode") == mode and "round" in r:
+            by_round.setdefault(r["round"], {})[r["via"]] = r
+    out: dict[str, list[float]] = {"ratio": [], "added_p50": [], "added_p99": []}
+    for rnd in by_round.values():
+        t, v = rnd.get("turnout"), rnd.get(via)
+        if not t or not v or not v["calls_per_s"] or t["p50_us"] is None or v["p50_us"] is None:
+            continue
+        out["ratio"].append(t["calls_per_s"] / v["calls_per_s"])
+        out["added_p50"].append(v["p50_us"] - t["p50_us"])
+        out["added_p99"].append(v["p99_us"] - t["p99_us"])
+    return out
+
+
+def proxy_section(w, rows: list[dict], versions: dict[str, str]) -> None:
+    """The proxy hop: each language's table, sequential and concurrent."""
+    w("## The proxy hop")
+    w("")
+    if not rows:
+        w("not run")
+        w("")
+        return
+    w(
+        "The official SDKs through a proxy process on loopback (Portkey's gateway "
+        f"{versions.get('portkey', '')}, LiteLLM's proxy {versions.get('litellm', '')}) against the "
+        "same SDK with turnout in-process (`HttpxTransport` in Python, `client.fetch` in Node), "
+        "all in front of the same simulator. Every route has two deployments on it, half the "
+        "calls each, retries on; *direct* is the SDK straight to the simulator, no routing (the "
+        "floor). Each round measures every route in turn (order rotating): one caller in a loop "
+        "(*sequential*), then N callers (*concurrent*). *turnout ÷ route* is turnout's calls/s "
+        "over the route's in the same round; *added* is the route's latency minus turnout's. "
+        "The proxies share the machine's two cores with the client and the simulator, as a "
+        "sidecar would. Scripts: `bench/proxy_bench.py`, `bench/proxy_bench.mjs`; proxies' "
+        "configuration: `bench/litellm_proxy.yaml` and the `x-portkey-config` in the scripts."
+    )
+    w("")
+    for lang, title in (("python", "openai-python"), ("node", "openai-node")):
+        lrows = [r for r in rows if r.get("lang") == lang]
+        w(f"### {title}")
+        w("")
+        if not lrows:
+            w("not run")
+            w("")
+            continue
+        client = next((r["client"] for r in lrows if "client" in r), title)
+        errors = [r for r in lrows if "error" in r]
+        for r in errors:
+            w(f"- {PROXY_ROUTES.get(r['via'], r['via'])}: **failed** — `{r['error']}`")
+        if errors:
+            w("")
+        for mode in ("sequential", "concurrent"):
+            mrows = [r for r in lrows if r.get("mode") == mode]
+            if not mrows:
+                continue
+            c = mrows[0]["concurrency"]
+            w(f"{client}, {mode} (concurrency {c}); median over rounds (min–max, n):")
+            w("")
+            w("| route | calls/s | p50 µs | p99 µs | turnout ÷ route | added p50 µs | added p99 µs |")
+            w("|---|---|---|---|---|---|---|")
+            for via in PROXY_ROUTES:
+                vr = [r for r in mrows if r["via"] == via]
+                if not vr:
+                    continue
+                hop = proxy_hop(rows, lang, mode, via)
+                cells = (
+                    ["—", "—", "—"]
+                    if via == "turnout"
+                    else [
+                        f"{spread(hop['ratio'], '{:.2f}')}×",
+                        spread(hop["added_p50"], "{:.0f}"),
+                        spread(hop["added_p99"], "{:.0f}"),
+                    ]
+                )
+                w(
+                    f"| {PROXY_ROUTES[via]} | {spread([r['calls_per_s'] for r in vr], '{:.0f}')} | "
+                    f"{spread([r['p50_us'] for r in vr], '{:.0f}')} | "
+                    f"{spread([r['p99_us'] for r in vr], '{:.0f}')} | " + " | ".join(cells) + " |"
+                )
+            w("")
+
+
+def layers_section(w, rows: list[dict]) -> None:
+    """Where a sequential Python call's time goes (bench/layers.py)."""
+    w("## Where a sequential Python call's time goes")
+    w("")
+    if not rows:
+        w("not run")
+        w("")
+        return
+    r = rows[-1]
+    w(
+        "One chat completion at a time on the simulator, through layers (`bench/layers.py`; "
+        "p50 of every call, µs). The Rust rows are the sequential requests of the failover step."
+    )
+    w("")
+    w("| layer | p50 µs |")
+    w("|---|---|")
+    for key, label in [
+        ("raw_socket_p50_us", "raw socket from Python: pre-built request, kept-alive connection"),
+        ("rust_raw_p50_us", "Rust, raw reqwest"),
+        ("rust_turnout_p50_us", "Rust, turnout"),
+        ("binding_crossing_p50_us", "binding crossing: a native call doing almost nothing"),
+        ("python_turnout_p50_us", "Python, turnout `chat.completions.create`"),
+    ]:
+        if key in r:
+            w(f"| {label} | {r[key]:.2f} |")
+    w("")
+    if "split_core_us" in r:
+        total = r["python_turnout_p50_us"]
+        parts = [
+            ("network and upstream (raw reqwest)", r["split_network_upstream_us"]),
+            ("turnout's core (Rust turnout − raw reqwest)", r["split_core_us"]),
+            ("Python side: binding and package (Python call − Rust turnout)", r["split_python_side_us"]),
+        ]
+        w("| share of the Python call | µs | % |")
+        w("|---|---|---|")
+        for label, v in parts:
+            w(f"| {label} | {v:.1f} | {100 * v / total:.0f} % |")
+        w("")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="bench/out")
@@ -110,6 +243,13 @@ def main() -> None:
     node_txt = (out / "node.txt").read_text() if (out / "node.txt").exists() else ""
     py_rows = load_jsonl(out / "python.txt")
     node_rows = load_jsonl(out / "node.txt")
+    proxy_rows = load_jsonl(out / "proxy_python.jsonl") + load_jsonl(out / "proxy_node.jsonl")
+    proxy_versions: dict[str, str] = {}
+    if (out / "proxy_versions.txt").exists():
+        for line in (out / "proxy_versions.txt").read_text().splitlines():
+            if "=" in line:
+                k, v = line.split("=", 1)
+                proxy_versions[k] = v
 
     L: list[str] = []
     w = L.append
@@ -144,11 +284,7 @@ def main() -> None:
     w("")
 
     # --- headline ---------------------------------------------------------------------------
-    sel = {
-        fn: est
-        for (g, fn), est in crit.items()
-        if g == "select"
-    }
+    sel = {fn: est for (g, fn), est in crit.items() if g == "select"}
     rust_ratio_sim = [r["ratio"] for r in tp_sim]
     rust_ratio_ngx = [r["ratio"] for r in tp_ngx]
     rust_url_sim = [r["ratio_url"] for r in tp_sim if "ratio_url" in r]
@@ -212,6 +348,13 @@ def main() -> None:
             f"({ci['lower_bound']:.1f}–{ci['upper_bound']:.1f}) | "
             f"{verdict(m['point_estimate'], GOALS['select_ns'], False)} |"
         )
+    sticky, rule = sel.get("sticky key"), sel.get("rules miss + sticky key")
+    if sticky and rule:
+        added = rule["median"]["point_estimate"] - sticky["median"]["point_estimate"]
+        w(
+            "| routing decision: what a rule adds over the sticky key alone (difference of the "
+            f"medians) | — | ≤ 10 ns | {added:.1f} ns | {verdict(added, GOALS['rule_added_ns'], False)} |"
+        )
     for upstream, vals, vals_url in [
         ("simulator", rust_ratio_sim, rust_url_sim),
         ("nginx", rust_ratio_ngx, rust_url_ngx),
@@ -227,8 +370,18 @@ def main() -> None:
     for label, vals, goal, key in [
         ("Python sync, calls/s", py_sync, "≥ 10×", "py_sync"),
         ("Python asyncio c=64", py_async, "≥ 5×", "py_async"),
-        ("Python, two deployments, retries + fallbacks — sequential", py_litellm_sync, "≥ 100×", "py_litellm"),
-        ("Python, two deployments, retries + fallbacks — asyncio c=64", py_litellm_async, "≥ 100×", "py_litellm"),
+        (
+            "Python, two deployments, retries + fallbacks — sequential",
+            py_litellm_sync,
+            "≥ 100×",
+            "py_litellm",
+        ),
+        (
+            "Python, two deployments, retries + fallbacks — asyncio c=64",
+            py_litellm_async,
+            "≥ 100×",
+            "py_litellm",
+        ),
         ("Node c=64", node_ratio, "≥ 3×", "node"),
     ]:
         peer = {
@@ -238,7 +391,9 @@ def main() -> None:
             "node": "openai-node",
         }[key]
         res = f"{spread(vals, '{:.1f}')}×" if vals else "see below"
-        w(f"| {label} | {peer} | {goal} | {res} | {verdict(med(vals), GOALS[key], True) if vals else 'see below'} |")
+        w(
+            f"| {label} | {peer} | {goal} | {res} | {verdict(med(vals), GOALS[key], True) if vals else 'see below'} |"  # noqa: E501
+        )
     w(
         f"| streaming: time to first chunk added (p50) | raw reqwest, URL string per call | ≤ 50 µs | "
         f"{spread(ttfc_p50, '{:.1f}')} µs | {verdict(med(ttfc_p50), GOALS['ttfc_us'], False)} |"
@@ -261,8 +416,19 @@ def main() -> None:
         + (f"{spread(rss_p, '{:.2f}')} MB" if rss_p else "not run")
         + f" | {verdict(med(rss_p), GOALS['rss_mb'], False)} |"
     )
+    for lang, sdk in (("python", "openai-python"), ("node", "openai-node")):
+        for via in ("portkey", "litellm"):
+            hop = proxy_hop(proxy_rows, lang, "sequential", via)
+            if not hop["ratio"]:
+                continue
+            w(
+                f"| the proxy hop: {sdk}, sequential, through {PROXY_ROUTES[via]} | {sdk} with turnout "
+                f"in-process | measured | {spread(hop['ratio'], '{:.2f}')}× the calls/s in-process; "
+                f"the hop adds {spread(hop['added_p50'], '{:.0f}')} µs at p50, "
+                f"{spread(hop['added_p99'], '{:.0f}')} µs at p99 | — |"
+            )
     w("")
-    w("Reproduce: `make bench` (or `BENCH_ONLY=\"select throughput\" bash bench/run.sh` for some steps).")
+    w('Reproduce: `make bench` (or `BENCH_ONLY="select throughput" bash bench/run.sh` for some steps).')
     w("")
 
     # --- method -----------------------------------------------------------------------------
@@ -309,7 +475,7 @@ def main() -> None:
             m = e["median"]
             w(
                 f"| {fn} | {m['point_estimate']:.2f} ns | "
-                f"{m['confidence_interval']['lower_bound']:.2f}–{m['confidence_interval']['upper_bound']:.2f} ns | "
+                f"{m['confidence_interval']['lower_bound']:.2f}–{m['confidence_interval']['upper_bound']:.2f} ns | "  # noqa: E501
                 f"{e['mean']['point_estimate']:.2f} ns |"
             )
     else:
@@ -330,16 +496,18 @@ def main() -> None:
             "*raw* (URL string per call), *raw-url* (URL parsed once) and *turnout*."
         )
         w("")
-        w("| round | raw req/s | raw-url req/s | turnout req/s | ratio vs raw | ratio vs raw-url | CPU µs/req raw / raw-url / turnout | failed |")
+        w(
+            "| round | raw req/s | raw-url req/s | turnout req/s | ratio vs raw | ratio vs raw-url | CPU µs/req raw / raw-url / turnout | failed |"  # noqa: E501
+        )
         w("|---|---|---|---|---|---|---|---|")
         for r in rows:
             failed = r["raw_failed"] + r.get("raw_url_failed", 0) + r["turnout_failed"]
             w(
-                f"| {r['round']} | {r['raw_rps']:.0f} | {r.get('raw_url_rps', float('nan')):.0f} | {r['turnout_rps']:.0f} | "
+                f"| {r['round']} | {r['raw_rps']:.0f} | {r.get('raw_url_rps', float('nan')):.0f} | {r['turnout_rps']:.0f} | "  # noqa: E501
                 f"{r['ratio']:.3f} | {r.get('ratio_url', float('nan')):.3f} | "
-                f"{r['raw_cpu_us']:.1f} / {r.get('raw_url_cpu_us', float('nan')):.1f} / {r['turnout_cpu_us']:.1f} | {failed} |"
+                f"{r['raw_cpu_us']:.1f} / {r.get('raw_url_cpu_us', float('nan')):.1f} / {r['turnout_cpu_us']:.1f} | {failed} |"  # noqa: E501
             )
-        mcol = lambda k: med([r.get(k, float("nan")) for r in rows])  # noqa: E731
+        mcol = lambda k, rows=rows: med([r.get(k, float("nan")) for r in rows])  # noqa: E731
         w(
             f"| **median** | {mcol('raw_rps'):.0f} | {mcol('raw_url_rps'):.0f} | {mcol('turnout_rps'):.0f} | "
             f"**{mcol('ratio'):.3f}** | **{mcol('ratio_url'):.3f}** | "
@@ -371,7 +539,11 @@ def main() -> None:
                 r = instr[name]
                 rel = f"{r['per_call'] / base:.3f}×" if base else "—"
                 allocs = r.get("allocs_per_request")
-                w(f"| {name.replace('_', '-')} | {r['per_call']:,.0f} | {rel} | {allocs:.1f} |" if allocs is not None else f"| {name} | {r['per_call']:,.0f} | {rel} | — |")
+                w(
+                    f"| {name.replace('_', '-')} | {r['per_call']:,.0f} | {rel} | {allocs:.1f} |"
+                    if allocs is not None
+                    else f"| {name} | {r['per_call']:,.0f} | {rel} | — |"
+                )
         w("")
     ct = {fn: e for (g, fn), e in crit.items() if g == "chat c=64"}
     if ct:
@@ -383,7 +555,7 @@ def main() -> None:
             m = e["median"]
             w(
                 f"| {fn} | {m['point_estimate'] / 1000:.2f} µs | "
-                f"{m['confidence_interval']['lower_bound'] / 1000:.2f}–{m['confidence_interval']['upper_bound'] / 1000:.2f} µs | "
+                f"{m['confidence_interval']['lower_bound'] / 1000:.2f}–{m['confidence_interval']['upper_bound'] / 1000:.2f} µs | "  # noqa: E501
                 f"{1e9 / m['point_estimate']:.0f} |"
             )
         if "raw reqwest" in ct and "turnout" in ct:
@@ -400,10 +572,12 @@ def main() -> None:
             "request; each stream is read to its end, the clock stops at the first decoded chunk."
         )
         w("")
-        w("| round | raw p50 / p99 µs | raw-url p50 / p99 µs | turnout p50 / p99 µs | added p50 (vs raw / raw-url) µs | added p99 (vs raw / raw-url) µs |")
+        w(
+            "| round | raw p50 / p99 µs | raw-url p50 / p99 µs | turnout p50 / p99 µs | added p50 (vs raw / raw-url) µs | added p99 (vs raw / raw-url) µs |"  # noqa: E501
+        )
         w("|---|---|---|---|---|---|")
         for r in ttfc:
-            cell = lambda k: f"{r[k]['p50_us']:.1f} / {r[k]['p99_us']:.1f}" if k in r else "—"  # noqa: E731
+            cell = lambda k, r=r: f"{r[k]['p50_us']:.1f} / {r[k]['p99_us']:.1f}" if k in r else "—"  # noqa: E731
             w(
                 f"| {r['round']} | {cell('raw')} | {cell('raw_url')} | {cell('turnout')} | "
                 f"{r['added_p50_us']:.1f} / {r.get('added_url_p50_us', float('nan')):.1f} | "
@@ -427,12 +601,14 @@ def main() -> None:
             "(one half-open trial per 30 s)."
         )
         w("")
-        w("| round | raw→green p50/p99 µs | turnout→green p50/p99 µs | failover *every* p50/p99 µs | failover *defaults* p50/p99 µs | p99 added (*every*) µs |")
+        w(
+            "| round | raw→green p50/p99 µs | turnout→green p50/p99 µs | failover *every* p50/p99 µs | failover *defaults* p50/p99 µs | p99 added (*every*) µs |"  # noqa: E501
+        )
         w("|---|---|---|---|---|---|")
         for r in fo:
-            cell = lambda k: f"{r[k]['p50_us']:.0f} / {r[k]['p99_us']:.0f}"  # noqa: E731
+            cell = lambda k, r=r: f"{r[k]['p50_us']:.0f} / {r[k]['p99_us']:.0f}"  # noqa: E731
             w(
-                f"| {r['round']} | {cell('raw_green')} | {cell('turnout_green')} | {cell('turnout_failover_every')} | "
+                f"| {r['round']} | {cell('raw_green')} | {cell('turnout_green')} | {cell('turnout_failover_every')} | "  # noqa: E501
                 f"{cell('turnout_failover_defaults')} | {r['added_p99_us']:.0f} |"
             )
         w("")
@@ -483,6 +659,9 @@ def main() -> None:
     else:
         w("not run")
     w("")
+
+    proxy_section(w, proxy_rows, proxy_versions)
+    layers_section(w, load_jsonl(out / "layers.jsonl"))
 
     notes = Path(__file__).with_name("notes.md")
     if notes.exists():

@@ -6,10 +6,14 @@
 #   BENCH_ONLY="select ttfc" bash bench/run.sh   # some steps only; the report uses what is in
 #                                                # bench/out/ (results of earlier runs included)
 #
-# Steps: select criterion throughput ttfc failover rss instructions nginx python python_rss node.
+# Steps: select criterion throughput ttfc failover rss instructions nginx python python_rss layers
+# node proxy.
 # Knobs: BENCH_ROUNDS (5), BENCH_SECS (2, per client per round), BENCH_REQUESTS (1000000, the
 # RSS runs), BENCH_PY_REQUESTS (the Python RSS run; default BENCH_REQUESTS), BENCH_PY_ROUNDS /
-# BENCH_PY_SECS (3 / 3), BENCH_NODE_ROUNDS / BENCH_NODE_SECS (3 / 3), VENV (.venv).
+# BENCH_PY_SECS (3 / 3), BENCH_NODE_ROUNDS / BENCH_NODE_SECS (3 / 3), BENCH_PROXY_ROUNDS /
+# BENCH_PROXY_SECS / BENCH_PROXY_CONCURRENCY (3 / 2 / 16), VENV (.venv), BENCH_BINDINGS=keep (do
+# not rebuild the Python and Node bindings: while developing a bench script only, never for
+# figures that are meant to describe the code as it is).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -20,7 +24,7 @@ VENV=${VENV:-$ROOT/.venv}
 ROUNDS=${BENCH_ROUNDS:-5}
 SECS=${BENCH_SECS:-2}
 REQUESTS=${BENCH_REQUESTS:-1000000}
-ONLY=${BENCH_ONLY:-select criterion throughput ttfc failover rss instructions nginx python python_rss node}
+ONLY=${BENCH_ONLY:-select criterion throughput ttfc failover rss instructions nginx python python_rss layers node proxy}
 STARTED=$(date +%s)
 
 mkdir -p "$OUT"
@@ -28,9 +32,9 @@ want() { [[ " $ONLY " == *" $1 "* ]]; }
 say() { printf '\n== %s (%ss)\n' "$*" "$(($(date +%s) - STARTED))" >&2; }
 # A free loopback port.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# Waits until something answers HTTP on $1 (a URL).
+# Waits until something answers HTTP on $1 (a URL), $2 tenths of a second at most (100).
 wait_http() {
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 "${2:-100}"); do
     curl -s -o /dev/null "$1" && return 0
     sleep 0.1
   done
@@ -66,7 +70,10 @@ cat "$OUT/facts.txt" >&2
 # --- build --------------------------------------------------------------------------------
 say "build (release: the simulator binary and the benches)"
 cargo build --release -q -p turnout-cli
-cargo bench -q -p turnout-llm --no-run 2>&1 | grep -v '^ *Executable' >&2 || true
+needs_benches() { for s in select criterion throughput ttfc failover rss instructions nginx layers; do want "$s" && return 0; done; return 1; }
+if needs_benches; then
+  cargo bench -q -p turnout-llm --no-run 2>&1 | grep -v '^ *Executable' >&2 || true
+fi
 TURNOUT_BIN=$TARGET/release/turnout
 OVERHEAD=(cargo bench -q -p turnout-llm --bench overhead --)
 
@@ -171,9 +178,9 @@ PY_ROUNDS=${BENCH_PY_ROUNDS:-3}
 PY_SECS=${BENCH_PY_SECS:-3}
 PY_REQUESTS=${BENCH_PY_REQUESTS:-$REQUESTS}
 python_ready() { [ -x "$PY" ] && "$PY" -c 'import turnout' 2>/dev/null; }
-if want python || want python_rss; then
+if want python || want python_rss || want layers || want proxy; then
   # Rebuilt every time, so that the figures are those of the code as it is.
-  if [ -f bindings-python/scripts/build.sh ]; then
+  if [ -f bindings-python/scripts/build.sh ] && [ "${BENCH_BINDINGS:-}" != keep ]; then
     say "building the Python binding (release wheel)"
     VENV=$VENV bash bindings-python/scripts/build.sh >&2 || echo "the Python build failed" >&2
   fi
@@ -204,15 +211,34 @@ if want python_rss; then
   fi
 fi
 
+# Where a sequential Python call's time goes (bench/layers.py): the Rust figures are the
+# sequential ones of the failover step (run here, one round, when that step is not wanted).
+if want layers; then
+  rm -f "$OUT/layers.jsonl" "$OUT/layers_rust.jsonl"
+  if python_ready; then
+    say "layers of a sequential Python call"
+    RUST_SEQ=$OUT/failover.jsonl
+    if ! want failover || [ ! -s "$RUST_SEQ" ]; then
+      RUST_SEQ=$OUT/layers_rust.jsonl
+      "${OVERHEAD[@]}" failover --url "$SIM_URL" --rounds 1 --n 2000 > "$RUST_SEQ" || fail "layers (rust)"
+    fi
+    "$PY" bench/layers.py "$SIM_URL" --rust "$RUST_SEQ" | tee "$OUT/layers.jsonl" >&2 || fail layers
+  else
+    fail "layers (python: the turnout package is not installed in $VENV)"
+  fi
+fi
+
 # --- Node ---------------------------------------------------------------------------------
-if want node; then
-  rm -f "$OUT/node.txt"
-  node_ready() { node -e "require('./bindings-node/lib/index.js')" 2>/dev/null; }
-  if [ -f bench/node_bench.mjs ] && [ -f bindings-node/scripts/build.sh ]; then
+node_ready() { node -e "require('./bindings-node/lib/index.js')" 2>/dev/null; }
+if want node || want proxy; then
+  if [ -f bindings-node/scripts/build.sh ] && [ "${BENCH_BINDINGS:-}" != keep ]; then
     say "building the Node binding (release)"
     { [ -d bindings-node/node_modules ] || (cd bindings-node && npm ci --no-audit --no-fund); } >&2 || true
     bash bindings-node/scripts/build.sh >&2 || echo "the Node build failed" >&2
   fi
+fi
+if want node; then
+  rm -f "$OUT/node.txt"
   if [ -f bench/node_bench.mjs ] && node_ready; then
     say "Node: turnout vs openai-node, c=64"
     BENCH_ROUNDS=${BENCH_NODE_ROUNDS:-3} BENCH_SECS=${BENCH_NODE_SECS:-3} \
@@ -220,6 +246,83 @@ if want node; then
   else
     echo "skipped: bench/node_bench.mjs or the built Node package is missing" | tee "$OUT/node.txt" >&2
   fi
+fi
+
+# --- the proxy hop: openai-python and openai-node through a proxy process vs turnout in-process
+# Portkey's gateway (bench/proxy/package-lock.json) and LiteLLM's proxy (.venv-litellm), each
+# started on loopback in front of the simulator. A proxy that cannot be installed or started is
+# a failed step (`proxy (portkey)`, `proxy (litellm)`); the other proxy and the run go on.
+if want proxy; then
+  rm -f "$OUT/proxy_python.jsonl" "$OUT/proxy_node.jsonl" "$OUT/proxy_versions.txt"
+  say "the proxy hop: starting Portkey's gateway and LiteLLM's proxy"
+  PROXY_DIR=$(mktemp -d /tmp/turnout-bench-proxy.XXXXXX)
+  PROXY_ARGS=()
+  PK_PID="" LL_PID=""
+  PORTKEY_JS=bench/proxy/node_modules/@portkey-ai/gateway/build/start-server.js
+  if { [ -f "$PORTKEY_JS" ] || (cd bench/proxy && npm ci --no-audit --no-fund >&2); } && [ -f "$PORTKEY_JS" ]; then
+    PK_PORT=$(free_port)
+    node "$PORTKEY_JS" --port="$PK_PORT" --headless > "$OUT/portkey.log" 2>&1 &
+    PK_PID=$!
+    PIDS+=("$PK_PID")
+    if wait_http "http://127.0.0.1:$PK_PORT/" 300; then
+      PROXY_ARGS+=(--portkey "http://127.0.0.1:$PK_PORT/v1")
+      echo "portkey=$(node -p "require('./bench/proxy/node_modules/@portkey-ai/gateway/package.json').version")" >> "$OUT/proxy_versions.txt"
+    else
+      fail "proxy (portkey: did not start, see bench/out/portkey.log)"
+    fi
+  else
+    fail "proxy (portkey: npm ci in bench/proxy failed)"
+  fi
+  LL_PY=.venv-litellm/bin/python
+  [ -x "$LL_PY" ] || python3 -m venv .venv-litellm >&2 || true
+  if [ -x "$LL_PY" ] && ! "$LL_PY" -c 'import litellm.proxy.proxy_server' 2>/dev/null; then
+    say "installing litellm[proxy] in .venv-litellm"
+    # The version the Router comparison already uses, if any: only the proxy's extras are added.
+    LL_VER=$("$LL_PY" -c 'import importlib.metadata as m; print("==" + m.version("litellm"))' 2>/dev/null || true)
+    "$LL_PY" -m pip install -q --disable-pip-version-check "litellm[proxy]$LL_VER" >&2 || true
+  fi
+  if [ -x "$LL_PY" ] && "$LL_PY" -c 'import litellm.proxy.proxy_server' 2>/dev/null; then
+    LL_PORT=$(free_port)
+    sed -e "s|@UPSTREAM@|$SIM_URL|g" bench/litellm_proxy.yaml > "$PROXY_DIR/litellm.yaml"
+    # LiteLLM refuses to start without a master key: a throwaway one, handed to the bench
+    # scripts in the environment.
+    export BENCH_LITELLM_KEY="sk-$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+    LITELLM_MASTER_KEY=$BENCH_LITELLM_KEY LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR \
+      .venv-litellm/bin/litellm --config "$PROXY_DIR/litellm.yaml" --host 127.0.0.1 --port "$LL_PORT" \
+      > "$OUT/litellm_proxy.log" 2>&1 &
+    LL_PID=$!
+    PIDS+=("$LL_PID")
+    if wait_http "http://127.0.0.1:$LL_PORT/health/liveliness" 1200; then
+      PROXY_ARGS+=(--litellm "http://127.0.0.1:$LL_PORT/v1")
+      echo "litellm=$("$LL_PY" -c 'import importlib.metadata as m; print(m.version("litellm"))')" >> "$OUT/proxy_versions.txt"
+    else
+      fail "proxy (litellm: did not start, see bench/out/litellm_proxy.log)"
+    fi
+  else
+    fail "proxy (litellm: litellm[proxy] could not be installed)"
+  fi
+  PROXY_ROUNDS=${BENCH_PROXY_ROUNDS:-3}
+  PROXY_SECS=${BENCH_PROXY_SECS:-2}
+  PROXY_C=${BENCH_PROXY_CONCURRENCY:-16}
+  if python_ready; then
+    say "the proxy hop, openai-python: ${PROXY_ARGS[*]:-no proxy}, $PROXY_ROUNDS rounds"
+    "$PY" bench/proxy_bench.py "$SIM_URL" "${PROXY_ARGS[@]}" --rounds "$PROXY_ROUNDS" --seconds "$PROXY_SECS" \
+      --concurrency "$PROXY_C" --out "$OUT/proxy_python.jsonl" >&2 || fail "proxy (python)"
+  else
+    fail "proxy (python: the turnout package is not installed in $VENV)"
+  fi
+  if node_ready; then
+    say "the proxy hop, openai-node: ${PROXY_ARGS[*]:-no proxy}, $PROXY_ROUNDS rounds"
+    BENCH_ROUNDS=$PROXY_ROUNDS BENCH_SECS=$PROXY_SECS BENCH_CONCURRENCY=$PROXY_C \
+      node bench/proxy_bench.mjs "$SIM_URL" "${PROXY_ARGS[@]}" --out "$OUT/proxy_node.jsonl" >&2 || fail "proxy (node)"
+  else
+    fail "proxy (node: the Node package is not built)"
+  fi
+  for pid in $PK_PID $LL_PID; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$PROXY_DIR"
 fi
 
 # --- report -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 pub(crate) mod affinity;
 pub mod balance;
 mod bucket;
+mod rules;
 mod select;
 mod state;
 

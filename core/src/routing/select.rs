@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::bucket::is_candidate;
+use super::rules::first_match;
 use super::state::TrafficState;
 use crate::config::Rule;
 use crate::environment::Side;
@@ -158,10 +159,7 @@ fn prefer(
     draw: u32,
 ) -> (Side, Reason) {
     if let Some(meta) = attrs.metadata
-        && let Some((i, rule)) = rules
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.matches.iter().all(|(k, v)| meta.get(k) == Some(v)))
+        && let Some((i, rule)) = first_match(rules, meta)
     {
         return (rule.environment, Reason::Rule(i));
     }
