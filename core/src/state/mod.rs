@@ -8,6 +8,7 @@ mod instance;
 mod memory;
 mod objects;
 mod operation;
+#[cfg(feature = "redis")]
 mod redis_store;
 mod rollout;
 mod store;

@@ -6,9 +6,6 @@
 
 use std::time::Duration;
 
-use redis::AsyncCommands;
-
-use super::redis_store::RedisStore;
 use super::store::Store;
 use crate::environment::Side;
 use crate::error::Result;
@@ -19,31 +16,40 @@ pub const OBJECT_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 impl Store {
     /// Whether this store shares object affinity between processes.
     pub fn shares_objects(&self) -> bool {
-        matches!(self, Self::Redis(_))
+        match self {
+            #[cfg(feature = "redis")]
+            Self::Redis(_) => true,
+            Self::Memory(_) | Self::File(_) => false,
+        }
     }
 
     /// The side the fleet recorded for object `id`, if any.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
     pub async fn object_side(&self, id: &str) -> Result<Option<Side>> {
         match self {
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.object_side(id).await,
             Self::Memory(_) | Self::File(_) => Ok(None),
         }
     }
 
     /// Records that `side` holds object `id`, for [`OBJECT_TTL`].
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
     pub async fn record_object(&self, id: &str, side: Side) -> Result<()> {
         match self {
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.record_object(id, side).await,
             Self::Memory(_) | Self::File(_) => Ok(()),
         }
     }
 }
 
-impl RedisStore {
+#[cfg(feature = "redis")]
+impl super::redis_store::RedisStore {
     async fn object_side(&self, id: &str) -> Result<Option<Side>> {
         let key = format!("{}{id}", self.keys.object_prefix);
         let mut conn = self.conn().await?;
-        let side: Option<String> = match conn.get(&key).await {
+        let side: Option<String> = match redis::AsyncCommands::get(&mut conn, &key).await {
             Ok(v) => v,
             Err(e) => return Err(self.failed(e).await),
         };
@@ -55,7 +61,7 @@ impl RedisStore {
         let key = format!("{}{id}", self.keys.object_prefix);
         let mut conn = self.conn().await?;
         let ttl = OBJECT_TTL.as_secs();
-        match conn.set_ex::<_, _, ()>(&key, side.as_str(), ttl).await {
+        match redis::AsyncCommands::set_ex::<_, _, ()>(&mut conn, &key, side.as_str(), ttl).await {
             Ok(()) => Ok(()),
             Err(e) => Err(self.failed(e).await),
         }

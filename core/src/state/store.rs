@@ -7,6 +7,7 @@ use super::file::FileStore;
 use super::fleet::{Gcra, SecondCounts, unix_ms};
 use super::memory::MemoryStore;
 use super::operation::{Operation, Outcome, StoredState, Verdict};
+#[cfg(feature = "redis")]
 use super::redis_store::RedisStore;
 use crate::config::{StateBackend, StateConfig};
 use crate::environment::Side;
@@ -31,6 +32,7 @@ pub enum Store {
     /// A JSON file, locked while read or written.
     File(FileStore),
     /// Redis: one Lua script per operation, PUBLISH as a reload hint.
+    #[cfg(feature = "redis")]
     Redis(Box<RedisStore>),
 }
 
@@ -46,14 +48,24 @@ impl Store {
                 })?;
                 Ok(Self::File(FileStore::new(path)))
             }
-            StateBackend::Redis => {
-                let url = config.url.as_deref().ok_or_else(|| {
-                    Error::Config("state.url is required for the redis backend".to_string())
-                })?;
-                let namespace = config.namespace.as_deref().unwrap_or("turnout");
-                Ok(Self::Redis(Box::new(RedisStore::new(url, namespace)?)))
-            }
+            StateBackend::Redis => Self::open_redis(config),
         }
+    }
+
+    #[cfg(feature = "redis")]
+    fn open_redis(config: &StateConfig) -> Result<Self> {
+        let url = config.url.as_deref().ok_or_else(|| {
+            Error::Config("state.url is required for the redis backend".to_string())
+        })?;
+        let namespace = config.namespace.as_deref().unwrap_or("turnout");
+        Ok(Self::Redis(Box::new(RedisStore::new(url, namespace)?)))
+    }
+
+    #[cfg(not(feature = "redis"))]
+    fn open_redis(_: &StateConfig) -> Result<Self> {
+        Err(Error::Config(
+            "state.backend redis needs turnout's `redis` feature (on by default); this build has it off".to_string(),
+        ))
     }
 
     /// Whether other processes share it.
@@ -66,6 +78,7 @@ impl Store {
         match self {
             Self::Memory(_) => "memory",
             Self::File(_) => "file",
+            #[cfg(feature = "redis")]
             Self::Redis(_) => "redis",
         }
     }
@@ -75,15 +88,18 @@ impl Store {
         match self {
             Self::Memory(m) => Ok(m.load()),
             Self::File(f) => f.load().await,
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.load().await,
         }
     }
 
     /// The stored state read without an async runtime, waiting `timeout` at most.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
     pub fn load_blocking(&self, timeout: Duration) -> Result<Option<StoredState>> {
         match self {
             Self::Memory(m) => Ok(m.load()),
             Self::File(f) => f.load_blocking(),
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.load_blocking(timeout),
         }
     }
@@ -95,6 +111,7 @@ impl Store {
         match self {
             Self::Memory(m) => Ok(m.apply(op, init)),
             Self::File(f) => f.apply(op, init).await,
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.apply(op, init).await,
         }
     }
@@ -108,6 +125,7 @@ impl Store {
                 Ok(())
             }
             Self::File(f) => f.append_event(event).await,
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.append_event(event).await,
         }
     }
@@ -117,6 +135,7 @@ impl Store {
         match self {
             Self::Memory(m) => Ok(m.events(limit)),
             Self::File(f) => f.events(limit).await,
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.events(limit).await,
         }
     }
@@ -126,6 +145,7 @@ impl Store {
         match self {
             Self::Memory(m) => Ok(m.checkpoints()),
             Self::File(f) => f.checkpoints().await,
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.checkpoints().await,
         }
     }
@@ -138,6 +158,7 @@ impl Store {
                 Ok(())
             }
             Self::File(f) => f.put_checkpoint(cp, event).await,
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.put_checkpoint(&cp, &event).await,
         }
     }
@@ -147,6 +168,7 @@ impl Store {
         match self {
             Self::Memory(m) => Ok(m.named()),
             Self::File(f) => f.named().await,
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.named().await,
         }
     }
@@ -160,6 +182,7 @@ impl Store {
                 f.fleet(true, move |l| l.try_lease(&holder, ttl, unix_ms()))
                     .await
             }
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.try_lease(holder, ttl).await,
         }
     }
@@ -173,6 +196,7 @@ impl Store {
                 f.fleet(true, move |l| l.renew_lease(&holder, ttl, unix_ms()))
                     .await
             }
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.renew_lease(holder, ttl).await,
         }
     }
@@ -188,6 +212,7 @@ impl Store {
                 let holder = holder.to_string();
                 f.fleet(true, move |l| l.release_lease(&holder)).await
             }
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.release_lease(holder).await,
         }
     }
@@ -197,6 +222,7 @@ impl Store {
         match self {
             Self::Memory(m) => Ok(m.fleet(|f| f.holder(unix_ms()))),
             Self::File(f) => f.fleet(false, |l| l.holder(unix_ms())).await,
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.lease_holder().await,
         }
     }
@@ -210,6 +236,7 @@ impl Store {
                 Ok(())
             }
             Self::File(f) => f.fleet(true, move |l| l.flush(&counts, keep, now_s)).await,
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.flush(&counts, keep).await,
         }
     }
@@ -219,6 +246,7 @@ impl Store {
         match self {
             Self::Memory(m) => Ok(m.fleet(|f| f.window(side, from, to))),
             Self::File(f) => f.fleet(false, move |l| l.window(side, from, to)).await,
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.window(side, from, to).await,
         }
     }
@@ -228,6 +256,7 @@ impl Store {
         match self {
             Self::Memory(m) => Ok(m.fleet(|f| f.totals[side.index()])),
             Self::File(f) => f.fleet(false, move |l| l.totals[side.index()]).await,
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.total(side).await,
         }
     }
@@ -240,6 +269,7 @@ impl Store {
                 Ok(())
             }
             Self::File(f) => f.fleet(true, move |l| l.analysis = Some(analysis)).await,
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.put_analysis(&analysis).await,
         }
     }
@@ -249,6 +279,7 @@ impl Store {
         match self {
             Self::Memory(m) => Ok(m.fleet(|f| f.analysis.clone())),
             Self::File(f) => f.fleet(false, |l| l.analysis.clone()).await,
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.analysis().await,
         }
     }
@@ -270,6 +301,7 @@ impl Store {
                 f.fleet(true, move |l| l.gcra(&name, emission, burst, cost, now_us))
                     .await
             }
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.gcra(name, emission, burst, cost).await,
         }
     }
@@ -279,6 +311,7 @@ impl Store {
         match self {
             Self::Memory(_) => std::future::pending().await,
             Self::File(_) => tokio::time::sleep(FILE_POLL).await,
+            #[cfg(feature = "redis")]
             Self::Redis(r) => r.changed(REDIS_POLL).await,
         }
     }
