@@ -273,13 +273,15 @@ if want proxy; then
   else
     fail "proxy (portkey: npm ci in bench/proxy failed)"
   fi
-  LL_PY=.venv-litellm/bin/python
-  [ -x "$LL_PY" ] || python3 -m venv .venv-litellm >&2 || true
+  # The proxy in a venv of its own, pinned: the proxy extra of a LiteLLM release is a separate
+  # package (`litellm-proxy`) that the registry does not always hold for the newest release
+  # (1.110.2's was missing on 2026-11-30), and the Router comparison keeps its own version.
+  LL_PROXY_VERSION=${BENCH_LITELLM_PROXY_VERSION:-1.108.7}
+  LL_PY=.venv-litellm-proxy/bin/python
+  [ -x "$LL_PY" ] || python3 -m venv .venv-litellm-proxy >&2 || true
   if [ -x "$LL_PY" ] && ! "$LL_PY" -c 'import litellm.proxy.proxy_server' 2>/dev/null; then
-    say "installing litellm[proxy] in .venv-litellm"
-    # The version the Router comparison already uses, if any: only the proxy's extras are added.
-    LL_VER=$("$LL_PY" -c 'import importlib.metadata as m; print("==" + m.version("litellm"))' 2>/dev/null || true)
-    "$LL_PY" -m pip install -q --disable-pip-version-check "litellm[proxy]$LL_VER" >&2 || true
+    say "installing litellm[proxy]==$LL_PROXY_VERSION in .venv-litellm-proxy"
+    "$LL_PY" -m pip install -q --disable-pip-version-check "litellm[proxy]==$LL_PROXY_VERSION" >&2 || true
   fi
   if [ -x "$LL_PY" ] && "$LL_PY" -c 'import litellm.proxy.proxy_server' 2>/dev/null; then
     LL_PORT=$(free_port)
