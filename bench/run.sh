@@ -290,7 +290,7 @@ if want proxy; then
     # scripts in the environment.
     export BENCH_LITELLM_KEY="sk-$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
     LITELLM_MASTER_KEY=$BENCH_LITELLM_KEY LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR \
-      .venv-litellm/bin/litellm --config "$PROXY_DIR/litellm.yaml" --host 127.0.0.1 --port "$LL_PORT" \
+      .venv-litellm-proxy/bin/litellm --config "$PROXY_DIR/litellm.yaml" --host 127.0.0.1 --port "$LL_PORT" \
       > "$OUT/litellm_proxy.log" 2>&1 &
     LL_PID=$!
     PIDS+=("$LL_PID")
