@@ -13,7 +13,7 @@ use tracing::Instrument;
 use super::call_kind::CallKind;
 use super::deadline::Deadline;
 use super::engine::Engine;
-use super::observe::Admission;
+use super::observe::{Admission, Ticket};
 use super::options::RequestOptions;
 use super::route::{RouteInfo, Routed};
 use super::stream::{self, RoutedStream};
@@ -118,7 +118,7 @@ impl Cursor {
 }
 
 /// What to do after a failed attempt.
-pub(super) enum Next {
+enum Next {
     /// Try again now (failover, or the next model).
     Now,
     /// Try again after this delay on the same side.
@@ -154,13 +154,20 @@ impl Engine {
                 })
                 .instrument(span)
                 .await;
-            let elapsed = sent.elapsed();
-            let class = attempt_class(result.as_ref().map(|_| ()), by_deadline);
-            self.record(side, class, cur.pass, elapsed, None);
-            let error = result.as_ref().err();
-            self.observe_attempt(&ticket, side, cur.model(), class, error, elapsed, None);
             match result {
                 Ok((data, raw)) => {
+                    let elapsed = sent.elapsed();
+                    self.record(side, Outcome::Success, cur.pass, elapsed, None);
+                    let model = cur.model();
+                    self.observe_attempt(
+                        &ticket,
+                        side,
+                        model,
+                        Outcome::Success,
+                        None,
+                        elapsed,
+                        None,
+                    );
                     self.learn_objects(&call, cur.kind, side, &raw);
                     let mut route = self.route_info(&cur, started);
                     self.settle(ticket, &mut route, &raw);
@@ -169,13 +176,10 @@ impl Engine {
                     }
                     return Ok(Routed { data, route });
                 }
-                Err(e) => match self.after_failure(&mut cur, e) {
-                    Next::Now => {}
-                    Next::After(delay) => tokio::time::sleep(delay).await,
-                    Next::Fail(e) => {
-                        return Err(self.gave_up(&ticket, side, cur.model(), cur.attempts, e));
-                    }
-                },
+                Err(e) => {
+                    self.attempt_failed(&ticket, &mut cur, side, sent, by_deadline, e)
+                        .await?;
+                }
             }
         }
     }
@@ -250,27 +254,44 @@ impl Engine {
                     ));
                 }
                 Err(e) => {
-                    let elapsed = sent.elapsed();
-                    let class = attempt_class(Err(&e), by_deadline);
-                    self.record(side, class, cur.pass, elapsed, None);
-                    self.observe_attempt(
-                        &ticket,
-                        side,
-                        cur.model(),
-                        class,
-                        Some(&e),
-                        elapsed,
-                        None,
-                    );
-                    match self.after_failure(&mut cur, e) {
-                        Next::Now => {}
-                        Next::After(delay) => tokio::time::sleep(delay).await,
-                        Next::Fail(e) => {
-                            return Err(self.gave_up(&ticket, side, cur.model(), cur.attempts, e));
-                        }
-                    }
+                    self.attempt_failed(&ticket, &mut cur, side, sent, by_deadline, e)
+                        .await?;
                 }
             }
+        }
+    }
+
+    /// Counts a failed attempt — the side's window and circuit, metrics, its span — and
+    /// decides what follows: `Ok` to go on (after the backoff, slept here), or the error to
+    /// give up with, the request's end noted.
+    pub(super) async fn attempt_failed(
+        &self,
+        ticket: &Ticket,
+        cur: &mut Cursor,
+        side: Side,
+        sent: Instant,
+        by_deadline: bool,
+        error: Error,
+    ) -> Result<()> {
+        let elapsed = sent.elapsed();
+        let class = attempt_class(Err(&error), by_deadline);
+        self.record(side, class, cur.pass, elapsed, None);
+        self.observe_attempt(
+            ticket,
+            side,
+            cur.model(),
+            class,
+            Some(&error),
+            elapsed,
+            None,
+        );
+        match self.after_failure(cur, error) {
+            Next::Now => Ok(()),
+            Next::After(delay) => {
+                tokio::time::sleep(delay).await;
+                Ok(())
+            }
+            Next::Fail(e) => Err(self.gave_up(ticket, side, cur.model(), cur.attempts, e)),
         }
     }
 
@@ -455,7 +476,7 @@ impl Engine {
     }
 
     /// Decides what follows a failed attempt.
-    pub(super) fn after_failure(&self, cur: &mut Cursor, error: Error) -> Next {
+    fn after_failure(&self, cur: &mut Cursor, error: Error) -> Next {
         if cur.deadline.passed() {
             return Next::Fail(match error {
                 Error::Timeout { .. } => cur.deadline.error(cur.side),
@@ -600,7 +621,7 @@ fn ask_for_usage(body: &mut Option<Value>) -> bool {
 
 /// The class of an attempt that ended with `result`; a timeout set by the call's own deadline
 /// is the caller's, not the side's (SEMANTICS.md, *What counts against a side*).
-pub(super) fn attempt_class(result: std::result::Result<(), &Error>, by_deadline: bool) -> Outcome {
+fn attempt_class(result: std::result::Result<(), &Error>, by_deadline: bool) -> Outcome {
     match result {
         Err(Error::Timeout { .. }) if by_deadline => Outcome::Cancelled,
         r => classify(r),

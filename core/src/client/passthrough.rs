@@ -11,15 +11,15 @@ use futures_util::StreamExt;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use tracing::Instrument;
 
-use super::attempt::{Call, attempt_class};
+use super::attempt::Call;
 use super::deadline::Deadline;
 use super::engine::Engine;
 use super::raw::{RawBody, RawRequest, RawResponse, RawStream, is_json_type};
-use super::stream::{Finish, Started};
+use super::stream::{Finish, Started, error_in_event};
 use crate::cost::{Tokens, usage_of_event};
 use crate::environment::Side;
 use crate::error::{Error, Result};
-use crate::protocol::{ErrorBody, SseDecoder, SseEvent, is_final_event};
+use crate::protocol::{SseDecoder, SseEvent, is_final_event};
 use crate::resilience::outcome::classify;
 use crate::routing::affinity::created_in_event;
 use crate::stats::Outcome;
@@ -101,33 +101,21 @@ impl Engine {
                     return Ok(RawResponse::answered(status, &headers, body, route, false));
                 }
                 Err((e, answer)) => {
-                    let elapsed = sent.elapsed();
-                    let class = attempt_class(Err(&e), by_deadline);
-                    self.record(side, class, cur.pass, elapsed, None);
-                    self.observe_attempt(
-                        &ticket,
-                        side,
-                        cur.model(),
-                        class,
-                        Some(&e),
-                        elapsed,
-                        None,
-                    );
-                    match self.after_failure(&mut cur, e) {
-                        super::attempt::Next::Now => {}
-                        super::attempt::Next::After(delay) => tokio::time::sleep(delay).await,
-                        super::attempt::Next::Fail(e) => {
-                            let e = self.gave_up(&ticket, side, cur.model(), cur.attempts, e);
-                            return match (answer, e.status()) {
-                                (Some((status, headers, bytes)), Some(s)) if s == status => {
-                                    let route = self.route_info(&cur, started);
-                                    let body = RawBody::Full(bytes);
-                                    Ok(RawResponse::answered(status, &headers, body, route, true))
-                                }
-                                _ => Err(e),
-                            };
+                    let Err(e) = self
+                        .attempt_failed(&ticket, &mut cur, side, sent, by_deadline, e)
+                        .await
+                    else {
+                        continue;
+                    };
+                    // The side's own answer, when the error is that answer.
+                    return match answer {
+                        Some((status, headers, bytes)) if e.status() == Some(status) => {
+                            let route = self.route_info(&cur, started);
+                            let body = RawBody::Full(bytes);
+                            Ok(RawResponse::answered(status, &headers, body, route, true))
                         }
-                    }
+                        _ => Err(e),
+                    };
                 }
             }
         }
@@ -292,7 +280,6 @@ impl RawReader {
     }
 
     fn see(&mut self, event: &SseEvent) {
-        let name = event.event.as_deref();
         self.ended_cleanly |= is_final_event(event);
         if self.created.is_none() {
             self.created = created_in_event(event);
@@ -300,15 +287,8 @@ impl RawReader {
         if let Some(usage) = usage_of_event(&event.data) {
             self.usage = Some(usage);
         }
-        let is_error = name == Some("error") || event.data.starts_with("{\"error\"");
-        if is_error && self.error.is_none() {
-            self.error = Some(Error::Status {
-                status: ErrorBody::parse(&event.data).map_or(500, |b| event_status(&b)),
-                body: event.data.clone(),
-                environment: self.side,
-                retry_after: None,
-                should_retry: None,
-            });
+        if self.error.is_none() {
+            self.error = error_in_event(event, self.side);
         }
     }
 
@@ -319,17 +299,6 @@ impl RawReader {
             excerpt: String::new(),
         }
     }
-}
-
-/// The HTTP status an error event stands for (its numeric `code`, else 500).
-fn event_status(body: &ErrorBody) -> u16 {
-    body.error
-        .code
-        .as_ref()
-        .and_then(serde_json::Value::as_u64)
-        .and_then(|c| u16::try_from(c).ok())
-        .filter(|c| (400..600).contains(c))
-        .unwrap_or(500)
 }
 
 /// Reads a stream up to its first event, keeping the bytes read; an error event first, or an

@@ -17,7 +17,7 @@ use super::route::RouteInfo;
 use crate::cost::Tokens;
 use crate::environment::Side;
 use crate::error::{Error, Result};
-use crate::protocol::{ChatCompletionChunk, ErrorBody, SseDecoder};
+use crate::protocol::{ChatCompletionChunk, ErrorBody, SseDecoder, SseEvent};
 use crate::resilience::circuit::Pass;
 use crate::resilience::outcome::classify;
 use crate::stats::Outcome;
@@ -184,16 +184,8 @@ impl<T: DeserializeOwned> Reader<T> {
                 return Step::Skip;
             }
         }
-        if (event.event.as_deref() == Some("error") || event.data.starts_with("{\"error\""))
-            && let Some(err) = ErrorBody::parse(&event.data)
-        {
-            return Step::Item(Err(Error::Status {
-                status: error_status(&err),
-                body: event.data,
-                environment: self.side,
-                retry_after: None,
-                should_retry: None,
-            }));
+        if let Some(error) = error_in_event(&event, self.side) {
+            return Step::Item(Err(error));
         }
         Step::Item(
             serde_json::from_str(&event.data).map_err(|e| Error::Decode {
@@ -225,15 +217,24 @@ fn has_no_choices(data: &str) -> bool {
     serde_json::from_str::<Probe>(data).is_ok_and(|p| p.choices.is_empty())
 }
 
-/// The HTTP status an error sent inside a stream stands for (its numeric `code`, else 500).
-fn error_status(body: &ErrorBody) -> u16 {
-    body.error
-        .code
-        .as_ref()
-        .and_then(serde_json::Value::as_u64)
+/// The error an upstream sent inside a stream (an `error` event, or an OpenAI error object as
+/// the data), as the status it stands for: the error's numeric `code`, else 500.
+pub(super) fn error_in_event(event: &SseEvent, side: Side) -> Option<Error> {
+    if event.event.as_deref() != Some("error") && !event.data.starts_with("{\"error\"") {
+        return None;
+    }
+    let status = ErrorBody::parse(&event.data)
+        .and_then(|b| b.error.code.as_ref().and_then(serde_json::Value::as_u64))
         .and_then(|c| u16::try_from(c).ok())
         .filter(|c| (400..600).contains(c))
-        .unwrap_or(500)
+        .unwrap_or(500);
+    Some(Error::Status {
+        status,
+        body: event.data.clone(),
+        environment: side,
+        retry_after: None,
+        should_retry: None,
+    })
 }
 
 /// Reads a 2xx streaming response up to its first item, within `stream_first_event_timeout`
@@ -419,5 +420,34 @@ pub(crate) fn committed<T: DeserializeOwned + Send + 'static>(
     RoutedStream {
         route,
         inner: Box::pin(inner),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: Option<&str>, data: &str) -> SseEvent {
+        SseEvent {
+            event: name.map(str::to_string),
+            data: data.to_string(),
+        }
+    }
+
+    #[test]
+    fn errors_inside_streams_are_found_by_name_or_shape() {
+        let chat = event(None, r#"{"error":{"message":"slow down","code":429}}"#);
+        assert_eq!(
+            error_in_event(&chat, Side::Blue).and_then(|e| e.status()),
+            Some(429)
+        );
+        // The Responses API's `error` event is not an OpenAI error object: still an error.
+        let responses = event(Some("error"), r#"{"type":"error","code":"server_error"}"#);
+        assert_eq!(
+            error_in_event(&responses, Side::Blue).and_then(|e| e.status()),
+            Some(500)
+        );
+        let delta = event(Some("response.output_text.delta"), r#"{"delta":"error"}"#);
+        assert!(error_in_event(&delta, Side::Blue).is_none());
     }
 }
