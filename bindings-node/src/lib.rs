@@ -2,6 +2,7 @@
 //! bridges async and adapts callbacks; every routing decision stays in the `turnout` crate.
 //! The public JS API is the wrapper in `lib/`.
 
+mod batch;
 mod client;
 mod convert;
 mod errors;

@@ -452,8 +452,8 @@ impl BaseClient {
     }
 
     /// For the httpx transports: passes a request through and returns
-    /// `(status, headers, body bytes | Stream, Route | None)` — the side's answer as sent, or
-    /// the synthetic answer standing for a failure without one.
+    /// `(status, headers, body bytes | Stream)` — the side's answer as sent, or the synthetic
+    /// answer standing for a failure without one.
     #[pyo3(signature = (method, path, headers, body=None, timeout=None))]
     fn _passthrough(
         &self,

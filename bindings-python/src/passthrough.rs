@@ -7,7 +7,6 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 use turnout::{RawBody, RawRequest, RawResponse};
 
-use crate::route::Route;
 use crate::stream::{Stream, pump_bytes};
 
 /// Headers as httpx holds them: `(name, value)` byte pairs.
@@ -46,7 +45,7 @@ pub fn request(
         .with_options(options))
 }
 
-/// `(status, [(name, value)], bytes | Stream, Route | None)`.
+/// `(status, [(name, value)], bytes | Stream)`: the route rides in the `x-turnout-*` headers.
 pub fn answer(py: Python<'_>, answer: RawResponse) -> PyResult<Py<PyAny>> {
     let headers = PyList::empty(py);
     for (name, value) in &answer.headers {
@@ -56,7 +55,6 @@ pub fn answer(py: Python<'_>, answer: RawResponse) -> PyResult<Py<PyAny>> {
         );
         headers.append(pair)?;
     }
-    let route = answer.route.as_ref().map(Route::from);
     let body = match answer.body {
         RawBody::Full(bytes) => PyBytes::new(py, &bytes).into_any().unbind(),
         RawBody::Stream(stream) => {
@@ -69,13 +67,9 @@ pub fn answer(py: Python<'_>, answer: RawResponse) -> PyResult<Py<PyAny>> {
             Py::new(py, Stream::new(py, pumped)?)?.into_any()
         }
     };
-    let route = match route {
-        Some(r) => Py::new(py, r)?.into_any(),
-        None => py.None(),
-    };
     let status = answer.status.into_pyobject(py)?.into_any().unbind();
     Ok(
-        PyTuple::new(py, [status, headers.into_any().unbind(), body, route])?
+        PyTuple::new(py, [status, headers.into_any().unbind(), body])?
             .into_any()
             .unbind(),
     )

@@ -54,7 +54,7 @@ def _path(request: Any, base_path: str) -> str:
 def _response(mod: ModuleType, request: Any, answer: tuple[Any, ...], sync: bool) -> Any:
     """The httpx response of a pass-through answer: the side's status, headers and bytes (or
     its event stream as it arrives), or the synthetic answer standing for a failure."""
-    status, headers, body, _route = answer
+    status, headers, body = answer
     if isinstance(body, _turnout.Stream):
         stream = _bodies(mod)[0 if sync else 1](body, request)
         return mod.Response(status, headers=headers, stream=stream, request=request)

@@ -381,7 +381,7 @@ class LoopBridge:
 # --- the client ---------------------------------------------------------------------------
 
 _Answer = tuple[dict[str, Any], Route]
-_Passthrough = tuple[int, list[tuple[bytes, bytes]], "bytes | Stream", "Route | None"]
+_Passthrough = tuple[int, list[tuple[bytes, bytes]], "bytes | Stream"]
 
 @disjoint_base
 class BaseClient:
