@@ -121,3 +121,29 @@ async fn a_rollout_started_by_one_client_lives_in_the_store_for_the_others() {
     b.close();
     assert_eq!(a.traffic().active, Side::Blue);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shadow_step_is_refused_for_a_fleet_rollout_naming_why() {
+    let sims = Sims::start().await;
+    let mut config = sims.builder().into_config().expect("config");
+    config.shadow = Some(turnout::config::Shadow {
+        sample: 1.0,
+        max_concurrency: 4,
+        max_usd_per_hour: None,
+    });
+    config.state = StateConfig {
+        backend: StateBackend::File,
+        path: Some(temp_file("shadow")),
+        instance_id: Some("a".to_string()),
+        ..Default::default()
+    };
+    let client = Client::from_config(config).expect("client");
+    let shadow_first = RolloutPlan::new(vec![Step::shadow(), Step::new(100.0)]);
+    let err = client
+        .start_rollout(shadow_first)
+        .expect_err("judged per process");
+    assert_eq!(err.kind(), turnout::ErrorKind::Config);
+    assert!(err.to_string().contains("shadow step"), "{err}");
+    assert_eq!(client.traffic().weight_bp, 0, "nothing was started");
+    assert!(client.rollout().is_none());
+}
