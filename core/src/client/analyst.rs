@@ -11,7 +11,7 @@
 //! windows or apply a step, its lease lapses, and every instance shows the rollout paused
 //! with reason `store unreachable` until the store answers again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -25,9 +25,8 @@ use crate::error::Result;
 use crate::events::{Event, EventKind};
 use crate::rollout::RolloutState;
 use crate::rollout::fleet::unix_ms;
-use crate::state::{SecondCounts, Store};
+use crate::state::{PendingSeconds, Store};
 use crate::stats::Outcome;
-use crate::stats::fleet::FleetCounts;
 
 /// Counts are added to the store this often.
 pub(crate) const FLUSH: Duration = Duration::from_secs(1);
@@ -35,17 +34,14 @@ pub(crate) const FLUSH: Duration = Duration::from_secs(1);
 pub(crate) const LEASE_TTL: Duration = Duration::from_secs(10);
 /// Seconds kept in the store beyond the longest window judged.
 const KEEP_EXTRA: Duration = Duration::from_secs(60);
-/// At most this many unflushed (second, side) counts wait for an unreachable store — five
-/// minutes of both sides; the oldest go first.
-const MAX_UNFLUSHED: usize = 600;
 /// The analysis of post-promotion runs this often.
 const POST_PROMOTION_TICK: Duration = Duration::from_secs(1);
 
 /// What the fleet link keeps between its rounds.
 #[derive(Debug, Default)]
 pub(crate) struct FleetLink {
-    /// Unflushed counts: (Unix second, side) → counts.
-    pending: Mutex<BTreeMap<(u64, Side), FleetCounts>>,
+    /// Unflushed counts.
+    pending: PendingSeconds,
     /// The lease as this instance last saw it.
     view: Mutex<LeaseView>,
     /// The fleet's judged candidate total when this analyst first saw a step whose record
@@ -63,22 +59,6 @@ pub(crate) struct LeaseView {
 }
 
 impl FleetLink {
-    /// Adds one ended request of `side` at Unix second `second`.
-    pub fn record(
-        &self,
-        second: u64,
-        side: Side,
-        outcome: Outcome,
-        latency: Duration,
-        ttft: Option<Duration>,
-    ) {
-        self.pending
-            .lock()
-            .entry((second, side))
-            .or_default()
-            .record(outcome, latency, ttft);
-    }
-
     /// The lease and the analyst's figures as last seen.
     pub fn lease_view(&self) -> LeaseView {
         self.view.lock().clone()
@@ -98,31 +78,6 @@ impl FleetLink {
             .entry((rollout.to_string(), step))
             .or_insert(total)
     }
-
-    fn take(&self) -> Vec<SecondCounts> {
-        std::mem::take(&mut *self.pending.lock())
-            .into_iter()
-            .map(|((second, side), counts)| SecondCounts {
-                second,
-                side,
-                counts,
-            })
-            .collect()
-    }
-
-    /// Puts back counts the store did not take, keeping the newest [`MAX_UNFLUSHED`].
-    fn put_back(&self, counts: Vec<SecondCounts>) {
-        let mut pending = self.pending.lock();
-        for c in counts {
-            pending
-                .entry((c.second, c.side))
-                .or_default()
-                .add(&c.counts);
-        }
-        while pending.len() > MAX_UNFLUSHED {
-            pending.pop_first();
-        }
-    }
 }
 
 impl Engine {
@@ -138,6 +93,7 @@ impl Engine {
             let second = unix_ms(self.clock.wall()) / 1000;
             self.shared
                 .fleet
+                .pending
                 .record(second, side, outcome, latency, ttft);
         }
     }
@@ -161,14 +117,14 @@ impl Engine {
     }
 
     async fn flush_fleet(&self, store: &Store) -> Result<()> {
-        let counts = self.shared.fleet.take();
+        let counts = self.shared.fleet.pending.take();
         if counts.is_empty() {
             return Ok(());
         }
         match store.flush(counts.clone(), self.keep()).await {
             Ok(()) => Ok(()),
             Err(e) => {
-                self.shared.fleet.put_back(counts);
+                self.shared.fleet.pending.put_back(counts);
                 Err(e)
             }
         }

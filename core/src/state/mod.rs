@@ -8,6 +8,7 @@ mod instance;
 mod memory;
 mod objects;
 mod operation;
+mod pending;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod rollout;
@@ -18,5 +19,6 @@ pub use instance::{hostname, instance_id};
 pub use memory::MemoryStore;
 pub use objects::OBJECT_TTL;
 pub use operation::{Canary, Change, Operation, Outcome, Source, StoredState, Verdict, apply};
+pub use pending::{MAX_UNFLUSHED, PendingSeconds};
 pub use rollout::RolloutRecord;
 pub use store::{MAX_VERSION, REDIS_POLL, Store};
