@@ -231,48 +231,40 @@ fn concurrent_writers_lose_no_operation() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// Propagation from the store to 3 processes over 100 changes: p50 and p99, printed (run with
-/// `cargo test -p turnout-cli --test fleet -- --ignored --nocapture`).
+/// How long a change made with the CLI takes to reach every process of a fleet: 20 app
+/// processes (`TURNOUT_FLEET_PROCESSES` sets another count) on one Redis, 50 `turnout
+/// set-weight` commands, each timed from the moment the command is started (its own start-up
+/// included, as an operator sees it) to the moment each process's change event fires. Prints
+/// one JSON line (`make bench`, step `fleet`, runs it:
+/// `cargo test --release -p turnout-cli --test fleet -- --ignored --nocapture propagation`).
 #[test]
 #[ignore = "a measurement, not a test"]
-fn propagation_time_to_three_processes() {
+fn propagation_of_a_cli_change_to_the_fleet() {
+    let processes: usize = std::env::var("TURNOUT_FLEET_PROCESSES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20);
+    let changes = 50u32;
     let dir = temp_dir("propagation");
     let redis = Redis::start(&dir);
     let (_sim, sim) = start_sim();
     let config = write_config(&dir, sim, &redis_state(&redis));
-    let apps: Vec<App> = (1..=3)
+    let apps: Vec<App> = (1..=processes)
         .map(|i| App::start(&config, &format!("app-{i}")))
         .collect();
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let store = turnout::state::Store::open(&turnout::config::StateConfig {
-        backend: turnout::config::StateBackend::Redis,
-        url: Some(format!("redis://127.0.0.1:{}/", redis.port).into()),
-        namespace: Some("fleet".to_string()),
-        ..Default::default()
-    })
-    .expect("store");
-    let initial = turnout::routing::TrafficState {
-        active: turnout::Side::Blue,
-        weight_bp: 0,
-        salt: "turnout".to_string(),
-        version: 1,
-    };
-    let mut delays = Vec::new();
-    for i in 0..100u32 {
-        let op = turnout::state::Operation::new(
-            "bench",
-            "propagation",
-            turnout::state::Change::SetWeight {
-                weight_bp: 100 + (i % 50) * 10,
-            },
-            SystemTime::now(),
-        );
-        let sent = SystemTime::now()
+    let unix_ms = || {
+        SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs_f64() * 1000.0)
-            .unwrap_or(0.0);
-        let out = runtime.block_on(store.apply(&op, &initial)).expect("apply");
-        let version = out.state.traffic.version;
+            .unwrap_or(0.0)
+    };
+    let mut delays = Vec::new();
+    for i in 0..changes {
+        let percent = format!("{}", 1 + i % 50);
+        let sent = unix_ms();
+        let done = turnout_json(&config, &["set-weight", &percent]);
+        let version = done["state"]["version"].clone();
+        assert!(version.is_u64(), "set-weight --json: {done}");
         for app in &apps {
             let seen = app.wait_line("the change", |v| v["event"]["version"] == version);
             delays.push(seen["seen_at_ms"].as_f64().unwrap_or(0.0) - sent);
@@ -281,10 +273,15 @@ fn propagation_time_to_three_processes() {
     delays.sort_by(f64::total_cmp);
     let p = |q: f64| delays[((delays.len() as f64 - 1.0) * q).round() as usize];
     println!(
-        "propagation over 100 changes x 3 processes: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        p(0.5),
-        p(0.99),
-        p(1.0)
+        "{}",
+        serde_json::json!({
+            "measurement": "propagation",
+            "processes": processes,
+            "changes": changes,
+            "p50_ms": p(0.5),
+            "p99_ms": p(0.99),
+            "max_ms": p(1.0),
+        })
     );
     let _ = std::fs::remove_dir_all(dir);
 }
