@@ -7,7 +7,7 @@
 #                                                # bench/out/ (results of earlier runs included)
 #
 # Steps: select criterion throughput ttfc failover rss instructions nginx python python_rss layers
-# node proxy.
+# node proxy fleet lean.
 # Knobs: BENCH_ROUNDS (5), BENCH_SECS (2, per client per round), BENCH_REQUESTS (1000000, the
 # RSS runs), BENCH_PY_REQUESTS (the Python RSS run; default BENCH_REQUESTS), BENCH_PY_ROUNDS /
 # BENCH_PY_SECS (3 / 3), BENCH_NODE_ROUNDS / BENCH_NODE_SECS (3 / 3), BENCH_PROXY_ROUNDS /
@@ -24,7 +24,7 @@ VENV=${VENV:-$ROOT/.venv}
 ROUNDS=${BENCH_ROUNDS:-5}
 SECS=${BENCH_SECS:-2}
 REQUESTS=${BENCH_REQUESTS:-1000000}
-ONLY=${BENCH_ONLY:-select criterion throughput ttfc failover rss instructions nginx python python_rss layers node proxy}
+ONLY=${BENCH_ONLY:-select criterion throughput ttfc failover rss instructions nginx python python_rss layers node proxy fleet lean}
 STARTED=$(date +%s)
 
 mkdir -p "$OUT"
@@ -325,6 +325,36 @@ if want proxy; then
     wait "$pid" 2>/dev/null || true
   done
   rm -rf "$PROXY_DIR"
+fi
+
+# --- the fleet: the counts' cost per request, and a CLI change across 20 processes --------
+if want fleet; then
+  rm -f "$OUT/fleet.jsonl"
+  if command -v redis-server >/dev/null; then
+    say "the fleet: counts recorded and flushed to Redis; a CLI change reaching 20 processes"
+    FLEET_DIR=$(mktemp -d /tmp/turnout-bench-fleet.XXXXXX)
+    RD_PORT=$(free_port)
+    redis-server --port "$RD_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$FLEET_DIR" \
+      > "$FLEET_DIR/redis.log" 2>&1 &
+    RD_PID=$!
+    PIDS+=("$RD_PID")
+    TURNOUT_BENCH_REDIS="redis://127.0.0.1:$RD_PORT/" cargo bench -q -p turnout-llm --bench fleet -- \
+      "${CRIT[@]}" 2>&1 | tee "$OUT/fleet_criterion.txt" >&2 || fail "fleet (criterion)"
+    kill "$RD_PID" 2>/dev/null || true
+    wait "$RD_PID" 2>/dev/null || true
+    cargo test --release -q -p turnout-cli --test fleet -- --ignored --nocapture propagation 2>&1 \
+      | tee "$OUT/fleet_propagation.txt" >&2 || fail "fleet (propagation)"
+    grep '^{' "$OUT/fleet_propagation.txt" > "$OUT/fleet.jsonl" || fail "fleet (no propagation figures)"
+    rm -rf "$FLEET_DIR"
+  else
+    fail "fleet (redis-server is not installed: make setup-system)"
+  fi
+fi
+
+# --- lean builds: cold build time, dependencies and artefact sizes -----------------------
+if want lean; then
+  say "lean builds: the core crate cold, with and without default features"
+  bash bench/lean.sh > "$OUT/lean.jsonl" || fail lean
 fi
 
 # --- report -------------------------------------------------------------------------------
