@@ -292,9 +292,8 @@ def lean_section(w, rows: list[dict], before: list[dict]) -> None:
         w("")
         w(
             "*Before the split* was measured by `bash bench/lean.sh --rev REV` on the commit before "
-            "the features landed (its output kept in `bench/lean-before.jsonl`), on this machine, not "
-            "in this run: build times drift between runs by tens of percent, so compare the counts "
-            "exactly and the times roughly."
+            "the features landed (its output kept in `bench/lean-before.jsonl`), on this machine with "
+            "nothing else running, not in this run: compare the counts exactly and the times roughly."
         )
     w("")
 
