@@ -20,7 +20,11 @@ const PER_SECOND: u64 = 10_000;
 /// A spread of latencies from 20 ms to 2 s (a few hundred histogram buckets per side), and an
 /// outcome mix with a failure and a 429 in every hundred.
 fn request(i: u64) -> (Side, Outcome, Duration) {
-    let side = if i.is_multiple_of(4) { Side::Green } else { Side::Blue };
+    let side = if i.is_multiple_of(4) {
+        Side::Green
+    } else {
+        Side::Blue
+    };
     let outcome = match i % 100 {
         0 => Outcome::Failure,
         1 => Outcome::RateLimited,
