@@ -252,83 +252,44 @@ pub(crate) fn decision_operation(
     let candidate = r.candidate;
     let (total, js) = figures;
     let now_ms = unix_ms(wall);
-    let op = match decision {
+    // Every decision records the controller's failure count, but a pause keeps the stored one.
+    let keeps_failures = matches!(decision, Decision::Pause(_));
+    let pause = || Change::RolloutPause {
+        rollout: r.id.clone(),
+        rev: r.rev,
+    };
+    let (change, record, why) = match decision {
         Decision::Hold => return None,
-        Decision::Counted(f) => {
-            let record = RolloutRecord {
-                failures: c.failures,
-                ..r.clone()
-            };
-            let reason = format!(
+        Decision::Counted(f) => (
+            Change::RolloutCount {
+                rollout: r.id.clone(),
+                rev: r.rev,
+            },
+            r.clone(),
+            format!(
                 "rollout {}: {candidate} failed the gates over the fleet's window ({} of {} failures allowed): {f}",
                 r.id, c.failures, r.plan.failure_limit
-            );
-            Operation {
-                record: Some(record),
-                ..Operation::new(
-                    author,
-                    reason,
-                    Change::RolloutCount {
-                        rollout: r.id.clone(),
-                        rev: r.rev,
-                    },
-                    wall,
-                )
-            }
-        }
-        Decision::Pause(why) => {
-            let record = r.with_state(RolloutState::Paused, why.clone());
-            Operation {
-                record: Some(record),
-                ..Operation::new(
-                    author,
-                    why,
-                    Change::RolloutPause {
-                        rollout: r.id.clone(),
-                        rev: r.rev,
-                    },
-                    wall,
-                )
-            }
-        }
+            ),
+        ),
+        Decision::Pause(why) => (
+            pause(),
+            r.with_state(RolloutState::Paused, why.clone()),
+            why,
+        ),
         Decision::LimitExceeded(f) => {
             let why = format!(
                 "{candidate} failed the rollout's gates over the fleet's window: {f} (failed evaluations {}, failure_limit {})",
                 c.failures, r.plan.failure_limit
             );
             if r.plan.gates.action == RollbackAction::Alert {
-                let record = RolloutRecord {
-                    failures: c.failures,
-                    ..r.with_state(RolloutState::Paused, why.clone())
-                };
-                Operation {
-                    record: Some(record),
-                    ..Operation::new(
-                        author,
-                        why,
-                        Change::RolloutPause {
-                            rollout: r.id.clone(),
-                            rev: r.rev,
-                        },
-                        wall,
-                    )
-                }
+                let record = r.with_state(RolloutState::Paused, why.clone());
+                (pause(), record, why)
             } else {
-                let record = RolloutRecord {
-                    failures: c.failures,
-                    ..r.with_state(RolloutState::RolledBack, why.clone())
+                let record = r.with_state(RolloutState::RolledBack, why.clone());
+                let change = Change::Rollback {
+                    canary: Some(expect),
                 };
-                Operation {
-                    record: Some(record),
-                    ..Operation::new(
-                        author,
-                        format!("rollout {}: {why}", r.id),
-                        Change::Rollback {
-                            canary: Some(expect),
-                        },
-                        wall,
-                    )
-                }
+                (change, record, format!("rollout {}: {why}", r.id))
             }
         }
         Decision::Advance(next) => {
@@ -339,52 +300,43 @@ pub(crate) fn decision_operation(
                 step_started_ms: now_ms,
                 deadline_from_ms: now_ms,
                 requests_at_entry: Some(total),
-                failures: c.failures,
                 ..r.clone()
             };
-            Operation {
-                record: Some(record),
-                ..Operation::new(
-                    author,
-                    format!(
-                        "rollout {}: step {} of {}, {weight}% to {candidate} (fleet: {} requests, error rate {:.3}, p99 {:.1} ms)",
-                        r.id,
-                        next + 1,
-                        r.plan.steps.len(),
-                        js.requests,
-                        js.error_rate,
-                        js.p99_ms
-                    ),
-                    Change::RolloutStep {
-                        rollout: r.id.clone(),
-                        step: next,
-                        weight_bp: r.plan.steps[next].weight_bp(),
-                        expect,
-                    },
-                    wall,
-                )
-            }
-        }
-        Decision::Promote => {
-            let record = RolloutRecord {
-                failures: c.failures,
-                ..r.with_state(RolloutState::Completed, format!("promoted {candidate}"))
+            let change = Change::RolloutStep {
+                rollout: r.id.clone(),
+                step: next,
+                weight_bp: r.plan.steps[next].weight_bp(),
+                expect,
             };
-            Operation {
-                record: Some(record),
-                ..Operation::new(
-                    author,
-                    format!("rollout {} promoted {candidate}", r.id),
-                    Change::RolloutPromote {
-                        rollout: r.id.clone(),
-                        expect,
-                    },
-                    wall,
-                )
-            }
+            let why = format!(
+                "rollout {}: step {} of {}, {weight}% to {candidate} (fleet: {} requests, error rate {:.3}, p99 {:.1} ms)",
+                r.id,
+                next + 1,
+                r.plan.steps.len(),
+                js.requests,
+                js.error_rate,
+                js.p99_ms
+            );
+            (change, record, why)
         }
+        Decision::Promote => (
+            Change::RolloutPromote {
+                rollout: r.id.clone(),
+                expect,
+            },
+            r.with_state(RolloutState::Completed, format!("promoted {candidate}")),
+            format!("rollout {} promoted {candidate}", r.id),
+        ),
     };
-    Some(op)
+    let failures = if keeps_failures {
+        record.failures
+    } else {
+        c.failures
+    };
+    Some(Operation {
+        record: Some(RolloutRecord { failures, ..record }),
+        ..Operation::new(author, why, change, wall)
+    })
 }
 
 #[cfg(test)]
@@ -508,5 +460,37 @@ mod tests {
         .expect("an operation");
         assert!(matches!(op.change, Change::RolloutPause { .. }));
         assert_eq!(op.record.map(|r| r.state), Some(RolloutState::Paused));
+    }
+
+    #[test]
+    fn decisions_record_the_controllers_failures_and_a_pause_keeps_the_stored_count() {
+        let mut r = record();
+        r.failures = 1;
+        let mut c = controller(&r);
+        c.failures = 2;
+        let stats = WindowStats::default();
+        let recorded = |decision| {
+            decision_operation(
+                decision,
+                &c,
+                &r,
+                expect(),
+                (0, &stats),
+                "web-1",
+                SystemTime::UNIX_EPOCH,
+            )
+            .and_then(|op| op.record)
+            .map(|rec| (rec.state, rec.failures))
+        };
+        assert_eq!(recorded(Decision::Counted(failure())), Some((r.state, 2)));
+        assert_eq!(
+            recorded(Decision::Pause("store unreachable".into())),
+            Some((RolloutState::Paused, 1))
+        );
+        assert_eq!(
+            recorded(Decision::Promote),
+            Some((RolloutState::Completed, 2))
+        );
+        assert_eq!(recorded(Decision::Advance(1)), Some((r.state, 2)));
     }
 }
