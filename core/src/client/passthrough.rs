@@ -372,16 +372,7 @@ fn committed(reader: RawReader, first: Bytes, finish: Finish) -> RawStream {
             }
             Some(Err(e)) => {
                 live.ended = true;
-                let class = if live.reader.deadline_hit {
-                    Outcome::Cancelled
-                } else {
-                    classify(Err(&e))
-                };
-                live.finish.record(class);
-                let err = Error::StreamInterrupted {
-                    environment: live.finish.side(),
-                    message: e.to_string(),
-                };
+                let err = live.finish.interrupted(&e, live.reader.deadline_hit);
                 Some((Err(err), live))
             }
         }

@@ -314,9 +314,18 @@ impl Finish {
         }
     }
 
-    /// The side serving the stream.
-    pub(crate) fn side(&self) -> Side {
-        self.side
+    /// Records a stream cut short by `e` (cancelled when the call's deadline cut it) and
+    /// returns the caller's error.
+    pub(crate) fn interrupted(&mut self, e: &Error, deadline_hit: bool) -> Error {
+        self.record(if deadline_hit {
+            Outcome::Cancelled
+        } else {
+            classify(Err(e))
+        });
+        Error::StreamInterrupted {
+            environment: self.side,
+            message: e.to_string(),
+        }
     }
 
     /// Records the stream's outcome, once.
@@ -403,16 +412,7 @@ pub(crate) fn committed<T: DeserializeOwned + Send + 'static>(
             }
             Some(Err(e)) => {
                 live.ended = true;
-                let class = if live.reader.deadline_hit {
-                    Outcome::Cancelled
-                } else {
-                    classify(Err(&e))
-                };
-                live.finish.record(class);
-                let err = Error::StreamInterrupted {
-                    environment: live.finish.side,
-                    message: e.to_string(),
-                };
+                let err = live.finish.interrupted(&e, live.reader.deadline_hit);
                 Some((Err(err), live))
             }
         }
