@@ -51,67 +51,41 @@ fn bench(c: &mut Criterion) {
             ))
         })
     });
-    let meta: BTreeMap<String, String> = [("tier".to_string(), "free".to_string())].into();
-    g.bench_function("rules miss + sticky key", |b| {
-        b.iter(|| {
-            i = (i + 1) & 1023;
-            let attrs = RequestAttrs {
-                routing_key: Some(&keys[i]),
-                metadata: Some(&meta),
-                ..Default::default()
-            };
-            black_box(select(
-                black_box(&state),
-                &rules,
-                true,
-                &attrs,
-                0,
-                Availability::ALL,
-            ))
-        })
-    });
-    // The shapes the one-entry shortcut does not cover: a request carrying three metadata
-    // entries (a tree lookup per rule condition), and a rule that matches.
-    let meta3: BTreeMap<String, String> = [("region", "eu"), ("team", "search"), ("tier", "free")]
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .into();
-    g.bench_function("rules miss, 3 metadata entries + sticky key", |b| {
-        b.iter(|| {
-            i = (i + 1) & 1023;
-            let attrs = RequestAttrs {
-                routing_key: Some(&keys[i]),
-                metadata: Some(&meta3),
-                ..Default::default()
-            };
-            black_box(select(
-                black_box(&state),
-                &rules,
-                true,
-                &attrs,
-                0,
-                Availability::ALL,
-            ))
-        })
-    });
-    let premium: BTreeMap<String, String> = [("tier".to_string(), "premium".to_string())].into();
-    g.bench_function("rule match", |b| {
-        b.iter(|| {
-            i = (i + 1) & 1023;
-            let attrs = RequestAttrs {
-                routing_key: Some(&keys[i]),
-                metadata: Some(&premium),
-                ..Default::default()
-            };
-            black_box(select(
-                black_box(&state),
-                &rules,
-                true,
-                &attrs,
-                0,
-                Availability::ALL,
-            ))
-        })
-    });
+    // A rule that misses on the one-entry shortcut; the shapes it does not cover: a request
+    // carrying three metadata entries (a tree lookup per rule condition), and a rule that
+    // matches.
+    let cases: [(&str, &[(&str, &str)]); 3] = [
+        ("rules miss + sticky key", &[("tier", "free")]),
+        (
+            "rules miss, 3 metadata entries + sticky key",
+            &[("region", "eu"), ("team", "search"), ("tier", "free")],
+        ),
+        ("rule match", &[("tier", "premium")]),
+    ];
+    for (name, entries) in cases {
+        let meta: BTreeMap<String, String> = entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) & 1023;
+                let attrs = RequestAttrs {
+                    routing_key: Some(&keys[i]),
+                    metadata: Some(&meta),
+                    ..Default::default()
+                };
+                black_box(select(
+                    black_box(&state),
+                    &rules,
+                    true,
+                    &attrs,
+                    0,
+                    Availability::ALL,
+                ))
+            })
+        });
+    }
     g.finish();
 }
 
