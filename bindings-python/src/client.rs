@@ -340,7 +340,7 @@ impl BaseClient {
             deadline,
             priority,
         )?;
-        let routed = runtime::block_on(py, call.send())?.map_err(|e| to_py_err(py, e))?;
+        let routed = runtime::wait(py, call.send())?.map_err(|e| to_py_err(py, e))?;
         answer(py, routed)
     }
 
@@ -372,7 +372,7 @@ impl BaseClient {
             deadline,
             priority,
         )?;
-        let pumped = runtime::block_on(py, async move { call.stream().await.map(pump) })?
+        let pumped = runtime::wait(py, async move { call.stream().await.map(pump) })?
             .map_err(|e| to_py_err(py, e))?;
         Stream::new(py, pumped)
     }
@@ -469,7 +469,7 @@ impl BaseClient {
             Err(e) => return passthrough::answer(py, turnout::RawResponse::from_error(&e)),
         };
         let core = self.core(py)?.clone();
-        let answer = runtime::block_on(py, async move { core.send_raw(request).await })?
+        let answer = runtime::wait(py, async move { core.send_raw(request).await })?
             .unwrap_or_else(|e| turnout::RawResponse::from_error(&e));
         passthrough::answer(py, answer)
     }
@@ -538,7 +538,7 @@ impl BaseClient {
     fn _health_check(&self, py: Python<'_>, environment: &str) -> PyResult<Py<PyAny>> {
         let side = convert::side(py, environment)?;
         let core = self.core(py)?.clone();
-        let probe = runtime::block_on(py, async move { core.health_check(side).await })?;
+        let probe = runtime::wait(py, async move { core.health_check(side).await })?;
         serde_to_py(py, &probe)
     }
 

@@ -38,7 +38,7 @@ fn _test_panic(py: Python<'_>, at: &str) -> PyResult<Py<PyAny>> {
         injected()
     }
     match at {
-        "block_on" => runtime::block_on(py, async { injected() }).map(|()| py.None()),
+        "block_on" => runtime::wait(py, async { injected() }).map(|()| py.None()),
         "detached" => runtime::detached(py, || injected()).map(|()| py.None()),
         "async" => runtime::future_into_py(py, injected_task()).map(Bound::unbind),
         "result" => runtime::future_into_py(py, async {

@@ -121,17 +121,6 @@ fn inside_runtime() -> bool {
     tokio::runtime::Handle::try_current().is_ok()
 }
 
-/// Runs `fut` to completion with the GIL released, waking every 100 ms to let Python raise
-/// `KeyboardInterrupt` (which drops, so cancels, the request). The future is polled on the
-/// calling thread inside the runtime's context (its I/O is driven by the runtime's threads):
-/// measured a fifth faster than handing it to a worker and waiting for the result.
-pub fn block_on<F: Future + Send>(py: Python<'_>, fut: F) -> PyResult<F::Output>
-where
-    F::Output: Send,
-{
-    wait(py, fut)
-}
-
 /// Waits for `fut` on this thread with the GIL released, checking for signals every 100 ms
 /// (no task is spawned: `fut` may borrow). A panic in `fut` is raised as a `TurnoutError`.
 ///
