@@ -4,11 +4,15 @@
 //! Labels are only `environment`, `label`, `model`, `outcome`, `kind`, `task` and `priority`: never a key,
 //! a prompt, a routing key or metadata.
 
+mod handles;
 mod labels;
 #[cfg(feature = "metrics-listener")]
 mod listener;
+mod models;
 mod outcome;
 mod recorder;
+#[cfg(test)]
+mod tests;
 mod traffic;
 
 #[cfg(feature = "metrics-listener")]

@@ -24,7 +24,18 @@ pub(crate) enum Outcome {
     Unavailable,
 }
 
+// Per-outcome arrays are indexed by discriminant: `Unavailable` must stay the last variant.
+const _: () = assert!(Outcome::Unavailable as usize + 1 == Outcome::COUNT);
+
 impl Outcome {
+    /// How many outcomes there are: the length of per-outcome arrays.
+    pub const COUNT: usize = 8;
+
+    /// An index into per-outcome arrays, below [`Outcome::COUNT`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The outcome of a request that ended with `result`: refusals before any attempt by
     /// their own names, attempts by their class
     /// ([`crate::resilience::outcome::classify`]).

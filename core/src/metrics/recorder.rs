@@ -11,35 +11,46 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use super::labels::{KindLabels, ModelLabels, ModelNames, RequestLabels, SideLabels, TaskLabels};
+use super::handles::Handle;
+use super::labels::{KindLabels, ModelLabels, RequestLabels, SideLabels, TaskLabels};
+use super::models::Models;
 use super::outcome::Outcome;
 use crate::cost::Tokens;
 use crate::environment::Side;
 use crate::resilience::CircuitState;
 
 /// Seconds: from a fast cached-prompt answer to a long generation.
-const DURATION_BUCKETS: [f64; 12] = [
+pub(super) const DURATION_BUCKETS: [f64; 12] = [
     0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0,
 ];
 /// Seconds to the first streamed chunk.
-const TTFT_BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
+pub(super) const TTFT_BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
 
 type HistogramFamily = Family<SideLabels, Histogram, fn() -> Histogram>;
 
-/// Every metric of one client.
+/// Every metric of one client. What every request records goes through handles resolved on
+/// first use (per side, per model), not through its family's label-set lookup.
 #[derive(Debug)]
 pub(crate) struct Metrics {
     registry: Registry,
     /// The label of each side (`""` when it has none).
     labels: [String; 2],
-    models: ModelNames,
+    /// Each model label's `requests` series.
+    models: Models,
     requests: Family<RequestLabels, Counter>,
     duration: HistogramFamily,
+    /// `duration`'s series of each side.
+    durations: [Handle<Histogram>; 2],
     ttft: HistogramFamily,
+    /// `ttft`'s series of each side.
+    ttfts: [Handle<Histogram>; 2],
     retries: Family<SideLabels, Counter>,
     failovers: Family<SideLabels, Counter>,
     fallbacks: Family<ModelLabels, Counter>,
     tokens: Family<KindLabels, Counter>,
+    /// `tokens`' series, both created at zero.
+    prompt_tokens: Counter,
+    completion_tokens: Counter,
     cost: Counter<f64, AtomicU64>,
     canary_weight: Gauge<f64, AtomicU64>,
     active: Family<SideLabels, Gauge>,
@@ -63,17 +74,25 @@ impl Metrics {
     pub fn new(labels: [Option<&str>; 2]) -> Self {
         let mut registry = Registry::default();
         let traffic = super::traffic::TrafficMetrics::register(&mut registry);
+        let tokens = Family::<KindLabels, Counter>::default();
+        // Created at zero like the series below; `usage` counts through these handles.
+        let [prompt_tokens, completion_tokens] =
+            ["prompt", "completion"].map(|kind| tokens.get_or_create_owned(&KindLabels { kind }));
         let mut m = Self {
             registry,
             labels: labels.map(|l| l.unwrap_or_default().to_string()),
-            models: ModelNames::default(),
+            models: Models::default(),
             requests: Family::default(),
             duration: Family::new_with_constructor(|| Histogram::new(DURATION_BUCKETS)),
+            durations: Default::default(),
             ttft: Family::new_with_constructor(|| Histogram::new(TTFT_BUCKETS)),
+            ttfts: Default::default(),
             retries: Family::default(),
             failovers: Family::default(),
             fallbacks: Family::default(),
-            tokens: Family::default(),
+            tokens,
+            prompt_tokens,
+            completion_tokens,
             cost: Counter::default(),
             canary_weight: Gauge::default(),
             active: Family::default(),
@@ -94,9 +113,6 @@ impl Metrics {
         }
         for task in crate::client::supervise::TASKS {
             let _ = m.task_restarts.get_or_create(&TaskLabels { task });
-        }
-        for kind in ["prompt", "completion"] {
-            let _ = m.tokens.get_or_create(&KindLabels { kind });
         }
         m
     }
@@ -183,23 +199,22 @@ impl Metrics {
 
     /// Counts one request's outcome; `environment` is `None` when no side was tried.
     pub fn request(&self, environment: Option<Side>, model: Option<&str>, outcome: Outcome) {
-        let labels = RequestLabels {
-            environment: environment.map_or("", Side::as_str),
-            label: environment.map_or_else(String::new, |s| self.labels[s.index()].clone()),
-            model: self.models.label(model),
-            outcome: outcome.as_str(),
-        };
-        self.requests.get_or_create(&labels).inc();
+        self.models.with(model, |series| {
+            series
+                .requests(&self.requests, &self.labels, environment, outcome)
+                .inc();
+        });
     }
 
     /// An upstream attempt's duration (streams: to their end) and time to first chunk.
     pub fn latency(&self, environment: Side, duration: Duration, ttft: Option<Duration>) {
-        self.duration
-            .get_or_create(&side(environment))
+        let s = environment.index();
+        self.durations[s]
+            .get(&self.duration, || side(environment))
             .observe(duration.as_secs_f64());
         if let Some(ttft) = ttft {
-            self.ttft
-                .get_or_create(&side(environment))
+            self.ttfts[s]
+                .get(&self.ttft, || side(environment))
                 .observe(ttft.as_secs_f64());
         }
     }
@@ -213,7 +228,9 @@ impl Metrics {
     }
 
     pub fn fallback(&self, from_model: Option<&str>) {
-        let model = self.models.label(from_model);
+        let model = self
+            .models
+            .with(from_model, |series| series.label().to_string());
         self.fallbacks.get_or_create(&ModelLabels { model }).inc();
     }
 
@@ -228,12 +245,8 @@ impl Metrics {
 
     /// An answer's tokens and cost.
     pub fn usage(&self, usage: Tokens, cost_usd: Option<f64>) {
-        self.tokens
-            .get_or_create(&KindLabels { kind: "prompt" })
-            .inc_by(usage.prompt);
-        self.tokens
-            .get_or_create(&KindLabels { kind: "completion" })
-            .inc_by(usage.completion);
+        self.prompt_tokens.inc_by(usage.prompt);
+        self.completion_tokens.inc_by(usage.completion);
         if let Some(c) = cost_usd.filter(|c| c.is_finite() && *c > 0.0) {
             self.cost.inc_by(c);
         }
