@@ -355,7 +355,7 @@ async fn read_bounded(
     if overflow == Overflow::Fail && resp.content_length().is_some_and(|n| n > max) {
         return Err(too_large());
     }
-    let mut body = bytes::BytesMut::new();
+    let mut body = Collected::default();
     while let Some(chunk) = resp
         .chunk()
         .await
@@ -366,12 +366,48 @@ async fn read_bounded(
             if overflow == Overflow::Fail {
                 return Err(too_large());
             }
-            body.extend_from_slice(&chunk[..room]);
+            body.push(chunk.slice(..room));
             break;
         }
-        body.extend_from_slice(&chunk);
+        body.push(chunk);
     }
-    Ok(body.freeze())
+    Ok(body.finish())
+}
+
+/// A body read chunk by chunk: a body that came as one chunk is kept as it came, without a
+/// copy (the usual case for a JSON answer); more chunks are copied together.
+#[derive(Debug, Default)]
+struct Collected {
+    first: Bytes,
+    rest: Option<bytes::BytesMut>,
+}
+
+impl Collected {
+    fn len(&self) -> usize {
+        self.rest
+            .as_ref()
+            .map_or(self.first.len(), bytes::BytesMut::len)
+    }
+
+    fn push(&mut self, chunk: Bytes) {
+        match &mut self.rest {
+            Some(rest) => rest.extend_from_slice(&chunk),
+            None if self.first.is_empty() => self.first = chunk,
+            None => {
+                let mut rest = bytes::BytesMut::with_capacity(self.first.len() + chunk.len());
+                rest.extend_from_slice(&self.first);
+                rest.extend_from_slice(&chunk);
+                self.rest = Some(rest);
+            }
+        }
+    }
+
+    fn finish(self) -> Bytes {
+        match self.rest {
+            Some(rest) => rest.freeze(),
+            None => self.first,
+        }
+    }
 }
 
 /// Follows a redirect only within the origin (scheme, host, port) of the request, so that a
@@ -455,5 +491,31 @@ fn error_of(side: Side, status: u16, headers: &HeaderMap, body: &[u8]) -> Error 
         environment: side,
         retry_after: retry_after::parse(headers),
         should_retry,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_chunk_is_kept_without_a_copy() {
+        let chunk = Bytes::from_static(b"{\"id\":1}");
+        let mut body = Collected::default();
+        body.push(chunk.clone());
+        assert_eq!(body.len(), chunk.len());
+        let out = body.finish();
+        assert_eq!(out.as_ptr(), chunk.as_ptr(), "the same bytes, not a copy");
+    }
+
+    #[test]
+    fn chunks_are_joined_in_order() {
+        let mut body = Collected::default();
+        for part in ["", "{\"a\"", "", ":1", ",\"b\":2}"] {
+            body.push(Bytes::from(part));
+        }
+        assert_eq!(body.len(), 13);
+        assert_eq!(body.finish(), Bytes::from_static(b"{\"a\":1,\"b\":2}"));
+        assert!(Collected::default().finish().is_empty());
     }
 }
