@@ -81,10 +81,7 @@ fn top_level_value(body: &[u8], key: &[u8]) -> Option<usize> {
                 let start = i + 1;
                 let mut end = start;
                 loop {
-                    let k = body
-                        .get(end..)?
-                        .iter()
-                        .position(|&b| b == b'"' || b == b'\\')?;
+                    let k = memchr::memchr2(b'"', b'\\', body.get(end..)?)?;
                     if body[end + k] == b'"' {
                         end += k;
                         break;
