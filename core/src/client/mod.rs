@@ -20,6 +20,7 @@ mod observe;
 mod operations;
 mod options;
 mod passthrough;
+mod peek;
 mod raw;
 mod responses;
 mod rollout;
@@ -141,6 +142,52 @@ impl Client {
         self.engine
             .execute(attempt::Call::new(method, path, body, options))
             .await
+    }
+
+    /// [`Client::request_json`] for a body that is JSON text already, answered as JSON text:
+    /// what the bindings use. When nothing needs the body as a JSON value (no response cache,
+    /// no token limit, no field naming a stored object), its text is sent as it came, and only
+    /// `model` and `user` are read from it; else it is decoded as for `request_json`. The
+    /// answer is checked to be JSON but not decoded.
+    ///
+    /// ```no_run
+    /// # async fn run(client: turnout::Client) -> turnout::Result<()> {
+    /// let body = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#;
+    /// let answer = client
+    ///     .request_text(turnout::Method::POST, "/chat/completions", Some(body.into()), Default::default())
+    ///     .await?;
+    /// println!("{} via {}", answer.data.get(), answer.route.environment);
+    /// # Ok(()) }
+    /// ```
+    pub async fn request_text(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<bytes::Bytes>,
+        options: RequestOptions,
+    ) -> Result<Routed<Box<serde_json::value::RawValue>>> {
+        let call = match body {
+            None => attempt::Call::new(method, path, None, options),
+            Some(text) => match peek::Peeked::of(&text)
+                .filter(|p| !p.names_objects && !self.engine.obs.needs_json_body())
+            {
+                Some(p) => {
+                    let encoded = attempt::Encoded {
+                        bytes: text,
+                        model: p.model,
+                        user: p.user,
+                    };
+                    attempt::Call::encoded(method, path, encoded, options)
+                }
+                None => {
+                    let body = serde_json::from_slice(&text).map_err(|e| {
+                        crate::Error::Config(format!("the request body is not valid JSON: {e}"))
+                    })?;
+                    attempt::Call::new(method, path, Some(body), options)
+                }
+            },
+        };
+        self.engine.execute(call).await
     }
 
     /// Sends any streaming request and returns its server-sent events decoded as JSON. For

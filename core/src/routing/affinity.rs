@@ -100,6 +100,11 @@ pub(crate) fn is_object_id(id: &str) -> bool {
         .any(|p| id.len() > p.len() && id.starts_with(p))
 }
 
+/// Whether a top-level request body field of this name names objects.
+pub(crate) fn is_object_field(name: &str) -> bool {
+    FIELDS.contains(&name)
+}
+
 /// The ids of objects a request names: in its path, and in the body fields that name objects.
 pub(crate) fn named_ids<'a>(path: &'a str, body: Option<&'a Value>) -> Vec<&'a str> {
     let path = path.split('?').next().unwrap_or(path);
