@@ -56,7 +56,7 @@ function callOptions(options) {
 function answer(native) {
   const data = JSON.parse(native.body)
   if (data !== null && typeof data === 'object') {
-    Object.defineProperty(data, 'route', { value: native.route, enumerable: false, configurable: true, writable: true })
+    Object.defineProperty(data, 'route', { value: JSON.parse(native.route), enumerable: false, configurable: true, writable: true })
   }
   return data
 }

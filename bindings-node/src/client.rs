@@ -70,13 +70,14 @@ impl CallOptions {
     }
 }
 
-/// An answer: the upstream's JSON body as text, and how it was routed.
+/// An answer: the upstream's JSON body as text, and how it was routed, as JSON text too
+/// (one `JSON.parse` is cheaper than an object built one napi call per field).
 #[napi(object)]
 pub struct Answer {
-    /// The JSON body.
+    /// The JSON body, as the side sent it.
     pub body: String,
     /// `{ environment, label, model, fallbackFrom, attempts, latencyMs, costUsd, cached }`.
-    pub route: Value,
+    pub route: String,
 }
 
 /// Cancels the native work of one request: the JS side calls `cancel()` when its
@@ -224,18 +225,17 @@ impl NativeClient {
         cancel: Option<&CancelToken>,
     ) -> napi::Result<PromiseRaw<'env, Answer>> {
         let method = parse_method(&method)?;
-        let body = parse_body(body)?;
         let options = options.unwrap_or_default().into_core()?;
         let client = self.inner.clone();
         let cancel = cancel.map(|c| c.tx.subscribe());
         env.spawn_future(guarded(async move {
-            let call = client.request_json(method, &path, body, options);
+            let call = client.request_text(method, &path, body.map(Into::into), options);
             tokio::select! {
                 result = call => {
                     let routed = result.map_err(|e| to_napi(&e))?;
                     Ok(Answer {
-                        body: routed.data.to_string(),
-                        route: convert::route(&routed.route),
+                        body: routed.data.get().to_string(),
+                        route: convert::route(&routed.route).to_string(),
                     })
                 }
                 () = cancelled(cancel) => Err(aborted()),
