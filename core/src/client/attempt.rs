@@ -17,6 +17,7 @@ use super::observe::{Admission, Ticket};
 use super::options::RequestOptions;
 use super::route::{RouteInfo, Routed};
 use super::stream::{self, RoutedStream};
+use crate::cost::{KnownUsage, usage_of};
 use crate::environment::Side;
 use crate::error::{Error, Result};
 use crate::resilience::backoff;
@@ -129,7 +130,10 @@ enum Next {
 
 impl Engine {
     /// Runs a non-streaming call to completion.
-    pub(crate) async fn execute<T: DeserializeOwned>(&self, call: Call) -> Result<Routed<T>> {
+    pub(crate) async fn execute<T: DeserializeOwned + KnownUsage>(
+        &self,
+        call: Call,
+    ) -> Result<Routed<T>> {
         self.resolve_objects(&call).await;
         let started = Instant::now();
         let mut cur = self
@@ -170,7 +174,8 @@ impl Engine {
                     );
                     self.learn_objects(&call, cur.kind, side, &raw);
                     let mut route = self.route_info(&cur, started);
-                    self.settle(ticket, &mut route, &raw);
+                    let usage = data.known_usage().unwrap_or_else(|| usage_of(&raw));
+                    self.settle(ticket, &mut route, &raw, usage);
                     if self.config.shadow.is_some() {
                         self.shadow_after(&call, super::shadow::Primary::of(&route, raw, elapsed));
                     }

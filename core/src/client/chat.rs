@@ -15,6 +15,7 @@ use super::attempt::{Call, Encoded};
 use super::options::RequestOptions;
 use super::route::Routed;
 use super::stream::{ChatStream, RoutedStream};
+use crate::cost::KnownUsage;
 use crate::environment::Side;
 use crate::error::{Error, Result};
 use crate::protocol::{
@@ -179,7 +180,7 @@ impl IntoFuture for ChatStreamCreate {
     }
 }
 
-async fn send<T: DeserializeOwned>(
+async fn send<T: DeserializeOwned + KnownUsage>(
     client: &Client,
     method: Method,
     path: &str,

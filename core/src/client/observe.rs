@@ -19,7 +19,7 @@ use super::route::{RouteInfo, Routed};
 use crate::cache::{CacheKey, ResponseCache, cache_key};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::cost::{Charge, CostBook, Costs, PriceTable, Tokens, usage_of};
+use crate::cost::{Charge, CostBook, Costs, PriceTable, Tokens};
 use crate::environment::Side;
 use crate::error::{Error, Result};
 use crate::limits::{Limiter, Permit, estimate_tokens};
@@ -311,10 +311,16 @@ impl Engine {
         error
     }
 
-    /// A non-streaming answer arrived: its cost goes into `route`, the totals and metrics, the
-    /// token estimate is corrected, and the answer is cached when the cache is on.
-    pub(crate) fn settle(&self, ticket: Ticket, route: &mut RouteInfo, body: &Bytes) {
-        let usage = usage_of(body);
+    /// A non-streaming answer arrived, reporting `usage`: its cost goes into `route`, the
+    /// totals and metrics, the token estimate is corrected, and the answer is cached when the
+    /// cache is on.
+    pub(crate) fn settle(
+        &self,
+        ticket: Ticket,
+        route: &mut RouteInfo,
+        body: &Bytes,
+        usage: Option<Tokens>,
+    ) {
         ticket.otel.answered(body);
         route.cost_usd = self.account(&ticket, route.environment, route.model.as_deref(), usage);
         ticket.end(

@@ -16,7 +16,7 @@ use super::deadline::Deadline;
 use super::engine::Engine;
 use super::raw::{RawBody, RawRequest, RawResponse, RawStream, is_json_type};
 use super::stream::{Finish, Started, error_in_event};
-use crate::cost::{Tokens, usage_of_event};
+use crate::cost::{Tokens, usage_of, usage_of_event};
 use crate::environment::Side;
 use crate::error::{Error, Result};
 use crate::protocol::{SseDecoder, SseEvent, is_final_event};
@@ -76,9 +76,9 @@ impl Engine {
                     let mut route = self.route_info(&cur, started);
                     if json {
                         self.learn_objects(&call, cur.kind, side, &bytes);
-                        self.settle(ticket, &mut route, &bytes);
+                        self.settle(ticket, &mut route, &bytes, usage_of(&bytes));
                     } else {
-                        self.settle(ticket, &mut route, &Bytes::new());
+                        self.settle(ticket, &mut route, &Bytes::new(), None);
                     }
                     let body = RawBody::Full(bytes);
                     return Ok(RawResponse::answered(status, &headers, body, route, false));

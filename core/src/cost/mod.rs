@@ -8,4 +8,4 @@ mod usage;
 pub(crate) use book::{Charge, CostBook};
 pub use book::{CostTotals, Costs};
 pub use pricing::{DEFAULT_PRICES, PriceTable, cost_of};
-pub(crate) use usage::{Tokens, usage_of, usage_of_event};
+pub(crate) use usage::{KnownUsage, Tokens, usage_of, usage_of_event};

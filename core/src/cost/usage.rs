@@ -51,6 +51,67 @@ impl From<RawUsage> for Tokens {
     }
 }
 
+/// An answer that can tell its usage once decoded, so that its bytes need no scan.
+pub(crate) trait KnownUsage {
+    /// `Some(usage)` when the decoded answer says for sure what [`usage_of`] would find in
+    /// its bytes (`Some(None)`: no usage); `None` when only its bytes can tell.
+    fn known_usage(&self) -> Option<Option<Tokens>> {
+        None
+    }
+}
+
+impl KnownUsage for serde_json::Value {
+    fn known_usage(&self) -> Option<Option<Tokens>> {
+        // The same decoding as `usage_of`'s, of the value instead of its text.
+        Some(
+            self.get("usage")
+                .and_then(|u| Option::<RawUsage>::deserialize(u).ok().flatten())
+                .map(Tokens::from),
+        )
+    }
+}
+
+impl KnownUsage for Box<serde_json::value::RawValue> {}
+
+impl KnownUsage for crate::protocol::ModelList {}
+
+impl KnownUsage for crate::protocol::ChatCompletion {
+    fn known_usage(&self) -> Option<Option<Tokens>> {
+        typed(self.usage.as_ref())
+    }
+}
+
+impl KnownUsage for crate::protocol::EmbeddingResponse {
+    fn known_usage(&self) -> Option<Option<Tokens>> {
+        typed(self.usage.as_ref())
+    }
+}
+
+/// The tokens of a typed `usage`; `None` (scan the bytes) for shapes whose reading by
+/// [`usage_of`] the typed fields do not show: the Responses API's names, or a
+/// `prompt_tokens_details.cached_tokens` that is not a count.
+fn typed(usage: Option<&crate::protocol::Usage>) -> Option<Option<Tokens>> {
+    let Some(u) = usage else {
+        return Some(None);
+    };
+    let aliased = ["input_tokens", "output_tokens", "input_tokens_details"];
+    if aliased.iter().any(|k| u.extra.contains_key(*k)) {
+        return None;
+    }
+    let cached = match u.extra.get("prompt_tokens_details") {
+        None | Some(serde_json::Value::Null) => 0,
+        Some(details) => match details.get("cached_tokens") {
+            None => 0,
+            Some(n) => n.as_u64()?,
+        },
+    };
+    Some(Some(Tokens {
+        prompt: u.prompt_tokens,
+        completion: u.completion_tokens,
+        cached,
+    }))
+}
+
 /// The usage of a JSON answer, if it reports one (`null` and absent are `None`).
 ///
 /// Called on every answer, which has already been decoded once: rather than decoding the
@@ -126,6 +187,46 @@ pub(crate) fn usage_of_event(data: &str) -> Option<Tokens> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Answers whose usage every reader must agree on.
+    const CASES: [&str; 10] = [
+        r#"{"id":"a","object":"chat.completion","created":1,"model":"m","choices":[]}"#,
+        r#"{"id":"a","object":"chat.completion","created":1,"model":"m","choices":[],"usage":null}"#,
+        r#"{"id":"a","object":"chat.completion","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}"#,
+        r#"{"id":"a","object":"chat.completion","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":6}}}"#,
+        r#"{"id":"a","object":"chat.completion","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":9,"prompt_tokens_details":null}}"#,
+        r#"{"id":"a","object":"chat.completion","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":9,"prompt_tokens_details":{"audio_tokens":2}}}"#,
+        r#"{"id":"a","object":"chat.completion","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":9,"prompt_tokens_details":{"cached_tokens":1.5}}}"#,
+        r#"{"id":"a","object":"chat.completion","created":1,"model":"m","choices":[],"usage":{"input_tokens":4,"output_tokens":2}}"#,
+        r#"{"id":"a","object":"chat.completion","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":4,"input_tokens":2}}"#,
+        r#"{"id":"a","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"\"usage\":{\"prompt_tokens\":99}"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1}}"#,
+    ];
+
+    #[test]
+    fn decoded_answers_agree_with_the_scan() {
+        for case in CASES {
+            let scanned = usage_of(case.as_bytes());
+            let value: serde_json::Value = serde_json::from_str(case).unwrap();
+            assert_eq!(value.known_usage(), Some(scanned), "value: {case}");
+            let typed: crate::protocol::ChatCompletion = serde_json::from_str(case).unwrap();
+            // The typed reading may defer to the scan, never disagree with it.
+            if let Some(known) = typed.known_usage() {
+                assert_eq!(known, scanned, "typed: {case}");
+            }
+        }
+        let deferred = |case: &str| {
+            serde_json::from_str::<crate::protocol::ChatCompletion>(case)
+                .unwrap()
+                .known_usage()
+                .is_none()
+        };
+        assert!(deferred(CASES[6]), "a cached count that is not a count");
+        assert!(
+            deferred(CASES[7]) && deferred(CASES[8]),
+            "the Responses API's names"
+        );
+        assert!(!deferred(CASES[3]) && !deferred(CASES[0]));
+    }
 
     #[test]
     fn chat_embeddings_and_responses_shapes() {
