@@ -110,11 +110,15 @@ pub(crate) fn named_ids<'a>(path: &'a str, body: Option<&'a Value>) -> Vec<&'a s
     let path = path.split('?').next().unwrap_or(path);
     let mut ids: Vec<&str> = path.split('/').filter(|s| is_object_id(s)).collect();
     if let Some(Value::Object(map)) = body {
-        for field in FIELDS {
-            match map.get(field) {
-                Some(Value::String(s)) => ids.push(s),
-                Some(Value::Array(items)) => ids.extend(items.iter().filter_map(Value::as_str)),
-                Some(Value::Object(o)) => ids.extend(o.get("id").and_then(Value::as_str)),
+        // The body's keys against the short list (no hashing): bodies have a handful of keys.
+        for (key, value) in map {
+            if !is_object_field(key) {
+                continue;
+            }
+            match value {
+                Value::String(s) => ids.push(s),
+                Value::Array(items) => ids.extend(items.iter().filter_map(Value::as_str)),
+                Value::Object(o) => ids.extend(o.get("id").and_then(Value::as_str)),
                 _ => {}
             }
         }
