@@ -103,18 +103,14 @@ impl CostBook {
 /// Adds `c` to the totals of `key` (or of `"(other)"` once the map is full). A key seen
 /// before costs no allocation: this runs on every answer, under the lock.
 fn add_to(map: &mut BTreeMap<String, CostTotals>, key: &str, c: &Charge<'_>) {
-    let key = if map.contains_key(key) || map.len() < MAX_KEYS {
-        key
-    } else {
-        OTHER
-    };
-    match map.get_mut(key) {
-        Some(totals) => totals.add(c.usage, c.cost_usd),
-        None => map
-            .entry(key.to_string())
-            .or_default()
-            .add(c.usage, c.cost_usd),
+    if let Some(totals) = map.get_mut(key) {
+        totals.add(c.usage, c.cost_usd);
+        return;
     }
+    let key = if map.len() < MAX_KEYS { key } else { OTHER };
+    map.entry(key.to_string())
+        .or_default()
+        .add(c.usage, c.cost_usd);
 }
 
 #[cfg(test)]

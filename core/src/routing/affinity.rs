@@ -95,9 +95,11 @@ pub(crate) struct Lookup {
 
 /// Whether `id` looks like the id of an object that lives on one side.
 pub(crate) fn is_object_id(id: &str) -> bool {
-    PREFIXES
-        .iter()
-        .any(|p| id.len() > p.len() && id.starts_with(p))
+    // Every prefix ends at its one separator, so the id's first separator says which prefix
+    // it can have: one comparison per prefix only for words with a separator.
+    id.bytes()
+        .position(|b| b == b'-' || b == b'_')
+        .is_some_and(|cut| id.len() > cut + 1 && PREFIXES.contains(&&id[..=cut]))
 }
 
 /// Whether a top-level request body field of this name names objects.
@@ -107,8 +109,18 @@ pub(crate) fn is_object_field(name: &str) -> bool {
 
 /// The ids of objects a request names: in its path, and in the body fields that name objects.
 pub(crate) fn named_ids<'a>(path: &'a str, body: Option<&'a Value>) -> Vec<&'a str> {
-    let path = path.split('?').next().unwrap_or(path);
-    let mut ids: Vec<&str> = path.split('/').filter(|s| is_object_id(s)).collect();
+    // Byte loops rather than `str::split`, whose searchers cost more than these short paths.
+    let end = path.bytes().position(|b| b == b'?').unwrap_or(path.len());
+    let path = &path[..end];
+    let mut ids = Vec::new();
+    let mut start = 0;
+    for i in (0..=path.len()).filter(|&i| i == path.len() || path.as_bytes()[i] == b'/') {
+        let segment = &path[start..i];
+        if is_object_id(segment) {
+            ids.push(segment);
+        }
+        start = i + 1;
+    }
     if let Some(Value::Object(map)) = body {
         // The body's keys against the short list (no hashing): bodies have a handful of keys.
         for (key, value) in map {
@@ -177,6 +189,49 @@ mod tests {
         assert_eq!(ids, ["batch_77", "file-abc", "vs_1", "vs_2", "conv_9"]);
         assert!(named_ids("/chat/completions", None).is_empty());
         assert!(!is_object_id("file-"), "a bare prefix is no id");
+    }
+
+    #[test]
+    fn the_separator_shortcut_is_the_prefix_rule() {
+        let plain = |id: &str| {
+            PREFIXES
+                .iter()
+                .any(|p| id.len() > p.len() && id.starts_with(p))
+        };
+        for p in PREFIXES {
+            let sep = p.bytes().filter(|b| *b == b'-' || *b == b'_').count();
+            assert!(
+                sep == 1 && p.ends_with(['-', '_']),
+                "{p}: one separator, at the end"
+            );
+        }
+        let words = [
+            "",
+            "file-",
+            "file-1",
+            "file_1",
+            "files",
+            "batch_",
+            "batch_x",
+            "resp_a-b",
+            "vs-1",
+            "vs_1",
+            "chatcmpl-9",
+            "completions",
+            "-",
+            "_",
+            "a-file-1",
+            "ftjob-x",
+            "conv_",
+            "conv_é",
+            "upload_9",
+            "thread_x_y",
+            "msg_",
+            "run_1",
+        ];
+        for w in words {
+            assert_eq!(is_object_id(w), plain(w), "{w:?}");
+        }
     }
 
     #[test]
