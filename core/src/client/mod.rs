@@ -166,26 +166,32 @@ impl Client {
         body: Option<bytes::Bytes>,
         options: RequestOptions,
     ) -> Result<Routed<Box<serde_json::value::RawValue>>> {
-        let call = match body {
-            None => attempt::Call::new(method, path, None, options),
-            Some(text) => match peek::Peeked::of(&text)
-                .filter(|p| !p.names_objects && !self.engine.obs.needs_json_body())
-            {
-                Some(p) => {
-                    let encoded = attempt::Encoded {
-                        bytes: text,
-                        model: p.model,
-                        user: p.user,
-                    };
-                    attempt::Call::encoded(method, path, encoded, options)
-                }
-                None => {
-                    let body = serde_json::from_slice(&text).map_err(|e| {
-                        crate::Error::Config(format!("the request body is not valid JSON: {e}"))
-                    })?;
-                    attempt::Call::new(method, path, Some(body), options)
-                }
-            },
+        let Some(text) = body else {
+            return self
+                .engine
+                .execute(attempt::Call::new(method, path, None, options))
+                .await;
+        };
+        let peeked = if self.engine.obs.needs_json_body() {
+            None
+        } else {
+            peek::Peeked::of(&text).filter(|p| !p.names_objects)
+        };
+        let call = match peeked {
+            Some(p) => {
+                let encoded = attempt::Encoded {
+                    bytes: text,
+                    model: p.model,
+                    user: p.user,
+                };
+                attempt::Call::encoded(method, path, encoded, options)
+            }
+            None => {
+                let body = serde_json::from_slice(&text).map_err(|e| {
+                    crate::Error::Config(format!("the request body is not valid JSON: {e}"))
+                })?;
+                attempt::Call::new(method, path, Some(body), options)
+            }
         };
         self.engine.execute(call).await
     }
