@@ -9,6 +9,9 @@ use turnout::Side;
 use turnout::config::Rule;
 use turnout::routing::{Availability, RequestAttrs, TrafficState, select};
 
+/// A request's metadata entries, as the cases list them.
+type Metadata = &'static [(&'static str, &'static str)];
+
 fn bench(c: &mut Criterion) {
     let state = TrafficState {
         active: Side::Blue,
@@ -37,7 +40,7 @@ fn bench(c: &mut Criterion) {
     // The sticky key alone (no metadata: the rules are not looked at); a rule that misses on
     // the one-entry shortcut; the shapes it does not cover: a request carrying three metadata
     // entries (a tree lookup per rule condition), and a rule that matches.
-    let cases: [(&str, Option<&[(&str, &str)]>); 4] = [
+    let cases: [(&str, Option<Metadata>); 4] = [
         ("sticky key", None),
         ("rules miss + sticky key", Some(&[("tier", "free")])),
         (
