@@ -714,15 +714,15 @@ async fn a_client_started_while_redis_is_down_says_so_and_adopts_the_store_later
             .any(|e| e.kind == EventKind::StoreDisconnected)
     );
     redis.run();
-    wait("the stored state adopted", || {
-        c.traffic().weight_bp == 4200 && c.status().store.connected
+    // The link is marked up just before its event is published: wait for both.
+    wait("the stored state adopted, and said so", || {
+        c.traffic().weight_bp == 4200
+            && c.status().store.connected
+            && c.history()
+                .iter()
+                .any(|e| e.kind == EventKind::StoreReconnected)
     })
     .await;
-    assert!(
-        c.history()
-            .iter()
-            .any(|e| e.kind == EventKind::StoreReconnected)
-    );
     c.close();
 }
 
