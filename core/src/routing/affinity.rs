@@ -109,17 +109,21 @@ pub(crate) fn is_object_field(name: &str) -> bool {
 
 /// The ids of objects a request names: in its path, and in the body fields that name objects.
 pub(crate) fn named_ids<'a>(path: &'a str, body: Option<&'a Value>) -> Vec<&'a str> {
-    // Byte loops rather than `str::split`, whose searchers cost more than these short paths.
-    let end = path.bytes().position(|b| b == b'?').unwrap_or(path.len());
+    let end = memchr::memchr(b'?', path.as_bytes()).unwrap_or(path.len());
     let path = &path[..end];
+    let bytes = path.as_bytes();
     let mut ids = Vec::new();
-    let mut start = 0;
-    for i in (0..=path.len()).filter(|&i| i == path.len() || path.as_bytes()[i] == b'/') {
-        let segment = &path[start..i];
+    // Only a segment with a separator can be an id: the path is searched for separators, and
+    // only their segments are looked at (most paths, `/chat/completions`, have none).
+    let mut from = 0;
+    while let Some(at) = memchr::memchr2(b'-', b'_', &bytes[from..]).map(|i| from + i) {
+        let start = memchr::memrchr(b'/', &bytes[..at]).map_or(0, |i| i + 1);
+        let end = memchr::memchr(b'/', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+        let segment = &path[start..end];
         if is_object_id(segment) {
             ids.push(segment);
         }
-        start = i + 1;
+        from = end;
     }
     if let Some(Value::Object(map)) = body {
         // The body's keys against the short list (no hashing): bodies have a handful of keys.
@@ -188,6 +192,36 @@ mod tests {
         let ids = named_ids("/batches/batch_77/cancel?x=1", Some(&body));
         assert_eq!(ids, ["batch_77", "file-abc", "vs_1", "vs_2", "conv_9"]);
         assert!(named_ids("/chat/completions", None).is_empty());
+    }
+
+    #[test]
+    fn path_ids_are_the_segments_that_are_ids() {
+        let paths = [
+            "",
+            "/",
+            "/chat/completions",
+            "/responses/resp_1",
+            "/responses/resp_1/input_items",
+            "/files/file-abc/content?purpose=x_y",
+            "/batches/batch_77/cancel",
+            "resp_1",
+            "/vector_stores/vs_a/files/file-b",
+            "//resp_x//",
+            "/fine_tuning/jobs/ftjob-1/events",
+            "/threads/thread_a/runs/run_b/steps/step_c",
+            "/x-/_/resp_/resp__/file--",
+            "/models/gpt-4.1-mini",
+        ];
+        for path in paths {
+            let plain: Vec<&str> = path
+                .split('?')
+                .next()
+                .unwrap_or("")
+                .split('/')
+                .filter(|s| is_object_id(s))
+                .collect();
+            assert_eq!(named_ids(path, None), plain, "{path}");
+        }
         assert!(!is_object_id("file-"), "a bare prefix is no id");
     }
 
