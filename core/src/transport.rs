@@ -9,8 +9,10 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Method, RequestBuilder, Response};
+use reqwest::{Method, Response};
 
 use crate::clock::SharedClock;
 use crate::config::Bounds;
@@ -165,56 +167,72 @@ impl Transport {
         Ok(Self { client, bounds })
     }
 
-    /// The request of one exchange: URL, the endpoint's headers, `key`, the body.
-    fn request(&self, ep: &Endpoint, ex: Exchange<'_>, key: Option<&PooledKey>) -> RequestBuilder {
+    /// The request of one exchange: URL, the endpoint's headers, `key`, the body. Built in
+    /// place rather than through reqwest's builder, which moves the whole request at each
+    /// header. A path that makes no URL, or an idempotency key that is no header value, is
+    /// the caller's mistake: [`Error::Config`], before anything is sent.
+    fn request(
+        &self,
+        ep: &Endpoint,
+        ex: Exchange<'_>,
+        key: Option<&PooledKey>,
+    ) -> Result<reqwest::Request> {
         let Exchange {
             method,
             path,
             body,
+            timeout: _,
             idempotency_key,
             headers,
-            ..
         } = ex;
-        let mut req = match ep.parsed.iter().find(|(p, _)| *p == path) {
-            Some((_, url)) => self.client.request(method, url.clone()),
-            None => self.client.request(method, ep.url(path)),
+        let url = match ep.parsed.iter().find(|(p, _)| *p == path) {
+            Some((_, url)) => url.clone(),
+            None => reqwest::Url::parse(&ep.url(path))
+                .map_err(|e| Error::Config(format!("the path {path:?} makes no valid URL: {e}")))?,
         };
+        let mut req = reqwest::Request::new(method, url);
+        let out = req.headers_mut();
         let mut typed = false;
         for (name, value) in headers.into_iter().flatten() {
             if !ep.headers.contains_key(name) {
                 typed |= name == CONTENT_TYPE;
-                req = req.header(name, value.clone());
+                out.append(name, value.clone());
             }
         }
-        // Header by header: cloning the whole map first would allocate it twice.
         for (name, value) in &ep.headers {
-            req = req.header(name, value.clone());
+            out.append(name, value.clone());
         }
         if let Some(key) = key {
-            req = req.header(ep.keys.header(), key.value().clone());
+            out.append(ep.keys.header(), key.value().clone());
         }
         if let Some(key) = idempotency_key {
-            req = req.header("idempotency-key", key);
+            out.append("idempotency-key", idempotency_header(key)?);
         }
         if let Some(body) = body {
             // A pass-through request (it has headers of its own) goes with the type it had.
             if !typed && headers.is_none() {
-                req = req.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                out.append(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             }
-            req = req.body(body);
+            *req.body_mut() = Some(body.into());
         }
-        req
+        Ok(req)
     }
 
     /// Sends one exchange and reads the whole answer, all within `ex.timeout` (one timer for
     /// the exchange); anything but 2xx becomes [`Error::Status`] or a transport error.
     pub async fn fetch(&self, ep: &Endpoint, ex: Exchange<'_>) -> Result<Bytes> {
         let key = ep.keys.pick();
-        let result = self.fetch_with(ep, ex, key.as_deref()).await;
+        let (side, timeout) = (ep.side, ex.timeout);
+        let result = within(side, timeout, self.fetch_with(ep, ex, key.as_deref()))
+            .await
+            .and_then(|r| r);
         ep.learn(key.as_deref(), &result);
         result
     }
 
+    /// [`Transport::fetch`] without its timer. The request is built inside the future rather
+    /// than held beside it, and an error answer's reading is boxed: this future is part of
+    /// every request's, which is copied whole on its way into its box.
     async fn fetch_with(
         &self,
         ep: &Endpoint,
@@ -222,18 +240,28 @@ impl Transport {
         key: Option<&PooledKey>,
     ) -> Result<Bytes> {
         let (side, timeout) = (ep.side, ex.timeout);
-        let req = self.request(ep, ex, key);
-        let exchange = async {
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| transport_error(side, &e, timeout))?;
-            if !resp.status().is_success() {
-                return Err(self.read_error(side, resp, timeout).await.0);
-            }
-            self.body_of(side, resp, timeout).await
-        };
-        within(side, timeout, exchange).await?
+        let resp = self
+            .client
+            .execute(self.request(ep, ex, key)?)
+            .await
+            .map_err(|e| transport_error(side, &e, timeout))?;
+        self.answer_of(side, resp, timeout).await
+    }
+
+    /// A 2xx answer's body (within `bounds.response_body_bytes`), or any other answer as its
+    /// error. A plain function, so that the answer is held once, by the future that reads it;
+    /// an error's reading is boxed.
+    fn answer_of(
+        &self,
+        side: Side,
+        resp: Response,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Bytes>> + '_ {
+        if resp.status().is_success() {
+            Either::Left(self.body_of(side, resp, timeout))
+        } else {
+            Either::Right(Box::pin(self.read_error(side, resp, timeout)).map(|(e, _)| Err(e)))
+        }
     }
 
     /// Sends one exchange; a 2xx answer is returned with its body unread, anything else becomes
@@ -252,10 +280,13 @@ impl Transport {
         key: Option<&PooledKey>,
     ) -> Result<Response> {
         let timeout = ex.timeout;
-        let req = self.request(ep, ex, key);
-        let resp = within(ep.side, timeout, req.send())
-            .await?
-            .map_err(|e| transport_error(ep.side, &e, timeout))?;
+        let resp = within(
+            ep.side,
+            timeout,
+            self.client.execute(self.request(ep, ex, key)?),
+        )
+        .await?
+        .map_err(|e| transport_error(ep.side, &e, timeout))?;
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -267,8 +298,8 @@ impl Transport {
     pub async fn send_any(&self, ep: &Endpoint, ex: Exchange<'_>) -> Result<Response> {
         let timeout = ex.timeout;
         let key = ep.keys.pick();
-        let req = self.request(ep, ex, key.as_deref());
-        let result = within(ep.side, timeout, req.send())
+        let req = self.request(ep, ex, key.as_deref())?;
+        let result = within(ep.side, timeout, self.client.execute(req))
             .await
             .and_then(|r| r.map_err(|e| transport_error(ep.side, &e, timeout)));
         // The key pool learns from an answer's status and `Retry-After` (failures without an
@@ -314,20 +345,40 @@ impl Transport {
     }
 
     /// A 2xx answer's body, within `bounds.response_body_bytes`.
-    async fn body_of(&self, side: Side, resp: Response, timeout: Duration) -> Result<Bytes> {
+    fn body_of(
+        &self,
+        side: Side,
+        resp: Response,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Bytes>> + use<> {
         let max = self.bounds.response_body_bytes;
-        read_bounded(side, resp, timeout, max, Overflow::Fail).await
+        read_bounded(side, resp, timeout, max, Overflow::Fail)
     }
 }
 
-/// `fut`'s output, or a timeout of `side` once `timeout` has passed.
-async fn within<T>(side: Side, timeout: Duration, fut: impl Future<Output = T>) -> Result<T> {
-    tokio::time::timeout(timeout, fut)
-        .await
-        .map_err(|_| Error::Timeout {
+/// An idempotency key as the header that carries it; one that is no header value (a line
+/// break, a non-ASCII character) is refused.
+pub(crate) fn idempotency_header(key: &str) -> Result<HeaderValue> {
+    HeaderValue::from_str(key).map_err(|_| {
+        Error::Config(
+            "the idempotency key is not a valid HTTP header value (visible ASCII only)".into(),
+        )
+    })
+}
+
+/// `fut`'s output, or a timeout of `side` once `timeout` has passed. A plain function, not an
+/// `async fn`: an `async fn` would hold `fut` twice (as its argument and inside the timer).
+fn within<T>(
+    side: Side,
+    timeout: Duration,
+    fut: impl Future<Output = T>,
+) -> impl Future<Output = Result<T>> {
+    tokio::time::timeout(timeout, fut).map(move |r| {
+        r.map_err(|_| Error::Timeout {
             environment: side,
             after: timeout,
         })
+    })
 }
 
 /// What reading past a body's bound does.

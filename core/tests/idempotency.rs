@@ -163,3 +163,28 @@ async fn a_404_outside_inference_is_not_a_missing_model() {
     );
     sims.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_idempotency_key_that_is_no_header_value_is_refused_before_anything_is_sent() {
+    let (blue, blue_hits, _) = failing().await;
+    let (green, green_hits, _) = failing().await;
+    let client = client(&blue, &green);
+    let err = client
+        .chat()
+        .create(chat("gpt-4o", "hi"))
+        .options(RequestOptions {
+            idempotency_key: Some("line\nbreak".into()),
+            ..RequestOptions::default()
+        })
+        .await
+        .expect_err("no request can carry that key");
+    assert_eq!(err.kind(), turnout::ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("idempotency"), "{err}");
+    let sent = blue_hits.load(Ordering::Relaxed) + green_hits.load(Ordering::Relaxed);
+    assert_eq!(sent, 0, "nothing reached an upstream");
+    // The caller's mistake says nothing about either side's health.
+    for side in [Side::Blue, Side::Green] {
+        let window = client.status().environments[&side].window;
+        assert_eq!(window.failures, 0, "{side}: {window:?}");
+    }
+}

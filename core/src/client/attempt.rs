@@ -132,14 +132,14 @@ impl Engine {
     /// Runs a non-streaming call to completion.
     pub(crate) async fn execute<T: DeserializeOwned + KnownUsage>(
         &self,
-        call: Call,
+        call: &Call,
     ) -> Result<Routed<T>> {
-        self.resolve_objects(&call).await;
+        self.resolve_objects(call).await;
         let started = Instant::now();
         let mut cur = self
-            .begin(&call)
+            .begin(call)
             .map_err(|e| self.refused(call.field("model"), e))?;
-        let mut ticket = match self.admit::<T>(&call, true, cur.side, cur.deadline).await? {
+        let mut ticket = match self.admit::<T>(call, true, cur.side, cur.deadline).await? {
             Admission::Go(ticket) => ticket,
             Admission::Cached(hit) => return Ok(hit),
         };
@@ -147,14 +147,14 @@ impl Engine {
             if let Err(e) = self.permit(&mut cur) {
                 return Err(self.gave_up(&ticket, cur.side, cur.model(), cur.attempts, e));
             }
-            let (side, timeout, by_deadline) = self.attempt_target(&call, &cur);
-            let body = self.body_for(&call, &mut cur)?;
+            let (side, timeout, by_deadline) = self.attempt_target(call, &cur);
+            let body = self.body_for(call, &mut cur)?;
             let sent = Instant::now();
             let span = ticket.attempt_span(side, cur.model(), cur.attempts);
             let hedge = self.hedge_plan(cur.kind, side, cur.attempts, cur.pass);
             let result = self
                 .race(side, hedge, || {
-                    self.exchange::<T>(&call, side, body.clone(), timeout)
+                    self.exchange::<T>(call, side, body.clone(), timeout)
                 })
                 .instrument(span)
                 .await;
@@ -172,12 +172,12 @@ impl Engine {
                         elapsed,
                         None,
                     );
-                    self.learn_objects(&call, cur.kind, side, &raw);
+                    self.learn_objects(call, cur.kind, side, &raw);
                     let mut route = self.route_info(&cur, started);
                     let usage = data.known_usage().unwrap_or_else(|| usage_of(&raw));
                     self.settle(ticket, &mut route, &raw, usage);
                     if self.config.shadow.is_some() {
-                        self.shadow_after(&call, super::shadow::Primary::of(&route, raw, elapsed));
+                        self.shadow_after(call, super::shadow::Primary::of(&route, raw, elapsed));
                     }
                     return Ok(Routed { data, route });
                 }
@@ -293,7 +293,8 @@ impl Engine {
         match self.after_failure(cur, error) {
             Next::Now => Ok(()),
             Next::After(delay) => {
-                tokio::time::sleep(delay).await;
+                // Boxed: a backoff's timer adds nothing to the future of a request without one.
+                Box::pin(tokio::time::sleep(delay)).await;
                 Ok(())
             }
             Next::Fail(e) => Err(self.gave_up(ticket, side, cur.model(), cur.attempts, e)),
@@ -304,6 +305,9 @@ impl Engine {
     pub(super) fn begin(&self, call: &Call) -> Result<Cursor> {
         if self.is_closed() {
             return Err(Error::Closed);
+        }
+        if let Some(key) = &call.options.idempotency_key {
+            crate::transport::idempotency_header(key)?;
         }
         let state = self.traffic.peek();
         let lookup = if call.options.environment.is_none() {

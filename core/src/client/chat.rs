@@ -119,35 +119,46 @@ impl IntoFuture for ChatCreate {
     type IntoFuture = BoxFuture<Self::Output>;
 
     fn into_future(mut self) -> Self::IntoFuture {
-        Box::pin(async move {
-            self.request.stream = None;
-            // Straight to bytes when nothing needs the JSON value (and no extra parameter
-            // shadows a field that routing reads); else through a `Value`, like untyped calls.
-            const SHADOWED: [&str; 5] = ["model", "messages", "stream", "stream_options", "user"];
-            let engine = &self.client.engine;
-            if !engine.obs.needs_json_body()
-                && !SHADOWED.iter().any(|k| self.request.extra.contains_key(*k))
-            {
-                let bytes = serde_json::to_vec(&self.request)
-                    .map_err(|e| Error::Config(format!("the request cannot be encoded: {e}")))?;
-                let encoded = Encoded {
-                    bytes: bytes.into(),
-                    model: Some(self.request.model),
-                    user: self.request.user,
-                };
-                let call = Call::encoded(Method::POST, "/chat/completions", encoded, self.options);
-                return engine.execute(call).await;
-            }
+        // The call is built before the future: the future holds it once, inside `execute`'s.
+        self.request.stream = None;
+        let engine = std::sync::Arc::clone(&self.client.engine);
+        match self.into_call() {
+            Ok(call) => Box::pin(async move { engine.execute(&call).await }),
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        }
+    }
+}
+
+impl ChatCreate {
+    /// The call this request stands for. Straight to bytes when nothing needs the JSON value
+    /// (and no extra parameter shadows a field that routing reads); else through a `Value`,
+    /// like untyped calls.
+    fn into_call(self) -> Result<Call> {
+        const SHADOWED: [&str; 5] = ["model", "messages", "stream", "stream_options", "user"];
+        if self.client.engine.obs.needs_json_body()
+            || SHADOWED.iter().any(|k| self.request.extra.contains_key(*k))
+        {
             let body = to_body(&self.request)?;
-            send(
-                &self.client,
+            return Ok(Call::new(
                 Method::POST,
                 "/chat/completions",
                 Some(body),
                 self.options,
-            )
-            .await
-        })
+            ));
+        }
+        let bytes = serde_json::to_vec(&self.request)
+            .map_err(|e| Error::Config(format!("the request cannot be encoded: {e}")))?;
+        let encoded = Encoded {
+            bytes: bytes.into(),
+            model: Some(self.request.model),
+            user: self.request.user,
+        };
+        Ok(Call::encoded(
+            Method::POST,
+            "/chat/completions",
+            encoded,
+            self.options,
+        ))
     }
 }
 
@@ -187,10 +198,8 @@ async fn send<T: DeserializeOwned + KnownUsage>(
     body: Option<serde_json::Value>,
     options: RequestOptions,
 ) -> Result<Routed<T>> {
-    client
-        .engine
-        .execute(Call::new(method, path, body, options))
-        .await
+    let call = Call::new(method, path, body, options);
+    client.engine.execute(&call).await
 }
 
 /// `client.embeddings()`.

@@ -86,6 +86,9 @@ impl Engine {
     /// Runs `launch()` once, and again after each `plan.delay` while no answer has come (up to
     /// `plan.max_extra` times, while the retry budget allows); returns the first success, or
     /// the last error once every launched attempt has failed. The others are dropped.
+    ///
+    /// Without a plan this is `launch()` itself; the race is boxed, so that its state (a
+    /// timer, the set of attempts) adds nothing to the future of a request without hedging.
     pub(crate) async fn race<X, Fut>(
         &self,
         side: Side,
@@ -95,9 +98,22 @@ impl Engine {
     where
         Fut: Future<Output = Result<X>>,
     {
-        let Some(plan) = plan else {
-            return launch().await;
-        };
+        match plan {
+            None => launch().await,
+            Some(plan) => Box::pin(self.hedged(side, plan, launch)).await,
+        }
+    }
+
+    /// [`Engine::race`] with a plan.
+    async fn hedged<X, Fut>(
+        &self,
+        side: Side,
+        plan: HedgePlan,
+        mut launch: impl FnMut() -> Fut,
+    ) -> Result<X>
+    where
+        Fut: Future<Output = Result<X>>,
+    {
         let mut running = FuturesUnordered::new();
         running.push(launch());
         let mut extra = 0;

@@ -11,6 +11,8 @@ mod deadline;
 pub(crate) mod engine;
 mod fleet_rollout;
 mod fork;
+#[cfg(test)]
+mod future_size;
 pub(crate) mod guard;
 mod hedge;
 mod key_pool;
@@ -43,8 +45,10 @@ pub use route::{RouteInfo, Routed};
 pub use shared_state::StoreStatus;
 pub use stream::{ChatStream, RoutedStream};
 
+use std::future::Future;
 use std::sync::Arc;
 
+use futures_util::future::Either;
 use reqwest::Method;
 use serde_json::Value;
 
@@ -132,16 +136,15 @@ impl Client {
 
     /// Sends any request (`path` under the base URL, e.g. `/responses`), routed like the
     /// others, and returns the JSON answer. This is what the bindings build on.
-    pub async fn request_json(
+    pub fn request_json(
         &self,
         method: Method,
         path: &str,
         body: Option<Value>,
         options: RequestOptions,
-    ) -> Result<Routed<Value>> {
-        self.engine
-            .execute(attempt::Call::new(method, path, body, options))
-            .await
+    ) -> impl Future<Output = Result<Routed<Value>>> + Send + '_ {
+        let call = attempt::Call::new(method, path, body, options);
+        async move { self.engine.execute(&call).await }
     }
 
     /// [`Client::request_json`] for a body that is JSON text already, answered as JSON text:
@@ -159,25 +162,37 @@ impl Client {
     /// println!("{} via {}", answer.data.get(), answer.route.environment);
     /// # Ok(()) }
     /// ```
-    pub async fn request_text(
+    pub fn request_text(
         &self,
         method: Method,
         path: &str,
         body: Option<bytes::Bytes>,
         options: RequestOptions,
-    ) -> Result<Routed<Box<serde_json::value::RawValue>>> {
+    ) -> impl Future<Output = Result<Routed<Box<serde_json::value::RawValue>>>> + Send + '_ {
+        match self.text_call(method, path, body, options) {
+            Ok(call) => Either::Left(async move { self.engine.execute(&call).await }),
+            Err(e) => Either::Right(std::future::ready(Err(e))),
+        }
+    }
+
+    /// The call [`Client::request_text`] sends: the text as it came when nothing needs it
+    /// decoded, else its JSON value.
+    fn text_call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<bytes::Bytes>,
+        options: RequestOptions,
+    ) -> Result<attempt::Call> {
         let Some(text) = body else {
-            return self
-                .engine
-                .execute(attempt::Call::new(method, path, None, options))
-                .await;
+            return Ok(attempt::Call::new(method, path, None, options));
         };
         let peeked = if self.engine.obs.needs_json_body() {
             None
         } else {
             peek::Peeked::of(&text).filter(|p| !p.names_objects)
         };
-        let call = match peeked {
+        Ok(match peeked {
             Some(p) => {
                 let encoded = attempt::Encoded {
                     bytes: text,
@@ -192,8 +207,7 @@ impl Client {
                 })?;
                 attempt::Call::new(method, path, Some(body), options)
             }
-        };
-        self.engine.execute(call).await
+        })
     }
 
     /// Sends any streaming request and returns its server-sent events decoded as JSON. For

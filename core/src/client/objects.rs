@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::attempt::Call;
 use super::engine::Engine;
 use crate::environment::Side;
+use crate::state::Store;
 
 /// Longest wait for the store's answer about an object; past it the request routes as if the
 /// object were unknown (a GET of it still gets its one look on the other side).
@@ -32,7 +33,8 @@ impl Engine {
     }
 
     /// Asks the fleet's store about the objects `call` names that this process has not seen,
-    /// and keeps what it knows. Requests that name no object, or that are pinned, ask nothing.
+    /// and keeps what it knows. Requests that name no object, or that are pinned, ask nothing;
+    /// the lookups are boxed so that they add nothing to the future of a request without them.
     pub(crate) async fn resolve_objects(&self, call: &Call) {
         let Some(store) = self.shared.object_store() else {
             return;
@@ -40,7 +42,15 @@ impl Engine {
         if call.options.environment.is_some() {
             return;
         }
-        for id in self.affinity.unknown_ids(&call.path, call.body.as_ref()) {
+        let ids = self.affinity.unknown_ids(&call.path, call.body.as_ref());
+        if !ids.is_empty() {
+            Box::pin(self.look_up_objects(store, ids)).await;
+        }
+    }
+
+    /// Asks `store` where each of `ids` lives, one at a time, within [`LOOKUP_TIMEOUT`] each.
+    async fn look_up_objects(&self, store: &Store, ids: Vec<String>) {
+        for id in ids {
             match tokio::time::timeout(LOOKUP_TIMEOUT, store.object_side(&id)).await {
                 Ok(Ok(Some(side))) => self.affinity.record(&id, side),
                 Ok(Ok(None)) => {}

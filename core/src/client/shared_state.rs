@@ -430,7 +430,8 @@ impl Engine {
         let (Some(limits), Some(store)) = (&self.shared.limits, &self.shared.store) else {
             return Ok(());
         };
-        let (mode, changed) = limits.admit(store, tokens, timeout).await?;
+        // Boxed: a Redis round trip's state adds nothing to the future of a request without it.
+        let (mode, changed) = Box::pin(limits.admit(store, tokens, timeout)).await?;
         if changed {
             let reason = match mode {
                 crate::limits::LimitMode::Local => {
