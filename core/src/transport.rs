@@ -230,22 +230,25 @@ impl Transport {
         result
     }
 
-    /// [`Transport::fetch`] without its timer. The request is built inside the future rather
-    /// than held beside it, and an error answer's reading is boxed: this future is part of
-    /// every request's, which is copied whole on its way into its box.
-    async fn fetch_with(
+    /// [`Transport::fetch`] without its timer. A plain function: the request is built (and
+    /// handed to reqwest) before the future, which holds reqwest's future and then the answer,
+    /// not what they were made from.
+    fn fetch_with(
         &self,
         ep: &Endpoint,
         ex: Exchange<'_>,
         key: Option<&PooledKey>,
-    ) -> Result<Bytes> {
+    ) -> impl Future<Output = Result<Bytes>> + '_ {
         let (side, timeout) = (ep.side, ex.timeout);
-        let resp = self
-            .client
-            .execute(self.request(ep, ex, key)?)
-            .await
-            .map_err(|e| transport_error(side, &e, timeout))?;
-        self.answer_of(side, resp, timeout).await
+        let pending = self
+            .request(ep, ex, key)
+            .map(|req| self.client.execute(req));
+        async move {
+            let resp = pending?
+                .await
+                .map_err(|e| transport_error(side, &e, timeout))?;
+            self.answer_of(side, resp, timeout).await
+        }
     }
 
     /// A 2xx answer's body (within `bounds.response_body_bytes`), or any other answer as its

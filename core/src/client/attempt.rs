@@ -152,13 +152,15 @@ impl Engine {
             let sent = Instant::now();
             let span = ticket.attempt_span(side, cur.model(), cur.attempts);
             let hedge = self.hedge_plan(cur.kind, side, cur.attempts, cur.pass);
-            let result = self
+            // The answer is matched where it is awaited, not held in a local: a local would
+            // be kept (a whole `T`) in the future's state across the failure's await below.
+            let error = match self
                 .race(side, hedge, || {
-                    self.exchange::<T>(call, side, body.clone(), timeout)
+                    Box::pin(self.exchange::<T>(call, side, body.clone(), timeout))
                 })
                 .instrument(span)
-                .await;
-            match result {
+                .await
+            {
                 Ok((data, raw)) => {
                     let elapsed = sent.elapsed();
                     self.record(side, Outcome::Success, cur.pass, elapsed, None);
@@ -181,11 +183,10 @@ impl Engine {
                     }
                     return Ok(Routed { data, route });
                 }
-                Err(e) => {
-                    self.attempt_failed(&ticket, &mut cur, side, sent, by_deadline, e)
-                        .await?;
-                }
-            }
+                Err(e) => e,
+            };
+            Box::pin(self.attempt_failed(&ticket, &mut cur, side, sent, by_deadline, error))
+                .await?;
         }
     }
 
@@ -259,7 +260,7 @@ impl Engine {
                     ));
                 }
                 Err(e) => {
-                    self.attempt_failed(&ticket, &mut cur, side, sent, by_deadline, e)
+                    Box::pin(self.attempt_failed(&ticket, &mut cur, side, sent, by_deadline, e))
                         .await?;
                 }
             }

@@ -123,7 +123,10 @@ impl IntoFuture for ChatCreate {
         self.request.stream = None;
         let engine = std::sync::Arc::clone(&self.client.engine);
         match self.into_call() {
-            Ok(call) => Box::pin(async move { engine.execute(&call).await }),
+            Ok(call) => {
+                let call = Box::new(call);
+                Box::pin(async move { engine.execute(&call).await })
+            }
             Err(e) => Box::pin(std::future::ready(Err(e))),
         }
     }

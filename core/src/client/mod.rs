@@ -143,7 +143,7 @@ impl Client {
         body: Option<Value>,
         options: RequestOptions,
     ) -> impl Future<Output = Result<Routed<Value>>> + Send + '_ {
-        let call = attempt::Call::new(method, path, body, options);
+        let call = Box::new(attempt::Call::new(method, path, body, options));
         async move { self.engine.execute(&call).await }
     }
 
@@ -170,7 +170,10 @@ impl Client {
         options: RequestOptions,
     ) -> impl Future<Output = Result<Routed<Box<serde_json::value::RawValue>>>> + Send + '_ {
         match self.text_call(method, path, body, options) {
-            Ok(call) => Either::Left(async move { self.engine.execute(&call).await }),
+            Ok(call) => {
+                let call = Box::new(call);
+                Either::Left(async move { self.engine.execute(&call).await })
+            }
             Err(e) => Either::Right(std::future::ready(Err(e))),
         }
     }

@@ -112,6 +112,21 @@ impl Ticket {
     }
 }
 
+/// A request past the cache's lookup: when it began, its span, its cache key.
+struct Admitting {
+    started: Instant,
+    span: Span,
+    key: Option<(Side, CacheKey)>,
+}
+
+/// What the cache's lookup found.
+enum Looked<T> {
+    /// The cache's answer.
+    Hit(Routed<T>),
+    /// No answer: the request goes on to the limits.
+    Miss(Admitting),
+}
+
 /// The start of a request: go ahead with a ticket, or here is the cached answer.
 pub(crate) enum Admission<T> {
     Go(Ticket),
@@ -122,6 +137,9 @@ impl Engine {
     /// Once `side` is selected: answers from the cache when it holds an answer of that side
     /// (non-streaming calls only, and not calls pinned to a side), else waits for the
     /// client-side limits, no longer than the request's timeout or its deadline.
+    ///
+    /// Without limits nothing here waits; with them, the wait is boxed, so that its state adds
+    /// nothing to the future of every request without them.
     pub(crate) async fn admit<T: DeserializeOwned>(
         &self,
         call: &Call,
@@ -129,11 +147,27 @@ impl Engine {
         side: Side,
         deadline: Deadline,
     ) -> Result<Admission<T>> {
+        let admitting = match self.look_up::<T>(call, cacheable, side)? {
+            Looked::Hit(hit) => return Ok(Admission::Cached(hit)),
+            Looked::Miss(admitting) => admitting,
+        };
+        match self.obs.limits.unlimited() {
+            Some(permit) if !self.fleet_limits_on() => self.admitted(call, admitting, Ok(permit)),
+            _ => Box::pin(self.admit_waiting(call, admitting, deadline)).await,
+        }
+    }
+
+    /// The request's span, and its answer from the cache if the cache holds one.
+    fn look_up<T: DeserializeOwned>(
+        &self,
+        call: &Call,
+        cacheable: bool,
+        side: Side,
+    ) -> Result<Looked<T>> {
         if self.is_closed() {
             return Err(Error::Closed);
         }
         let started = Instant::now();
-        let model = call.field("model");
         let span = tracing::info_span!(
             "turnout.request",
             method = %call.method,
@@ -156,14 +190,27 @@ impl Engine {
             .and_then(|(_, k)| self.cache_hit::<T>(k, started))
         {
             let route = &hit.route;
+            let model = call.field("model");
             obs.metrics
                 .request(Some(route.environment), model, Outcome::Cached);
             span.record("side", route.environment.as_str());
             span.record("model", model.unwrap_or(""));
             span.record("attempts", 0);
             span.record("outcome", Outcome::Cached.as_str());
-            return Ok(Admission::Cached(hit));
+            return Ok(Looked::Hit(hit));
         }
+        Ok(Looked::Miss(Admitting { started, span, key }))
+    }
+
+    /// Waits for the fleet's limits first (Redis GCRA, when configured), then this process's
+    /// buckets in priority order, within what is left of the request's timeout.
+    async fn admit_waiting<T>(
+        &self,
+        call: &Call,
+        admitting: Admitting,
+        deadline: Deadline,
+    ) -> Result<Admission<T>> {
+        let obs = &self.obs;
         let (timeout, _) = deadline.clip(call.options.timeout.unwrap_or(self.config.timeout));
         let tokens = if obs.limits.counts_tokens() {
             estimate_tokens(call.body.as_ref())
@@ -172,33 +219,37 @@ impl Engine {
         };
         let priority = call.options.priority;
         let waiting = Instant::now();
-        // The fleet's limits first (Redis GCRA, when configured), then this process's buckets
-        // in priority order, within what is left of the wait.
-        let admitted = match self
-            .fleet_admit(tokens, timeout)
-            .instrument(span.clone())
-            .await
-        {
-            Ok(()) => {
-                obs.limits
-                    .acquire(tokens, timeout.saturating_sub(started.elapsed()), priority)
-                    .instrument(span.clone())
-                    .await
-            }
-            Err(e) => Err(e),
-        };
+        let admitted = async {
+            self.fleet_admit(tokens, timeout).await?;
+            let left = timeout.saturating_sub(admitting.started.elapsed());
+            obs.limits.acquire(tokens, left, priority).await
+        }
+        .instrument(admitting.span.clone())
+        .await;
+        if admitted.is_ok() && obs.limits.is_on() {
+            obs.metrics
+                .traffic
+                .waited(priority.as_str(), waiting.elapsed());
+        }
+        self.admitted(call, admitting, admitted)
+    }
+
+    /// The ticket of an admitted request, or the refusal counted.
+    fn admitted<T>(
+        &self,
+        call: &Call,
+        admitting: Admitting,
+        admitted: Result<Permit>,
+    ) -> Result<Admission<T>> {
+        let obs = &self.obs;
+        let model = call.field("model");
         let permit = match admitted {
-            Ok(p) => {
-                if obs.limits.is_on() {
-                    obs.metrics
-                        .traffic
-                        .waited(priority.as_str(), waiting.elapsed());
-                }
-                p
-            }
+            Ok(p) => p,
             Err(e) => {
                 obs.metrics.request(None, model, Outcome::of(Err(&e)));
-                span.record("outcome", Outcome::of(Err(&e)).as_str());
+                admitting
+                    .span
+                    .record("outcome", Outcome::of(Err(&e)).as_str());
                 return Err(e);
             }
         };
@@ -211,8 +262,8 @@ impl Engine {
         Ok(Admission::Go(Ticket {
             permit: Some(permit),
             tag,
-            key,
-            span,
+            key: admitting.key,
+            span: admitting.span,
             attempt: None,
             otel: obs
                 .otel

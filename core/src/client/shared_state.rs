@@ -423,15 +423,22 @@ impl Engine {
         self.publish_all(events);
     }
 
+    /// Whether requests wait for fleet-wide rate limits (a Redis store with a limit).
+    pub(crate) fn fleet_limits_on(&self) -> bool {
+        self.shared.limits.is_some() && self.shared.store.is_some()
+    }
+
     /// Waits for the fleet-wide rate limits (a Redis store with a per-minute limit), up to
     /// `timeout`; while Redis cannot be reached the local buckets decide alone, and an event
     /// says so when that starts and ends.
     pub(crate) async fn fleet_admit(&self, tokens: u64, timeout: Duration) -> Result<()> {
+        if !self.fleet_limits_on() {
+            return Ok(());
+        }
         let (Some(limits), Some(store)) = (&self.shared.limits, &self.shared.store) else {
             return Ok(());
         };
-        // Boxed: a Redis round trip's state adds nothing to the future of a request without it.
-        let (mode, changed) = Box::pin(limits.admit(store, tokens, timeout)).await?;
+        let (mode, changed) = limits.admit(store, tokens, timeout).await?;
         if changed {
             let reason = match mode {
                 crate::limits::LimitMode::Local => {

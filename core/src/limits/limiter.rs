@@ -114,6 +114,11 @@ impl Limiter {
         self.queue.waiting()
     }
 
+    /// A permit without waiting when no limit is set; `None` when requests may wait.
+    pub fn unlimited(&self) -> Option<Permit> {
+        (!self.is_on()).then(|| Permit::free(None))
+    }
+
     /// Whether any limit is set (requests may wait).
     pub fn is_on(&self) -> bool {
         self.config != RateLimit::default()
