@@ -432,9 +432,6 @@ impl Engine {
     /// `timeout`; while Redis cannot be reached the local buckets decide alone, and an event
     /// says so when that starts and ends.
     pub(crate) async fn fleet_admit(&self, tokens: u64, timeout: Duration) -> Result<()> {
-        if !self.fleet_limits_on() {
-            return Ok(());
-        }
         let (Some(limits), Some(store)) = (&self.shared.limits, &self.shared.store) else {
             return Ok(());
         };
