@@ -187,8 +187,11 @@ impl Transport {
         } = ex;
         let url = match ep.parsed.iter().find(|(p, _)| *p == path) {
             Some((_, url)) => url.clone(),
-            None => reqwest::Url::parse(&ep.url(path))
-                .map_err(|e| Error::Config(format!("the path {path:?} makes no valid URL: {e}")))?,
+            None => reqwest::Url::parse(&ep.url(path)).map_err(|e| {
+                // The path without its query, which may carry a credential.
+                let path = path.split('?').next().unwrap_or_default();
+                Error::Config(format!("the path {path:?} makes no valid URL: {e}"))
+            })?,
         };
         let mut req = reqwest::Request::new(method, url);
         let out = req.headers_mut();
