@@ -67,6 +67,9 @@ async fn send(
         .await
 }
 
+/// A request body with nothing in it but the model.
+const SHORT: &str = r#"{"model":"gpt-4.1","messages":[]}"#;
+
 const ANSWER: &str = r#"{"id":"c-1", "object":"chat.completion","created":1,"model":"gpt-4.1","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4},"x_extra":1.50}"#;
 
 #[tokio::test]
@@ -124,13 +127,9 @@ async fn routing_reads_user_and_model_from_the_text() {
 async fn a_side_s_model_name_is_written_into_the_text() {
     let (url, seen) = recording(ANSWER).await;
     let client = both_at(&url, Some(("gpt-4.1", "deploy-41")));
-    let routed = send(
-        &client,
-        "/chat/completions",
-        r#"{"model":"gpt-4.1","messages":[]}"#,
-    )
-    .await
-    .expect("answer");
+    let routed = send(&client, "/chat/completions", SHORT)
+        .await
+        .expect("answer");
     assert_eq!(routed.route.upstream_model.as_deref(), Some("deploy-41"));
     let sent: serde_json::Value = serde_json::from_str(&bodies(&seen)[0]).expect("json");
     assert_eq!(sent["model"], "deploy-41");
@@ -156,13 +155,9 @@ async fn bad_text_is_refused_before_anything_is_sent() {
 async fn an_answer_that_is_not_json_is_a_decode_failure() {
     let (url, _seen) = recording("<html>oops</html>").await;
     let client = both_at(&url, None);
-    let err = send(
-        &client,
-        "/chat/completions",
-        r#"{"model":"gpt-4.1","messages":[]}"#,
-    )
-    .await
-    .expect_err("not JSON");
+    let err = send(&client, "/chat/completions", SHORT)
+        .await
+        .expect_err("not JSON");
     assert!(matches!(err, Error::Decode { .. }), "{err}");
 }
 

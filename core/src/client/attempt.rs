@@ -139,7 +139,10 @@ impl Engine {
         let mut cur = self
             .begin(call)
             .map_err(|e| self.refused(call.field("model"), e))?;
-        let mut ticket = match self.admit::<T>(call, true, cur.side, cur.deadline).await? {
+        let mut ticket = match self
+            .admit::<T>(call, true, cur.side, cur.deadline, started)
+            .await?
+        {
             Admission::Go(ticket) => ticket,
             Admission::Cached(hit) => return Ok(hit),
         };
@@ -202,7 +205,9 @@ impl Engine {
         let mut cur = self
             .begin(&call)
             .map_err(|e| self.refused(call.field("model"), e))?;
-        let mut ticket = self.admit_stream(&call, cur.side, cur.deadline).await?;
+        let mut ticket = self
+            .admit_stream(&call, cur.side, cur.deadline, started)
+            .await?;
         loop {
             if let Err(e) = self.permit(&mut cur) {
                 return Err(self.gave_up(&ticket, cur.side, cur.model(), cur.attempts, e));

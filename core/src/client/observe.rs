@@ -146,8 +146,9 @@ impl Engine {
         cacheable: bool,
         side: Side,
         deadline: Deadline,
+        started: Instant,
     ) -> Result<Admission<T>> {
-        let admitting = match self.look_up::<T>(call, cacheable, side)? {
+        let admitting = match self.look_up::<T>(call, cacheable, side, started)? {
             Looked::Hit(hit) => return Ok(Admission::Cached(hit)),
             Looked::Miss(admitting) => admitting,
         };
@@ -157,17 +158,18 @@ impl Engine {
         }
     }
 
-    /// The request's span, and its answer from the cache if the cache holds one.
+    /// The request's span, and its answer from the cache if the cache holds one (its latency
+    /// counted from `started`, when the call began).
     fn look_up<T: DeserializeOwned>(
         &self,
         call: &Call,
         cacheable: bool,
         side: Side,
+        started: Instant,
     ) -> Result<Looked<T>> {
         if self.is_closed() {
             return Err(Error::Closed);
         }
-        let started = Instant::now();
         let span = tracing::info_span!(
             "turnout.request",
             method = %call.method,
@@ -277,9 +279,10 @@ impl Engine {
         call: &Call,
         side: Side,
         deadline: Deadline,
+        started: Instant,
     ) -> Result<Ticket> {
         match self
-            .admit::<serde_json::Value>(call, false, side, deadline)
+            .admit::<serde_json::Value>(call, false, side, deadline, started)
             .await?
         {
             Admission::Go(ticket) => Ok(ticket),

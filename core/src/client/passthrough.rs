@@ -47,7 +47,9 @@ impl Engine {
         let mut cur = self
             .begin(&call)
             .map_err(|e| self.refused(call.field("model"), e))?;
-        let mut ticket = self.admit_stream(&call, cur.side, cur.deadline).await?;
+        let mut ticket = self
+            .admit_stream(&call, cur.side, cur.deadline, started)
+            .await?;
         loop {
             if let Err(e) = self.permit(&mut cur) {
                 return Err(self.gave_up(&ticket, cur.side, cur.model(), cur.attempts, e));

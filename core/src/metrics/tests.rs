@@ -121,6 +121,12 @@ fn value(text: &str, series: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
+/// The exposed `turnout_tokens_total` of prompts and of completions.
+fn token_totals(text: &str) -> (Option<f64>, Option<f64>) {
+    let kind = |k: &str| value(text, &format!(r#"turnout_tokens_total{{kind="{k}"}}"#));
+    (kind("prompt"), kind("completion"))
+}
+
 fn tokens(prompt: u64, completion: u64) -> Tokens {
     Tokens {
         prompt,
@@ -170,14 +176,7 @@ fn series_appear_when_first_recorded() {
     assert!(!text.contains("turnout_requests_total{"), "{text}");
     assert!(!text.contains("turnout_request_duration_seconds_count{"));
     assert!(!text.contains("turnout_ttft_seconds_count{"));
-    assert_eq!(
-        value(&text, r#"turnout_tokens_total{kind="prompt"}"#),
-        Some(0.0)
-    );
-    assert_eq!(
-        value(&text, r#"turnout_tokens_total{kind="completion"}"#),
-        Some(0.0)
-    );
+    assert_eq!(token_totals(&text), (Some(0.0), Some(0.0)));
 
     m.request(Some(Side::Blue), Some("gpt"), Outcome::Success);
     m.request(Some(Side::Blue), Some("gpt"), Outcome::Success);
@@ -212,14 +211,7 @@ fn series_appear_when_first_recorded() {
     );
     assert!(!text.contains(&format!("turnout_request_duration_seconds_count{blue}")));
     assert!(!text.contains("turnout_ttft_seconds_count{"));
-    assert_eq!(
-        value(&text, r#"turnout_tokens_total{kind="prompt"}"#),
-        Some(10.0)
-    );
-    assert_eq!(
-        value(&text, r#"turnout_tokens_total{kind="completion"}"#),
-        Some(4.0)
-    );
+    assert_eq!(token_totals(&text), (Some(10.0), Some(4.0)));
     assert_eq!(value(&text, "turnout_cost_usd_total"), Some(0.5));
 }
 
@@ -328,12 +320,6 @@ fn concurrent_recording_sums() {
     let ttfts = count("turnout_ttft_seconds", "blue") + count("turnout_ttft_seconds", "green");
     assert_eq!(durations, (THREADS * EACH) as f64);
     assert_eq!(ttfts, (THREADS * EACH) as f64);
-    assert_eq!(
-        value(&text, r#"turnout_tokens_total{kind="prompt"}"#),
-        Some((3 * THREADS * EACH) as f64)
-    );
-    assert_eq!(
-        value(&text, r#"turnout_tokens_total{kind="completion"}"#),
-        Some((5 * THREADS * EACH) as f64)
-    );
+    let calls = (THREADS * EACH) as f64;
+    assert_eq!(token_totals(&text), (Some(3.0 * calls), Some(5.0 * calls)));
 }

@@ -131,15 +131,20 @@ pub(crate) fn named_ids<'a>(path: &'a str, body: Option<&'a Value>) -> Vec<&'a s
             if !is_object_field(key) {
                 continue;
             }
-            match value {
-                Value::String(s) => ids.push(s),
-                Value::Array(items) => ids.extend(items.iter().filter_map(Value::as_str)),
-                Value::Object(o) => ids.extend(o.get("id").and_then(Value::as_str)),
-                _ => {}
-            }
+            // A field names objects by a string, a list of strings, or an object's `id`.
+            let named: &[Value] = match value {
+                Value::Array(items) => items,
+                Value::Object(o) => o.get("id").map(std::slice::from_ref).unwrap_or_default(),
+                one => std::slice::from_ref(one),
+            };
+            ids.extend(
+                named
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter(|id| is_object_id(id)),
+            );
         }
     }
-    ids.retain(|id| is_object_id(id));
     ids
 }
 
