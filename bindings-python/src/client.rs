@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::config::{ClientArgs, config_from_source};
-use crate::convert::{self, serde_to_py, to_py, to_value};
+use crate::convert::{self, serde_to_py, text_to_py, to_py, to_value};
 use crate::errors::to_py_err;
 use crate::events::{EventSubscription, Listeners};
 use crate::passthrough;
@@ -197,10 +198,16 @@ struct Call {
 }
 
 impl Call {
-    async fn send(self) -> turnout::Result<turnout::Routed<Value>> {
-        self.core
-            .request_json(self.method, &self.path, self.body, self.options)
-            .await
+    /// The call with its body encoded as JSON text here, on the caller's thread (see
+    /// [`convert::to_text`]).
+    fn into_text(self) -> PyResult<TextCall> {
+        Ok(TextCall {
+            body: self.body.as_ref().map(convert::to_text).transpose()?,
+            core: self.core,
+            method: self.method,
+            path: self.path,
+            options: self.options,
+        })
     }
 
     async fn stream(self) -> turnout::Result<turnout::RoutedStream<Value>> {
@@ -210,9 +217,30 @@ impl Call {
     }
 }
 
+/// A request whose body is JSON text: what `_request` and `_arequest` send. The answer comes
+/// back as text and is decoded by Python's `json.loads`, as openai-python decodes it (an
+/// integer past 64 bits stays an exact `int`). An asyncio call's future runs on the runtime's
+/// thread: body and answer cross it as one buffer each, not as trees of values allocated on
+/// one thread and freed on the other.
+struct TextCall {
+    core: turnout::Client,
+    method: turnout::Method,
+    path: String,
+    body: Option<bytes::Bytes>,
+    options: turnout::RequestOptions,
+}
+
+impl TextCall {
+    async fn send(self) -> turnout::Result<turnout::Routed<Box<RawValue>>> {
+        self.core
+            .request_text(self.method, &self.path, self.body, self.options)
+            .await
+    }
+}
+
 /// `(data, route)`.
-fn answer(py: Python<'_>, routed: turnout::Routed<Value>) -> PyResult<Py<PyAny>> {
-    let data = to_py(py, &routed.data)?;
+fn answer(py: Python<'_>, routed: turnout::Routed<Box<RawValue>>) -> PyResult<Py<PyAny>> {
+    let data = text_to_py(py, routed.data.get())?;
     let route = Py::new(py, Route::from(&routed.route))?;
     Ok(PyTuple::new(py, [data, route.into_any()])?
         .into_any()
@@ -328,18 +356,20 @@ impl BaseClient {
         deadline: Option<f64>,
         priority: Option<&str>,
     ) -> PyResult<Py<PyAny>> {
-        let call = self.prepare(
-            py,
-            method,
-            path,
-            body,
-            routing_key,
-            environment,
-            metadata,
-            timeout,
-            deadline,
-            priority,
-        )?;
+        let call = self
+            .prepare(
+                py,
+                method,
+                path,
+                body,
+                routing_key,
+                environment,
+                metadata,
+                timeout,
+                deadline,
+                priority,
+            )?
+            .into_text()?;
         let routed = runtime::wait(py, call.send())?.map_err(|e| to_py_err(py, e))?;
         answer(py, routed)
     }
@@ -393,18 +423,20 @@ impl BaseClient {
         deadline: Option<f64>,
         priority: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let call = self.prepare(
-            py,
-            method,
-            path,
-            body,
-            routing_key,
-            environment,
-            metadata,
-            timeout,
-            deadline,
-            priority,
-        )?;
+        let call = self
+            .prepare(
+                py,
+                method,
+                path,
+                body,
+                routing_key,
+                environment,
+                metadata,
+                timeout,
+                deadline,
+                priority,
+            )?
+            .into_text()?;
         runtime::future_into_py(py, async move {
             let result = call.send().await;
             Ok(Deferred::new(move |py| match result {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::{Map, Number, Value};
 
@@ -146,6 +147,27 @@ pub fn to_py(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
             dict.into_any().unbind()
         }
     })
+}
+
+/// Python's `json.loads`.
+static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// JSON text → Python (dicts, lists, str, int, float, bool, None), decoded by Python's own
+/// `json.loads` on the calling thread: an answer crosses from the runtime as one string, not
+/// as a tree of values built on one thread and freed on another.
+pub fn text_to_py(py: Python<'_>, text: &str) -> PyResult<Py<PyAny>> {
+    let loads = JSON_LOADS.get_or_try_init(py, || {
+        PyResult::Ok(py.import("json")?.getattr("loads")?.unbind())
+    })?;
+    Ok(loads.bind(py).call1((PyString::new(py, text),))?.unbind())
+}
+
+/// A request body as the JSON text sent upstream, encoded on the calling thread, so that the
+/// value's allocations are made and freed there and only the text crosses to the runtime.
+pub fn to_text(value: &Value) -> PyResult<bytes::Bytes> {
+    serde_json::to_vec(value)
+        .map(bytes::Bytes::from)
+        .map_err(|e| PyValueError::new_err(format!("the body cannot be encoded as JSON: {e}")))
 }
 
 /// Any serialisable core value → Python, through JSON.

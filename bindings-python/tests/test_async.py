@@ -323,3 +323,68 @@ def test_a_signal_interrupts_a_blocking_call(blue: Sim, client: turnout.Client) 
     # Interrupted before blue answered: the simulator counts a request once it has answered it,
     # so a call that ran to its end (the signal only raising afterwards) would show here.
     assert blue.chat_count() == 0
+
+
+# An answer with what a JSON value tree could change: an integer past 64 bits, non-ASCII text,
+# escapes, floats, nesting, null, and the key order.
+FIXED_ANSWER = (
+    '{"z": 1, "big": 1180591620717411303424, "neg": -9223372036854775809, "text": "żółć ☃ \\"q\\"",'
+    ' "f": [1.5, -0.0, 1e-7], "nested": {"b": [true, false, null], "a": {}}, "a": "last"}'
+)
+
+
+class FixedAnswer:
+    """An upstream answering every POST with FIXED_ANSWER and keeping the bodies it was sent."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                outer.bodies.append(self.rfile.read(int(self.headers.get("content-length", 0))))
+                body = FIXED_ANSWER.encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_answers_decode_as_openai_python_decodes_them() -> None:
+    """Blocking and asyncio answers are what `json.loads` (openai-python's decoder) makes of the
+    body: integers past 64 bits stay exact, key order is kept; the body sent is the one given."""
+    upstream = FixedAnswer()
+    env = turnout.Environment(upstream.url, api_key="sk-fixed-000000")
+    sent = {"model": "m", "n": 2**40, "text": "żółć", "tags": ("a", "b"), "none": None}
+    expected = json.loads(FIXED_ANSWER)
+    try:
+        with turnout.Client(blue=env, green=env) as client:
+            blocking = client.request("POST", "/things", json=sent).to_dict()
+
+        async def run() -> dict[str, Any]:
+            async with turnout.AsyncClient(blue=env, green=env) as aclient:
+                return (await aclient.request("POST", "/things", json=sent)).to_dict()
+
+        awaited = asyncio.run(run())
+    finally:
+        upstream.stop()
+    for data in (blocking, awaited):
+        assert data == expected
+        assert list(data) == list(expected)
+        assert type(data["big"]) is int and data["big"] == 2**70
+        assert data["neg"] == -(2**63) - 1
+    assert [json.loads(b) for b in upstream.bodies] == [
+        {"model": "m", "n": 2**40, "text": "żółć", "tags": ["a", "b"], "none": None}
+    ] * 2
