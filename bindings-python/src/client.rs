@@ -210,9 +210,9 @@ impl Call {
         })
     }
 
-    async fn stream(self) -> turnout::Result<turnout::RoutedStream<Value>> {
+    async fn stream(self) -> turnout::Result<turnout::RoutedStream<Box<RawValue>>> {
         self.core
-            .stream_json(self.method, &self.path, self.body, self.options)
+            .stream_text(self.method, &self.path, self.body, self.options)
             .await
     }
 }

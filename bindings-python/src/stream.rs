@@ -13,10 +13,10 @@ use futures_util::{FutureExt, StreamExt};
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::{Mutex, Notify, mpsc};
 
-use crate::convert::to_py;
+use crate::convert::text_to_py;
 use crate::errors::to_py_err;
 use crate::route::{Deferred, Route};
 use crate::runtime;
@@ -24,9 +24,10 @@ use crate::runtime;
 /// Chunks buffered ahead of the reader.
 const BUFFER: usize = 32;
 
-/// One piece of a stream: a decoded chunk, or bytes passed through.
+/// One piece of a stream: a chunk's JSON text (decoded by Python's `json.loads` when read, as
+/// openai-python decodes it), or bytes passed through.
 pub enum Chunk {
-    Json(Value),
+    Json(Box<RawValue>),
     Bytes(bytes::Bytes),
 }
 
@@ -41,8 +42,8 @@ pub struct Pumped {
     stop: Arc<Notify>,
 }
 
-/// Starts pumping a stream of decoded chunks into a channel the Python iterators read.
-pub fn pump(stream: turnout::RoutedStream<Value>) -> Pumped {
+/// Starts pumping a stream of JSON chunks into a channel the Python iterators read.
+pub fn pump(stream: turnout::RoutedStream<Box<RawValue>>) -> Pumped {
     let route = stream.route().clone();
     pump_from(Box::pin(stream.map(|r| r.map(Chunk::Json))), route)
 }
@@ -118,7 +119,7 @@ impl Drop for Stream {
 /// The Python value of one received item; `None` at the end.
 fn convert(py: Python<'_>, item: Option<Item>) -> PyResult<Option<Py<PyAny>>> {
     match item {
-        Some(Ok(Chunk::Json(value))) => to_py(py, &value).map(Some),
+        Some(Ok(Chunk::Json(text))) => text_to_py(py, text.get()).map(Some),
         Some(Ok(Chunk::Bytes(bytes))) => Ok(Some(PyBytes::new(py, &bytes).into_any().unbind())),
         Some(Err(e)) => Err(to_py_err(py, e)),
         None => Ok(None),

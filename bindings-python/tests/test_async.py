@@ -345,10 +345,13 @@ class FixedAnswer:
                 pass
 
             def do_POST(self) -> None:
-                outer.bodies.append(self.rfile.read(int(self.headers.get("content-length", 0))))
-                body = FIXED_ANSWER.encode()
+                sent = self.rfile.read(int(self.headers.get("content-length", 0)))
+                outer.bodies.append(sent)
+                streamed = json.loads(sent).get("stream") is True
+                body = f"data: {FIXED_ANSWER}\n\ndata: [DONE]\n\n" if streamed else FIXED_ANSWER
+                body = body.encode()
                 self.send_response(200)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", "text/event-stream" if streamed else "application/json")
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -363,28 +366,33 @@ class FixedAnswer:
 
 
 def test_answers_decode_as_openai_python_decodes_them() -> None:
-    """Blocking and asyncio answers are what `json.loads` (openai-python's decoder) makes of the
-    body: integers past 64 bits stay exact, key order is kept; the body sent is the one given."""
+    """Blocking and asyncio answers, and their streamed chunks, are what `json.loads`
+    (openai-python's decoder) makes of the body: integers past 64 bits stay exact, key order is
+    kept; the body sent is the one given."""
     upstream = FixedAnswer()
     env = turnout.Environment(upstream.url, api_key="sk-fixed-000000")
     sent = {"model": "m", "n": 2**40, "text": "żółć", "tags": ("a", "b"), "none": None}
+    streaming = {"model": "m", "stream": True}
     expected = json.loads(FIXED_ANSWER)
     try:
         with turnout.Client(blue=env, green=env) as client:
             blocking = client.request("POST", "/things", json=sent).to_dict()
+            streamed = [c.to_dict() for c in client.request("POST", "/things", json=streaming, stream=True)]
 
-        async def run() -> dict[str, Any]:
+        async def run() -> tuple[dict[str, Any], list[dict[str, Any]]]:
             async with turnout.AsyncClient(blue=env, green=env) as aclient:
-                return (await aclient.request("POST", "/things", json=sent)).to_dict()
+                answer = (await aclient.request("POST", "/things", json=sent)).to_dict()
+                chunks = await aclient.request("POST", "/things", json=streaming, stream=True)
+                return answer, [c.to_dict() async for c in chunks]
 
-        awaited = asyncio.run(run())
+        awaited, astreamed = asyncio.run(run())
     finally:
         upstream.stop()
-    for data in (blocking, awaited):
+    assert len(streamed) == len(astreamed) == 1
+    for data in (blocking, awaited, streamed[0], astreamed[0]):
         assert data == expected
         assert list(data) == list(expected)
         assert type(data["big"]) is int and data["big"] == 2**70
         assert data["neg"] == -(2**63) - 1
-    assert [json.loads(b) for b in upstream.bodies] == [
-        {"model": "m", "n": 2**40, "text": "żółć", "tags": ["a", "b"], "none": None}
-    ] * 2
+    given = {"model": "m", "n": 2**40, "text": "żółć", "tags": ["a", "b"], "none": None}
+    assert [json.loads(b) for b in upstream.bodies] == [given, streaming] * 2

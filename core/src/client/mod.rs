@@ -228,6 +228,21 @@ impl Client {
             .await
     }
 
+    /// [`Client::stream_json`] with each chunk as its JSON text (`Box<RawValue>`: checked to be
+    /// JSON, not decoded), for callers that decode chunks themselves: the Python binding, which
+    /// decodes them as openai-python does.
+    pub async fn stream_text(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        options: RequestOptions,
+    ) -> Result<RoutedStream<Box<serde_json::value::RawValue>>> {
+        Arc::clone(&self.engine)
+            .execute_stream(attempt::Call::new(method, path, body, options))
+            .await
+    }
+
     /// Passes a request through as it is — any method, path, headers and body (JSON,
     /// multipart, binary) — routed, retried and failed over like the others, and returns the
     /// side's answer as it was sent (SEMANTICS.md, *Under the official SDKs*). An HTTP answer
