@@ -310,3 +310,40 @@ async fn untyped_streams_are_routed_too() {
     );
     sims.shutdown().await;
 }
+
+#[tokio::test]
+async fn streams_as_text_are_routed_and_counted_like_decoded_ones() {
+    let sims = Sims::start().await;
+    let client = sims.client();
+    sims.fault(Side::Blue, always(500));
+    let body =
+        json!({"model": MODEL, "messages": [{"role": "user", "content": "x y"}], "stream": true});
+    let stream = client
+        .stream_text(
+            Method::POST,
+            "/chat/completions",
+            Some(body),
+            RequestOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stream.route().environment, Side::Green);
+    let events: Vec<serde_json::Value> = stream
+        .collect_all()
+        .await
+        .unwrap()
+        .iter()
+        .map(|text| serde_json::from_str(text.get()).unwrap())
+        .collect();
+    assert!(!events.is_empty());
+    assert!(
+        events.iter().all(|e| e["object"] == "chat.completion.chunk"
+            && e["choices"].as_array().is_some_and(|c| !c.is_empty())),
+        "chunks as sent, without the usage-only chunk turnout asked for"
+    );
+    assert!(
+        client.costs().total.completion_tokens > 0,
+        "the usage turnout asked for is counted"
+    );
+    sims.shutdown().await;
+}
