@@ -146,8 +146,8 @@ pub(crate) struct Exchange<'a> {
     pub body: Option<Bytes>,
     /// Time allowed until the response headers (streams) or the whole body (others).
     pub timeout: Duration,
-    /// Sent as `Idempotency-Key`.
-    pub idempotency_key: Option<&'a str>,
+    /// Sent as `Idempotency-Key` (made by [`idempotency_header`] when the call began).
+    pub idempotency: Option<&'a HeaderValue>,
     /// A pass-through request's own headers (already stripped of credentials); the side's
     /// headers win over them.
     pub headers: Option<&'a HeaderMap>,
@@ -169,8 +169,8 @@ impl Transport {
 
     /// The request of one exchange: URL, the endpoint's headers, `key`, the body. Built in
     /// place rather than through reqwest's builder, which moves the whole request at each
-    /// header. A path that makes no URL, or an idempotency key that is no header value, is
-    /// the caller's mistake: [`Error::Config`], before anything is sent.
+    /// header. A path that makes no URL is the caller's mistake: [`Error::Config`], before
+    /// anything is sent.
     fn request(
         &self,
         ep: &Endpoint,
@@ -182,7 +182,7 @@ impl Transport {
             path,
             body,
             timeout: _,
-            idempotency_key,
+            idempotency,
             headers,
         } = ex;
         let url = match ep.parsed.iter().find(|(p, _)| *p == path) {
@@ -208,8 +208,8 @@ impl Transport {
         if let Some(key) = key {
             out.append(ep.keys.header(), key.value().clone());
         }
-        if let Some(key) = idempotency_key {
-            out.append("idempotency-key", idempotency_header(key)?);
+        if let Some(key) = idempotency {
+            out.append("idempotency-key", key.clone());
         }
         if let Some(body) = body {
             // A pass-through request (it has headers of its own) goes with the type it had.

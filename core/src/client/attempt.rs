@@ -1,11 +1,14 @@
 //! The attempt loop: select a side, send, classify, then retry with backoff, fail over, or walk
 //! the model fallback chain (SEMANTICS.md, *Attempts, retries, failover* and *Model fallbacks*).
 
+use std::future::Future;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::Method;
+use reqwest::header::HeaderValue;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::Instrument;
@@ -26,7 +29,7 @@ use crate::resilience::outcome::classify;
 use crate::routing::affinity::{Lookup, created_id};
 use crate::routing::{Reason, RequestAttrs, select};
 use crate::stats::Outcome;
-use crate::transport::Exchange;
+use crate::transport::{Exchange, idempotency_header};
 
 /// One logical request, before routing.
 pub(crate) struct Call {
@@ -74,6 +77,24 @@ impl Call {
         }
     }
 
+    /// One attempt's HTTP exchange: this call's method, path and headers, with `body`,
+    /// `timeout` and the cursor's `Idempotency-Key`.
+    pub(super) fn exchange<'a>(
+        &'a self,
+        body: Option<Bytes>,
+        timeout: Duration,
+        idempotency: Option<&'a HeaderValue>,
+    ) -> Exchange<'a> {
+        Exchange {
+            method: self.method.clone(),
+            path: &self.path,
+            body,
+            timeout,
+            idempotency,
+            headers: self.headers.as_ref(),
+        }
+    }
+
     /// A string field of the body (`model`, `user`).
     pub(crate) fn field(&self, name: &str) -> Option<&str> {
         if let Some(e) = &self.encoded {
@@ -103,8 +124,10 @@ pub(super) struct Cursor {
     pub(super) pass: Pass,
     pub(super) deadline: Deadline,
     pub(super) kind: CallKind,
-    /// The call carries an idempotency key.
-    pub(super) idempotent: bool,
+    /// The `Idempotency-Key` header, made once from the call's key (boxed: most calls have
+    /// none, and the cursor lives in the request's future); a call with one is repeatable
+    /// even when it writes.
+    pub(super) idempotency: Option<Box<HeaderValue>>,
     /// Why the first side was chosen.
     pub(super) reason: Reason,
     /// The call names an object no answer here has shown (a 404 may mean the other side has it).
@@ -129,6 +152,17 @@ enum Next {
 }
 
 impl Engine {
+    /// Runs `call` to completion on `engine` (borrowed, or an `Arc` for a future that owns
+    /// it), the call in a box of its own beside the future rather than inside it
+    /// (`docs/decisions.md`, *Request futures under 1 KB*).
+    pub(crate) fn run<T: DeserializeOwned + KnownUsage>(
+        engine: impl Deref<Target = Engine>,
+        call: Call,
+    ) -> impl Future<Output = Result<Routed<T>>> {
+        let call = Box::new(call);
+        async move { engine.execute(&call).await }
+    }
+
     /// Runs a non-streaming call to completion.
     pub(crate) async fn execute<T: DeserializeOwned + KnownUsage>(
         &self,
@@ -159,7 +193,8 @@ impl Engine {
             // be kept (a whole `T`) in the future's state across the failure's await below.
             let error = match self
                 .race(side, hedge, || {
-                    Box::pin(self.exchange::<T>(call, side, body.clone(), timeout))
+                    let exchange = call.exchange(body.clone(), timeout, cur.idempotency.as_deref());
+                    Box::pin(self.exchange::<T>(side, exchange))
                 })
                 .instrument(span)
                 .await
@@ -219,14 +254,7 @@ impl Engine {
             let hedge = self.hedge_plan(cur.kind, side, cur.attempts, cur.pass);
             // A hedged stream races to its first event.
             let open = || async {
-                let exchange = Exchange {
-                    method: call.method.clone(),
-                    path: &call.path,
-                    body: body.clone(),
-                    timeout,
-                    idempotency_key: call.options.idempotency_key.as_deref(),
-                    headers: call.headers.as_ref(),
-                };
+                let exchange = call.exchange(body.clone(), timeout, cur.idempotency.as_deref());
                 let reading = stream::Reading {
                     side,
                     idle_timeout: timeout,
@@ -312,9 +340,12 @@ impl Engine {
         if self.is_closed() {
             return Err(Error::Closed);
         }
-        if let Some(key) = &call.options.idempotency_key {
-            crate::transport::idempotency_header(key)?;
-        }
+        let idempotency = call
+            .options
+            .idempotency_key
+            .as_deref()
+            .map(|key| idempotency_header(key).map(Box::new))
+            .transpose()?;
         let state = self.traffic.peek();
         let lookup = if call.options.environment.is_none() {
             self.affinity.lookup(&call.path, call.body.as_ref())
@@ -375,7 +406,7 @@ impl Engine {
             pass: Pass::CLOSED,
             deadline: Deadline::new(call.options.deadline.or(self.config.deadline)),
             kind: CallKind::of(&call.method, &call.path),
-            idempotent: call.options.idempotency_key.is_some(),
+            idempotency,
             reason,
             unknown_object: lookup.unknown && lookup.side.is_none(),
         })
@@ -465,19 +496,9 @@ impl Engine {
     /// and the response cache).
     async fn exchange<T: DeserializeOwned>(
         &self,
-        call: &Call,
         side: Side,
-        body: Option<Bytes>,
-        timeout: Duration,
+        exchange: Exchange<'_>,
     ) -> Result<(T, Bytes)> {
-        let exchange = Exchange {
-            method: call.method.clone(),
-            path: &call.path,
-            body,
-            timeout,
-            idempotency_key: call.options.idempotency_key.as_deref(),
-            headers: call.headers.as_ref(),
-        };
         let bytes = self
             .transport
             .fetch(&self.side(side).endpoint, exchange)
@@ -525,7 +546,8 @@ impl Engine {
         // A write may have created something already: sent again only when it surely was not
         // sent, or when its idempotency key makes a repeat harmless — and then on the same side,
         // which is the one that knows the key.
-        let repeatable = cur.kind != CallKind::Write || cur.idempotent || error.nothing_sent();
+        let repeatable =
+            cur.kind != CallKind::Write || cur.idempotency.is_some() || error.nothing_sent();
         if !repeatable {
             return Next::Fail(error);
         }

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 
 use super::Client;
 use super::attempt::{Call, Encoded};
+use super::engine::Engine;
 use super::options::RequestOptions;
 use super::route::Routed;
 use super::stream::{ChatStream, RoutedStream};
@@ -119,14 +120,11 @@ impl IntoFuture for ChatCreate {
     type IntoFuture = BoxFuture<Self::Output>;
 
     fn into_future(mut self) -> Self::IntoFuture {
-        // The call is built before the future: the future holds it once, inside `execute`'s.
+        // The call is built before the future, which holds it in its own box (`Engine::run`).
         self.request.stream = None;
         let engine = std::sync::Arc::clone(&self.client.engine);
         match self.into_call() {
-            Ok(call) => {
-                let call = Box::new(call);
-                Box::pin(async move { engine.execute(&call).await })
-            }
+            Ok(call) => Box::pin(Engine::run(engine, call)),
             Err(e) => Box::pin(std::future::ready(Err(e))),
         }
     }
@@ -201,8 +199,7 @@ async fn send<T: DeserializeOwned + KnownUsage>(
     body: Option<serde_json::Value>,
     options: RequestOptions,
 ) -> Result<Routed<T>> {
-    let call = Call::new(method, path, body, options);
-    client.engine.execute(&call).await
+    Engine::run(&*client.engine, Call::new(method, path, body, options)).await
 }
 
 /// `client.embeddings()`.

@@ -266,7 +266,7 @@ impl Engine {
             path: &hc.path,
             body: None,
             timeout: hc.timeout,
-            idempotency_key: None,
+            idempotency: None,
             headers: None,
         };
         let endpoint = &self.side(side).endpoint;

@@ -89,7 +89,7 @@ async fn an_exchange_future_stays_small() {
         path: "/models",
         body: None,
         timeout: Duration::from_secs(1),
-        idempotency_key: None,
+        idempotency: None,
         headers: None,
     };
     let fetch = engine

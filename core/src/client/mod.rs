@@ -143,8 +143,10 @@ impl Client {
         body: Option<Value>,
         options: RequestOptions,
     ) -> impl Future<Output = Result<Routed<Value>>> + Send + '_ {
-        let call = Box::new(attempt::Call::new(method, path, body, options));
-        async move { self.engine.execute(&call).await }
+        Engine::run(
+            &*self.engine,
+            attempt::Call::new(method, path, body, options),
+        )
     }
 
     /// [`Client::request_json`] for a body that is JSON text already, answered as JSON text:
@@ -170,10 +172,7 @@ impl Client {
         options: RequestOptions,
     ) -> impl Future<Output = Result<Routed<Box<serde_json::value::RawValue>>>> + Send + '_ {
         match self.text_call(method, path, body, options) {
-            Ok(call) => {
-                let call = Box::new(call);
-                Either::Left(async move { self.engine.execute(&call).await })
-            }
+            Ok(call) => Either::Left(Engine::run(&*self.engine, call)),
             Err(e) => Either::Right(std::future::ready(Err(e))),
         }
     }

@@ -11,7 +11,6 @@ use futures_util::StreamExt;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use tracing::Instrument;
 
-use super::attempt::Call;
 use super::deadline::Deadline;
 use super::engine::Engine;
 use super::raw::{RawBody, RawRequest, RawResponse, RawStream, is_json_type};
@@ -59,7 +58,11 @@ impl Engine {
             let sent = Instant::now();
             let span = ticket.attempt_span(side, cur.model(), cur.attempts);
             let got = self
-                .raw_attempt(&call, side, body, timeout, cur.deadline)
+                .raw_attempt(
+                    side,
+                    call.exchange(body, timeout, cur.idempotency.as_deref()),
+                    cur.deadline,
+                )
                 .instrument(span)
                 .await;
             match got {
@@ -126,20 +129,11 @@ impl Engine {
     /// One exchange of a pass-through request.
     async fn raw_attempt(
         &self,
-        call: &Call,
         side: Side,
-        body: Option<Bytes>,
-        timeout: Duration,
+        exchange: Exchange<'_>,
         deadline: Deadline,
     ) -> std::result::Result<Got, Failed> {
-        let exchange = Exchange {
-            method: call.method.clone(),
-            path: &call.path,
-            body,
-            timeout,
-            idempotency_key: call.options.idempotency_key.as_deref(),
-            headers: call.headers.as_ref(),
-        };
+        let (path, timeout) = (exchange.path, exchange.timeout);
         let sent = Instant::now();
         let endpoint = &self.side(side).endpoint;
         let resp = self
@@ -158,7 +152,7 @@ impl Engine {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         if content_type.starts_with("text/event-stream") {
-            let path = call.path.split('?').next().unwrap_or(&call.path);
+            let path = path.split('?').next().unwrap_or(path);
             let reader = RawReader {
                 side,
                 body: Box::pin(resp.bytes_stream()),

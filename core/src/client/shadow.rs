@@ -169,7 +169,7 @@ impl Engine {
                 .endpoint
                 .timeout
                 .unwrap_or(self.config.timeout),
-            idempotency_key: None,
+            idempotency: None,
             headers: None,
         };
         let sent = Instant::now();
