@@ -188,20 +188,24 @@ impl BaseClient {
     }
 }
 
-/// One request, ready to go to the runtime.
-struct Call {
+/// One request, ready to go to the runtime, its body a JSON value (`B = Value`) or JSON text
+/// (`B = Bytes`). Answers come back as text and are decoded by Python's `json.loads`, as
+/// openai-python decodes them (an integer past 64 bits stays an exact `int`).
+struct Call<B = Value> {
     core: turnout::Client,
     method: turnout::Method,
     path: String,
-    body: Option<Value>,
+    body: Option<B>,
     options: turnout::RequestOptions,
 }
 
 impl Call {
     /// The call with its body encoded as JSON text here, on the caller's thread (see
-    /// [`convert::to_text`]).
-    fn into_text(self) -> PyResult<TextCall> {
-        Ok(TextCall {
+    /// [`convert::to_text`]): an asyncio call's future runs on the runtime's thread, and body
+    /// and answer cross it as one buffer each, not as trees of values allocated on one thread
+    /// and freed on the other.
+    fn into_text(self) -> PyResult<Call<bytes::Bytes>> {
+        Ok(Call {
             body: self.body.as_ref().map(convert::to_text).transpose()?,
             core: self.core,
             method: self.method,
@@ -217,20 +221,7 @@ impl Call {
     }
 }
 
-/// A request whose body is JSON text: what `_request` and `_arequest` send. The answer comes
-/// back as text and is decoded by Python's `json.loads`, as openai-python decodes it (an
-/// integer past 64 bits stays an exact `int`). An asyncio call's future runs on the runtime's
-/// thread: body and answer cross it as one buffer each, not as trees of values allocated on
-/// one thread and freed on the other.
-struct TextCall {
-    core: turnout::Client,
-    method: turnout::Method,
-    path: String,
-    body: Option<bytes::Bytes>,
-    options: turnout::RequestOptions,
-}
-
-impl TextCall {
+impl Call<bytes::Bytes> {
     async fn send(self) -> turnout::Result<turnout::Routed<Box<RawValue>>> {
         self.core
             .request_text(self.method, &self.path, self.body, self.options)
