@@ -275,75 +275,49 @@ async fn many_streams_abandoned_at_once() {
     sims.shutdown().await;
 }
 
-#[tokio::test]
-async fn untyped_streams_are_routed_too() {
-    let sims = Sims::start().await;
-    let client = sims.client();
-    sims.fault(Side::Blue, always(500));
-    let body =
-        json!({"model": MODEL, "messages": [{"role": "user", "content": "x y"}], "stream": true});
-    let stream = client
-        .stream_json(
-            Method::POST,
-            "/chat/completions",
-            Some(body),
-            RequestOptions::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(stream.route().environment, Side::Green);
-    let events = stream.collect_all().await.unwrap();
-    assert!(
-        events
-            .iter()
-            .all(|e| e["object"] == "chat.completion.chunk")
-    );
-    assert!(
-        events
-            .iter()
-            .all(|e| e["choices"].as_array().is_some_and(|c| !c.is_empty())),
-        "the usage-only chunk turnout asked for is not handed over"
-    );
-    assert!(
-        client.costs().total.completion_tokens > 0,
-        "include_usage was added to the body"
-    );
-    sims.shutdown().await;
-}
-
-#[tokio::test]
-async fn streams_as_text_are_routed_and_counted_like_decoded_ones() {
-    let sims = Sims::start().await;
-    let client = sims.client();
-    sims.fault(Side::Blue, always(500));
-    let body =
-        json!({"model": MODEL, "messages": [{"role": "user", "content": "x y"}], "stream": true});
-    let stream = client
-        .stream_text(
-            Method::POST,
-            "/chat/completions",
-            Some(body),
-            RequestOptions::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(stream.route().environment, Side::Green);
-    let events: Vec<serde_json::Value> = stream
-        .collect_all()
-        .await
-        .unwrap()
-        .iter()
-        .map(|text| serde_json::from_str(text.get()).unwrap())
-        .collect();
+/// What an untyped chat stream hands over: chunks, each with choices (the usage-only chunk
+/// turnout asked for is not handed over).
+fn assert_chunks_as_sent(events: &[serde_json::Value]) {
     assert!(!events.is_empty());
     assert!(
         events.iter().all(|e| e["object"] == "chat.completion.chunk"
             && e["choices"].as_array().is_some_and(|c| !c.is_empty())),
         "chunks as sent, without the usage-only chunk turnout asked for"
     );
+}
+
+#[tokio::test]
+async fn untyped_streams_decoded_or_as_text_are_routed_too() {
+    let sims = Sims::start().await;
+    let client = sims.client();
+    sims.fault(Side::Blue, always(500));
+    let body =
+        json!({"model": MODEL, "messages": [{"role": "user", "content": "x y"}], "stream": true});
+    let (post, path, options) = (Method::POST, "/chat/completions", RequestOptions::default);
+
+    let stream = client
+        .stream_json(post.clone(), path, Some(body.clone()), options())
+        .await
+        .unwrap();
+    assert_eq!(stream.route().environment, Side::Green);
+    assert_chunks_as_sent(&stream.collect_all().await.unwrap());
+    let counted = client.costs().total.completion_tokens;
+    assert!(counted > 0, "include_usage was added to the body");
+
+    let stream = client
+        .stream_text(post, path, Some(body), options())
+        .await
+        .unwrap();
+    assert_eq!(stream.route().environment, Side::Green);
+    let texts = stream.collect_all().await.unwrap();
+    let events: Vec<serde_json::Value> = texts
+        .iter()
+        .map(|text| serde_json::from_str(text.get()).unwrap())
+        .collect();
+    assert_chunks_as_sent(&events);
     assert!(
-        client.costs().total.completion_tokens > 0,
-        "the usage turnout asked for is counted"
+        client.costs().total.completion_tokens > counted,
+        "a stream read as text is counted too"
     );
     sims.shutdown().await;
 }
