@@ -162,7 +162,7 @@ def test_fork_with_a_metrics_listener_keeps_version_checkpoints_and_rollout(blue
             create(model="m", messages=MESSAGES, routing_key=f"u{i}").route.environment for i in range(40)
         ]
         status = client.status()
-        before_pause = client.rollout_status()
+        before_pause = client.rollout()
         return {
             "routes": routes,
             "traffic": [status["version"], status["salt"], status["canary_weight"]],
@@ -186,5 +186,5 @@ def test_fork_with_a_metrics_listener_keeps_version_checkpoints_and_rollout(blue
     assert client.metrics_address() == f"127.0.0.1:{port}"
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         assert "turnout_requests_total" in resp.read().decode()
-    assert client.rollout_status()["state"] == "running"
+    assert client.rollout()["state"] == "running"
     client.close()
