@@ -124,7 +124,7 @@ dist: setup-python setup-node
 	rm -rf $(DIST) && mkdir -p $(DIST)
 	$(CARGO) package -p turnout-llm --allow-dirty
 	cp target/package/turnout-llm-*.crate $(DIST)/
-	$(VENV)/bin/maturin build --release -m bindings-python/Cargo.toml --out $(DIST)
+	$(VENV)/bin/maturin build --profile dist -m bindings-python/Cargo.toml --out $(DIST)
 	$(VENV)/bin/maturin sdist -m bindings-python/Cargo.toml --out $(DIST)
 	bash bindings-node/scripts/build.sh
 	cd bindings-node && npm pack --pack-destination ../$(DIST)

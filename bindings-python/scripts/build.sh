@@ -5,14 +5,15 @@
 #   bash bindings-python/scripts/build.sh
 #
 # Environment: VENV (the project venv, default .venv), PYTHON (interpreter for new venvs,
-# default python3), PROFILE=debug for a quicker, unoptimised wheel (default release).
+# default python3), PROFILE=debug for a quicker, unoptimised wheel (default: the `dist` cargo
+# profile, as shipped: fat LTO, no debug info).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
-PROFILE="${PROFILE:-release}"
+PROFILE="${PROFILE:-dist}"
 OPENAI3_VENV="${OPENAI3_VENV:-.venv-openai3}"
 
 venv() { # venv DIR REQUIREMENTS_FILE
@@ -24,10 +25,10 @@ venv "$VENV" bindings-python/requirements-dev.txt
 venv "$OPENAI3_VENV" bindings-python/requirements-openai3.txt
 
 rm -f target/wheels/turnout-*.whl
-if [ "$PROFILE" = "release" ]; then
-    "$VENV/bin/maturin" build --release -m bindings-python/Cargo.toml
-else
+if [ "$PROFILE" = "debug" ]; then
     "$VENV/bin/maturin" build -m bindings-python/Cargo.toml
+else
+    "$VENV/bin/maturin" build --profile "$PROFILE" -m bindings-python/Cargo.toml
 fi
 wheel="$(ls target/wheels/turnout-*.whl)"
 for v in "$VENV" "$OPENAI3_VENV"; do
