@@ -268,8 +268,10 @@ def lean_section(w, rows: list[dict], before: list[dict]) -> None:
     w(
         "The core crate alone, built for release from nothing (a fresh target directory, every "
         "dependency compiled), and the packages it depends on (normal edges, distinct packages); "
-        "then the release wheel and the stripped Node module. The bindings enable every "
-        "feature (and `otel`), so the split leaves their size as it was."
+        "then the wheel and the Node module as built for users (this run: the `dist` profile, "
+        "fat LTO and no debug info; before the split: the release profile, line tables kept in "
+        "the wheel, debug info stripped from the Node module). The bindings enable every "
+        "feature (and `otel`), so the feature split does not shrink them."
     )
     w("")
     w("| tree | features | dependencies | cold release build | wheel | .node |")

@@ -181,7 +181,7 @@ python_ready() { [ -x "$PY" ] && "$PY" -c 'import turnout' 2>/dev/null; }
 if want python || want python_rss || want layers || want proxy; then
   # Rebuilt every time, so that the figures are those of the code as it is.
   if [ -f bindings-python/scripts/build.sh ] && [ "${BENCH_BINDINGS:-}" != keep ]; then
-    say "building the Python binding (release wheel)"
+    say "building the Python binding (the wheel, dist profile)"
     VENV=$VENV bash bindings-python/scripts/build.sh >&2 || echo "the Python build failed" >&2
   fi
 fi
@@ -232,7 +232,7 @@ fi
 node_ready() { node -e "require('./bindings-node/lib/index.js')" 2>/dev/null; }
 if want node || want proxy; then
   if [ -f bindings-node/scripts/build.sh ] && [ "${BENCH_BINDINGS:-}" != keep ]; then
-    say "building the Node binding (release)"
+    say "building the Node binding (dist profile)"
     { [ -d bindings-node/node_modules ] || (cd bindings-node && npm ci --no-audit --no-fund); } >&2 || true
     bash bindings-node/scripts/build.sh >&2 || echo "the Node build failed" >&2
   fi
