@@ -25,11 +25,8 @@ venv "$VENV" bindings-python/requirements-dev.txt
 venv "$OPENAI3_VENV" bindings-python/requirements-openai3.txt
 
 rm -f target/wheels/turnout-*.whl
-if [ "$PROFILE" = "debug" ]; then
-    "$VENV/bin/maturin" build -m bindings-python/Cargo.toml
-else
-    "$VENV/bin/maturin" build --profile "$PROFILE" -m bindings-python/Cargo.toml
-fi
+[ "$PROFILE" = "debug" ] && PROFILE=dev
+"$VENV/bin/maturin" build --profile "$PROFILE" -m bindings-python/Cargo.toml
 wheel="$(ls target/wheels/turnout-*.whl)"
 for v in "$VENV" "$OPENAI3_VENV"; do
     "$v/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheel"
