@@ -215,3 +215,65 @@ fn embeddings_and_models_keep_unknown_fields() {
     let typed: ModelList = round_trip(&models);
     assert_eq!(typed.data[0].id, "gpt-4.1");
 }
+
+/// The error of decoding `text` as `T`.
+#[track_caller]
+fn decode_error<T: DeserializeOwned + std::fmt::Debug>(text: &str) -> String {
+    serde_json::from_str::<T>(text)
+        .expect_err("must not decode")
+        .to_string()
+}
+
+#[test]
+fn decoding_keeps_the_rules_of_a_derived_impl() {
+    // A missing field takes its default; a required one is an error naming it.
+    let minimal: ChatCompletion = serde_json::from_str(r#"{"choices": []}"#).expect("parses");
+    assert_eq!((minimal.id.as_str(), minimal.created), ("", 0));
+    assert!(minimal.usage.is_none() && minimal.extra.is_empty());
+    let missing = decode_error::<ChatCompletion>(r#"{"id": "x"}"#);
+    assert!(missing.contains("missing field `choices`"), "{missing}");
+    let no_role = decode_error::<ChatCompletion>(r#"{"choices": [{"message": {}}]}"#);
+    assert!(no_role.contains("missing field `role`"), "{no_role}");
+    // A field given twice is an error; `null` only where the type takes it.
+    let twice = decode_error::<ChatCompletion>(r#"{"model": "a", "model": "b", "choices": []}"#);
+    assert!(twice.contains("duplicate field `model`"), "{twice}");
+    let null_id = decode_error::<ChatCompletion>(r#"{"id": null, "choices": []}"#);
+    assert!(null_id.contains("invalid type: null"), "{null_id}");
+    let nulls: ChatCompletion =
+        serde_json::from_str(r#"{"usage": null, "choices": [{"message": {"role": "assistant", "content": null}, "finish_reason": null}]}"#)
+            .expect("parses");
+    assert!(nulls.usage.is_none() && nulls.choices[0].message.content.is_none());
+    // Not an object at all.
+    let list = decode_error::<ChatCompletion>("[1, 2]");
+    assert!(list.contains("expected struct ChatCompletion"), "{list}");
+}
+
+#[test]
+fn unknown_fields_keep_their_order_and_the_last_of_a_repeated_one() {
+    let typed: ChatCompletionChunk = serde_json::from_str(
+        r#"{"zeta": 1, "choices": [], "alpha": {"b": 2, "a": 1}, "mid": null, "zeta": 3}"#,
+    )
+    .expect("parses");
+    let keys: Vec<&str> = typed.extra.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["zeta", "alpha", "mid"]);
+    assert_eq!(typed.extra["zeta"], 3);
+    assert_eq!(
+        serde_json::to_string(&typed.extra["alpha"]).expect("serialises"),
+        r#"{"b":2,"a":1}"#
+    );
+}
+
+#[test]
+fn a_key_written_with_escapes_is_still_the_field_it_names() {
+    // `\u006dodel` is `model`: decoded through the owned-key path, not kept as unknown.
+    let typed: ChatCompletion =
+        serde_json::from_str(r#"{"\u006dodel": "gpt-4.1", "choices": [], "\u0078": 1}"#)
+            .expect("parses");
+    assert_eq!(typed.model, "gpt-4.1");
+    assert_eq!(typed.extra.len(), 1);
+    assert_eq!(typed.extra["x"], 1);
+    // From a `Value` (owned keys) the same.
+    let from_value: ChatCompletion =
+        serde_json::from_value(json!({"model": "gpt-4.1", "choices": [], "x": 1})).expect("parses");
+    assert_eq!(from_value, typed);
+}

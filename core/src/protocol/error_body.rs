@@ -13,24 +13,28 @@ pub struct ErrorBody {
 }
 
 /// The fields of an OpenAI error.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ErrorDetail {
     /// Human-readable message.
-    #[serde(default)]
     pub message: String,
     /// Error type, e.g. `invalid_request_error`.
-    #[serde(default, rename = "type")]
+    #[serde(rename = "type")]
     pub kind: Option<String>,
     /// The parameter at fault.
-    #[serde(default)]
     pub param: Option<Value>,
     /// A machine code, e.g. `model_not_found` (a string, sometimes a number).
-    #[serde(default)]
     pub code: Option<Value>,
     /// Every other field.
     #[serde(flatten)]
     pub extra: Extra,
 }
+
+deserialize_with_extra!(ErrorDetail {
+    message: "message" => default,
+    kind: "type" => default,
+    param: "param" => default,
+    code: "code" => default,
+});
 
 impl ErrorBody {
     /// Builds an error body.

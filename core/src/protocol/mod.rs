@@ -1,6 +1,9 @@
 //! OpenAI-compatible wire types. Every type keeps unknown fields in `extra`, so new OpenAI
 //! parameters and response fields pass through untouched.
 
+#[macro_use]
+mod with_extra;
+
 mod chat;
 mod embeddings;
 mod error_body;

@@ -1,14 +1,13 @@
 //! The models list: `GET /models`.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::Extra;
 
 /// The answer of `GET /models`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelList {
     /// `list`.
-    #[serde(default)]
     pub object: String,
     /// The models.
     pub data: Vec<Model>,
@@ -17,21 +16,30 @@ pub struct ModelList {
     pub extra: Extra,
 }
 
+deserialize_with_extra!(ModelList {
+    object: "object" => default,
+    data: "data" => required,
+});
+
 /// One model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Model {
     /// The model id.
     pub id: String,
     /// `model`.
-    #[serde(default)]
     pub object: String,
     /// Unix seconds.
-    #[serde(default)]
     pub created: u64,
     /// The owner.
-    #[serde(default)]
     pub owned_by: String,
     /// Every other field.
     #[serde(flatten)]
     pub extra: Extra,
 }
+
+deserialize_with_extra!(Model {
+    id: "id" => required,
+    object: "object" => default,
+    created: "created" => default,
+    owned_by: "owned_by" => default,
+});
