@@ -19,7 +19,7 @@ use super::route::{RouteInfo, Routed};
 use crate::cache::{CacheKey, ResponseCache, cache_key};
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::cost::{Charge, CostBook, Costs, PriceTable, Tokens};
+use crate::cost::{Charge, CostBook, Costs, PriceMemo, PriceTable, Tokens};
 use crate::environment::Side;
 use crate::error::{Error, Result};
 use crate::limits::{Limiter, Permit, estimate_tokens};
@@ -37,7 +37,7 @@ pub(crate) struct CachedAnswer {
 #[derive(Debug)]
 pub(crate) struct Observer {
     pub metrics: Metrics,
-    pub prices: PriceTable,
+    pub prices: PriceMemo,
     costs: CostBook,
     limits: Limiter,
     cache: Option<ResponseCache<CachedAnswer>>,
@@ -57,7 +57,7 @@ impl Observer {
         let envs = &config.environments;
         Self {
             metrics: Metrics::new([envs.blue.label_str(), envs.green.label_str()]),
-            prices: PriceTable::new(&config.pricing),
+            prices: PriceMemo::new(PriceTable::new(&config.pricing)),
             costs: CostBook::new(&config.cost_tag),
             limits: Limiter::new(config.rate_limit.as_ref(), Arc::clone(clock)),
             cache: config

@@ -1,6 +1,5 @@
 //! The `model` label: names interned once, bounded, each with its own series.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -13,7 +12,8 @@ use super::handles::ModelSeries;
 const MAX_MODELS: usize = 100;
 const OTHER: &str = "(other)";
 
-type Seen = HashMap<Box<str>, Arc<ModelSeries>>;
+/// Hashed with foldhash (the map is bounded; see `cost::PriceMemo`).
+type Seen = foldhash::HashMap<Box<str>, Arc<ModelSeries>>;
 
 /// The model names seen so far, bounded, with their series. Read on every request without a
 /// lock: an immutable map, swapped whole when a name is added (at most `MAX_MODELS` times).
