@@ -213,7 +213,7 @@ impl Engine {
                         None,
                     );
                     self.learn_objects(call, cur.kind, side, &raw);
-                    let mut route = self.route_info(&cur, started);
+                    let mut route = self.route_info(&mut cur, started);
                     let usage = data.known_usage().unwrap_or_else(|| usage_of(&raw));
                     self.settle(ticket, &mut route, &raw, usage);
                     if self.config.shadow.is_some() {
@@ -278,7 +278,7 @@ impl Engine {
                     if let Some(id) = &first.reader.created {
                         self.remember_object(id, side);
                     }
-                    let route = self.route_info(&cur, started);
+                    let route = self.route_info(&mut cur, started);
                     let ttft = sent.elapsed();
                     return Ok(stream::committed(
                         Arc::clone(&self),
@@ -610,8 +610,10 @@ impl Engine {
         cur.body = None;
     }
 
-    pub(super) fn route_info(&self, cur: &Cursor, started: Instant) -> RouteInfo {
-        let model = cur.models[cur.model_index].clone();
+    /// How the call was routed, once it is answered. The cursor's model moves into the route
+    /// (no copy): this is the cursor's last use.
+    pub(super) fn route_info(&self, cur: &mut Cursor, started: Instant) -> RouteInfo {
+        let model = cur.models[cur.model_index].take();
         let upstream_model = model.as_deref().map(|m| {
             self.config
                 .environments
@@ -630,7 +632,7 @@ impl Engine {
                 .label_str()
                 .map(str::to_string),
             fallback_from: (cur.model_index > 0)
-                .then(|| cur.models[0].clone())
+                .then(|| cur.models[0].take())
                 .flatten(),
             model,
             attempts: cur.attempts,

@@ -78,7 +78,7 @@ impl Engine {
                         elapsed,
                         None,
                     );
-                    let mut route = self.route_info(&cur, started);
+                    let mut route = self.route_info(&mut cur, started);
                     if json {
                         self.learn_objects(&call, cur.kind, side, &bytes);
                         self.settle(ticket, &mut route, &bytes, usage_of(&bytes));
@@ -93,7 +93,7 @@ impl Engine {
                     if let Some(id) = &reader.created {
                         self.remember_object(id, side);
                     }
-                    let route = self.route_info(&cur, started);
+                    let route = self.route_info(&mut cur, started);
                     let ttft = sent.elapsed();
                     let pass = cur.pass;
                     let finish = Finish::new(
@@ -115,7 +115,7 @@ impl Engine {
                     // The side's own answer, when the error is that answer.
                     return match answer {
                         Some((status, headers, bytes)) if e.status() == Some(status) => {
-                            let route = self.route_info(&cur, started);
+                            let route = self.route_info(&mut cur, started);
                             let body = RawBody::Full(bytes);
                             Ok(RawResponse::answered(status, &headers, body, route, true))
                         }
