@@ -539,7 +539,8 @@ def main() -> None:
         "Latency modes (streaming, failover) interleave the clients request by request."
     )
     w(
-        "- **criterion** (`core/benches/selection.rs`, `core/benches/throughput.rs`): its "
+        "- **criterion** (`core/benches/selection.rs`, `core/benches/decode.rs`, "
+        "`core/benches/throughput.rs`): its "
         "median with its 95 % confidence interval."
     )
     w("")
@@ -556,6 +557,29 @@ def main() -> None:
                 f"| {fn} | {m['point_estimate']:.2f} ns | "
                 f"{m['confidence_interval']['lower_bound']:.2f}–{m['confidence_interval']['upper_bound']:.2f} ns | "  # noqa: E501
                 f"{e['mean']['point_estimate']:.2f} ns |"
+            )
+    else:
+        w("not run")
+    w("")
+
+    w("## Decoding answers (criterion, `decode`)")
+    w("")
+    w(
+        "An answer decoded into the typed wire types (`ChatCompletion`, `ChatCompletionChunk`), "
+        "as every typed call does once and a stream once per chunk; raw reqwest's peer in the "
+        "throughput rounds decodes into the same type."
+    )
+    w("")
+    dec = {fn: est for (g, fn), est in crit.items() if g == "decode"}
+    if dec:
+        w("| answer | median | 95 % CI | mean |")
+        w("|---|---|---|---|")
+        for fn, e in sorted(dec.items()):
+            m = e["median"]
+            w(
+                f"| {fn} | {m['point_estimate']:.0f} ns | "
+                f"{m['confidence_interval']['lower_bound']:.0f}–{m['confidence_interval']['upper_bound']:.0f} ns | "  # noqa: E501
+                f"{e['mean']['point_estimate']:.0f} ns |"
             )
     else:
         w("not run")

@@ -6,7 +6,7 @@
 #   BENCH_ONLY="select ttfc" bash bench/run.sh   # some steps only; the report uses what is in
 #                                                # bench/out/ (results of earlier runs included)
 #
-# Steps: select criterion throughput ttfc failover rss instructions nginx python python_rss layers
+# Steps: select decode criterion throughput ttfc failover rss instructions nginx python python_rss layers
 # node proxy fleet lean.
 # Knobs: BENCH_ROUNDS (5), BENCH_SECS (2, per client per round), BENCH_REQUESTS (1000000, the
 # RSS runs), BENCH_PY_REQUESTS (the Python RSS run; default BENCH_REQUESTS), BENCH_PY_ROUNDS /
@@ -24,7 +24,7 @@ VENV=${VENV:-$ROOT/.venv}
 ROUNDS=${BENCH_ROUNDS:-5}
 SECS=${BENCH_SECS:-2}
 REQUESTS=${BENCH_REQUESTS:-1000000}
-ONLY=${BENCH_ONLY:-select criterion throughput ttfc failover rss instructions nginx python python_rss layers node proxy fleet lean}
+ONLY=${BENCH_ONLY:-select decode criterion throughput ttfc failover rss instructions nginx python python_rss layers node proxy fleet lean}
 STARTED=$(date +%s)
 
 mkdir -p "$OUT"
@@ -70,7 +70,7 @@ cat "$OUT/facts.txt" >&2
 # --- build --------------------------------------------------------------------------------
 say "build (release: the simulator binary and the benches)"
 cargo build --release -q -p turnout-cli
-needs_benches() { for s in select criterion throughput ttfc failover rss instructions nginx layers; do want "$s" && return 0; done; return 1; }
+needs_benches() { for s in select decode criterion throughput ttfc failover rss instructions nginx layers; do want "$s" && return 0; done; return 1; }
 if needs_benches; then
   cargo bench -q -p turnout-llm --no-run 2>&1 | grep -v '^ *Executable' >&2 || true
 fi
@@ -91,6 +91,11 @@ if want select; then
   say "criterion: routing decision"
   cargo bench -q -p turnout-llm --bench selection -- "${CRIT[@]}" 2>&1 | tee "$OUT/selection.txt" >&2 \
     || fail select
+fi
+if want decode; then
+  say "criterion: decoding answers into the typed wire types"
+  cargo bench -q -p turnout-llm --bench decode -- "${CRIT[@]}" 2>&1 | tee "$OUT/decode.txt" >&2 \
+    || fail decode
 fi
 if want criterion; then
   say "criterion: chat c=64, raw reqwest vs turnout (simulator process)"
