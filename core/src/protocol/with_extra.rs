@@ -3,7 +3,7 @@
 //! `#[serde(flatten)]` makes a derived `Deserialize` buffer every unknown field into serde's
 //! private `Content` and decode it a second time into the map, and it reads each key through
 //! that buffer too; a chat completion (five such maps) took about 2 µs to decode that way.
-//! [`deserialize_with_extra!`] writes the visitor serde would write without `flatten`: known
+//! `deserialize_with_extra!` writes the visitor serde would write without `flatten`: known
 //! fields are decoded straight from the map, every other key straight into `extra`
 //! (`docs/decisions.md`, *Answers are decoded without serde's flatten*).
 //!
