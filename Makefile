@@ -51,6 +51,8 @@ lint:
 	# The lean build (no YAML/TOML parser, no HTTP server) keeps compiling, and its tests pass.
 	$(CARGO) clippy -p turnout-llm --no-default-features --lib -- -D warnings
 	$(CARGO) test -p turnout-llm --no-default-features --lib -q
+	# The API docs build without a broken or private link (what docs.rs and `cargo doc` show).
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -q -p turnout-llm -p turnout-cli -p turnout-sim
 
 # `cargo test --workspace` also builds target/debug/turnout (the CLI's tests run it), which the
 # Python and Node suites then use as their simulator: one build, one feature set.

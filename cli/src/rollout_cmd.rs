@@ -66,7 +66,7 @@ pub enum RolloutCmd {
     Wait {
         #[command(flatten)]
         config: ConfigArg,
-        /// Give up after this long (e.g. `30m`) [forever].
+        /// Give up after this long (e.g. `30m`); without it, wait as long as it takes.
         #[arg(long, value_parser = humantime::parse_duration)]
         timeout: Option<Duration>,
     },
@@ -96,7 +96,7 @@ pub struct StartArgs {
     /// The gates' window (e.g. `60s`).
     #[arg(long, value_parser = humantime::parse_duration)]
     window: Option<Duration>,
-    /// Below this many candidate requests in the window a gate is inconclusive [20].
+    /// Below this many candidate requests in the window a gate is inconclusive (20 when not given).
     #[arg(long)]
     gate_min_requests: Option<u64>,
     /// Time between evaluations (e.g. `10s`).

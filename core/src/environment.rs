@@ -124,7 +124,7 @@ impl Environment {
         }
     }
 
-    /// Sets how the key is sent: `Authorization: Bearer` [default], `api-key` or `x-api-key`.
+    /// Sets how the key is sent: `Authorization: Bearer` \[default\], `api-key` or `x-api-key`.
     pub fn auth(mut self, auth: AuthStyle) -> Self {
         self.auth = auth;
         self

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// How an environment's key is sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AuthStyle {
-    /// `Authorization: Bearer KEY` (OpenAI and most compatible APIs) [default].
+    /// `Authorization: Bearer KEY` (OpenAI and most compatible APIs) \[default\].
     #[default]
     #[serde(rename = "bearer")]
     Bearer,

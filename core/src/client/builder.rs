@@ -54,10 +54,10 @@ impl ClientBuilder {
     }
 
     setter!(
-        /// The stable side [blue].
+        /// The stable side \[blue\].
         active: Side => |c, v| c.active = v);
     setter!(
-        /// Percent (0..=100) of traffic sent to the candidate [0].
+        /// Percent (0..=100) of traffic sent to the candidate \[0\].
         canary_weight: f64 => |c, v| c.canary_weight = v);
     setter!(
         /// Bucket by routing key when one is given [true].

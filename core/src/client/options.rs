@@ -22,7 +22,7 @@ pub struct RequestOptions {
     /// The request's `Idempotency-Key`: a write that carries one may be retried after it was
     /// sent (the upstream answers a repeat with the first answer).
     pub idempotency_key: Option<String>,
-    /// How urgent the request is when client-side limits make requests wait [normal].
+    /// How urgent the request is when client-side limits make requests wait \[normal\].
     pub priority: crate::limits::Priority,
 }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Hedge {
     /// When to send a hedge: the side's p95 latency, or a fixed delay.
     pub after: HedgeAfter,
-    /// Hedges per call at most [1].
+    /// Hedges per call at most \[1\].
     #[serde(default = "one")]
     pub max_extra: u32,
 }

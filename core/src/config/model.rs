@@ -19,10 +19,10 @@ use crate::secret::SecretUrl;
 pub struct Config {
     /// The two environments.
     pub environments: Environments,
-    /// The stable side [blue].
+    /// The stable side \[blue\].
     #[serde(default = "default_active")]
     pub active: Side,
-    /// Percent of traffic (0..=100) sent to the candidate [0].
+    /// Percent of traffic (0..=100) sent to the candidate \[0\].
     #[serde(default)]
     pub canary_weight: f64,
     /// Bucket by routing key when one is given [true].
@@ -56,11 +56,11 @@ pub struct Config {
     #[serde(default = "default_connect_timeout", with = "secs")]
     pub connect_timeout: Duration,
     /// Bounds the whole of every call — limiter wait, every attempt, backoff and `Retry-After`
-    /// sleeps, and a stream to its end; a request's own `deadline` overrides it [none].
+    /// sleeps, and a stream to its end; a request's own `deadline` overrides it \[none\].
     #[serde(default, with = "secs_opt")]
     pub deadline: Option<Duration>,
     /// Bounds a stream's time from sending to its first event; past it the attempt fails as a
-    /// timeout of the side and may be retried [none].
+    /// timeout of the side and may be retried \[none\].
     #[serde(default, with = "secs_opt")]
     pub stream_first_event_timeout: Option<Duration>,
     /// How much an upstream may send.
@@ -75,7 +75,7 @@ pub struct Config {
     /// USD per million tokens, by model; merged over the built-in table.
     #[serde(default)]
     pub pricing: BTreeMap<String, Price>,
-    /// The request metadata key whose value `costs()` totals by [team].
+    /// The request metadata key whose value `costs()` totals by \[team\].
     #[serde(default = "default_cost_tag")]
     pub cost_tag: String,
     /// Prometheus metrics.
@@ -96,13 +96,13 @@ pub struct Config {
     /// OpenTelemetry trace export (needs the `otel` feature).
     #[serde(default)]
     pub otel: Option<crate::otel::OtelConfig>,
-    /// Hedged requests [off].
+    /// Hedged requests \[off\].
     #[serde(default)]
     pub hedge: Option<super::Hedge>,
-    /// Shadow traffic to the candidate [off].
+    /// Shadow traffic to the candidate \[off\].
     #[serde(default)]
     pub shadow: Option<super::Shadow>,
-    /// Opt-in active-active balancing of unpinned, non-sticky requests [off].
+    /// Opt-in active-active balancing of unpinned, non-sticky requests \[off\].
     #[serde(default)]
     pub balance: Option<crate::routing::balance::Balance>,
 }
@@ -181,7 +181,7 @@ impl Rule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Jitter {
-    /// `U(0, d)`: the AWS "full jitter" [default].
+    /// `U(0, d)`: the AWS "full jitter" \[default\].
     Full,
     /// `d/2 + U(0, d/2)`.
     Equal,
@@ -193,7 +193,7 @@ pub enum Jitter {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryPolicy {
-    /// Every HTTP attempt counts, failovers included [3].
+    /// Every HTTP attempt counts, failovers included \[3\].
     pub max_attempts: u32,
     /// First backoff [0.5 s].
     #[serde(with = "secs")]
@@ -203,14 +203,14 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// Growth per retry [2.0].
     pub multiplier: f64,
-    /// Randomisation [full].
+    /// Randomisation \[full\].
     pub jitter: Jitter,
     /// The longest `Retry-After` that is waited for [60 s]; a longer demand fails at once.
     #[serde(with = "secs")]
     pub max_retry_after: Duration,
     /// Share of extra load retries may add [0.2].
     pub budget_ratio: f64,
-    /// Retries per second always allowed [10].
+    /// Retries per second always allowed \[10\].
     pub budget_min_per_sec: u32,
 }
 
@@ -241,11 +241,11 @@ pub struct HealthCheck {
     /// Timeout of one probe [2 s].
     #[serde(with = "secs")]
     pub timeout: Duration,
-    /// Path probed under the base URL [`/models`].
+    /// Path probed under the base URL \[`/models`\].
     pub path: String,
-    /// Consecutive failures that mark a side unhealthy [3].
+    /// Consecutive failures that mark a side unhealthy \[3\].
     pub unhealthy_threshold: u32,
-    /// Consecutive successes that mark it healthy again [2].
+    /// Consecutive successes that mark it healthy again \[2\].
     pub healthy_threshold: u32,
 }
 
@@ -266,13 +266,13 @@ impl Default for HealthCheck {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CircuitBreaker {
-    /// Consecutive failures that open it [5].
+    /// Consecutive failures that open it \[5\].
     pub failure_threshold: u32,
     /// Failure share over the last `window_size` calls that opens it [0.5].
     pub failure_rate: f64,
-    /// Calls considered for the rate [20].
+    /// Calls considered for the rate \[20\].
     pub window_size: u32,
-    /// Calls needed before the rate counts [10].
+    /// Calls needed before the rate counts \[10\].
     pub min_calls: u32,
     /// Time open before a half-open trial [30 s].
     #[serde(with = "secs")]
@@ -295,7 +295,7 @@ impl Default for CircuitBreaker {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RollbackAction {
-    /// Weight 0 at once [default].
+    /// Weight 0 at once \[default\].
     Rollback,
     /// Only an event.
     Alert,
@@ -320,9 +320,9 @@ pub struct RollbackPolicy {
     /// The window judged [60 s].
     #[serde(with = "secs")]
     pub window: Duration,
-    /// Below this many candidate requests a gate is inconclusive [20].
+    /// Below this many candidate requests a gate is inconclusive \[20\].
     pub min_requests: u64,
-    /// What a failure does [rollback].
+    /// What a failure does \[rollback\].
     pub action: RollbackAction,
     /// Highest mean cost of the candidate's priced answers, in USD.
     // Left out when unset, so that checkpoint hashes of configs without it do not change.
@@ -402,7 +402,7 @@ pub struct Price {
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// Serve `GET /metrics` on this address (`"127.0.0.1:9464"`) for apps without their own
-    /// registry [off].
+    /// registry \[off\].
     pub listen: Option<std::net::SocketAddr>,
 }
 
@@ -412,7 +412,7 @@ pub struct MetricsConfig {
 pub struct CacheConfig {
     /// Whether answers are cached [false].
     pub enabled: bool,
-    /// Answers kept at most; the least recently used goes first [1000].
+    /// Answers kept at most; the least recently used goes first \[1000\].
     pub max_entries: usize,
     /// How long an answer stays fresh [300 s].
     #[serde(with = "secs")]
@@ -433,7 +433,7 @@ impl Default for CacheConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StateBackend {
-    /// In this process only [default].
+    /// In this process only \[default\].
     #[default]
     Memory,
     /// A file shared by the processes of one host.
@@ -452,9 +452,9 @@ pub struct StateConfig {
     pub path: Option<PathBuf>,
     /// The URL of the `redis` backend (its password is masked when shown).
     pub url: Option<SecretUrl>,
-    /// Key prefix, so that several apps share one Redis [`turnout`].
+    /// Key prefix, so that several apps share one Redis \[`turnout`\].
     pub namespace: Option<String>,
-    /// This instance's id in the shared history [`host:pid`].
+    /// This instance's id in the shared history \[`host:pid`\].
     pub instance_id: Option<String>,
     /// How long the analyst lease lasts unless renewed (every third of it) [10 s].
     #[serde(with = "secs_opt")]

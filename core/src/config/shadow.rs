@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 pub struct Shadow {
     /// Share of eligible requests shadowed, 0..=1.
     pub sample: f64,
-    /// Shadow requests in flight at most [4].
+    /// Shadow requests in flight at most \[4\].
     #[serde(default = "four")]
     pub max_concurrency: u32,
-    /// Spend on shadow requests per clock hour at most, USD [unbounded].
+    /// Spend on shadow requests per clock hour at most, USD \[unbounded\].
     #[serde(default)]
     pub max_usd_per_hour: Option<f64>,
 }

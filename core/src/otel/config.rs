@@ -15,7 +15,7 @@ pub struct OtelConfig {
     /// The collector's OTLP/HTTP base URL (`http://127.0.0.1:4318`); spans are POSTed to
     /// `{endpoint}/v1/traces` (or to the endpoint itself when it already ends so).
     pub endpoint: String,
-    /// `service.name` of the exported resource [turnout].
+    /// `service.name` of the exported resource \[turnout\].
     #[serde(default = "default_service_name")]
     pub service_name: String,
     /// Headers sent with every export, e.g. a collector's auth token (never shown).

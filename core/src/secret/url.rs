@@ -7,7 +7,7 @@ use std::ops::Deref;
 use serde::{Deserialize, Serialize};
 
 /// A URL that may hold a secret. Derefs to the full URL for use; `Debug` and `Display` show
-/// [`masked_url`] of it.
+/// `masked_url` of it.
 ///
 /// ```
 /// let url = turnout::SecretUrl::from("redis://:hunter2@cache:6379/0");
