@@ -21,6 +21,7 @@ mod keys;
 mod limits;
 pub mod logging;
 mod metrics;
+mod name_map;
 pub mod otel;
 pub mod protocol;
 mod provider;

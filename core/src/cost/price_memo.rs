@@ -2,53 +2,40 @@
 //! does not hold exactly (`gpt-4o-2024-08-06`, `openai/gpt-4o`) a scan of every known name; an
 //! answer's cost is charged on every request, so each name is looked up once and remembered.
 
-use std::sync::Arc;
-
-use arc_swap::ArcSwap;
-use parking_lot::Mutex;
-
 use super::pricing::{PriceTable, cost_of};
 use crate::config::Price;
+use crate::name_map::NameMap;
 
 /// Distinct names remembered; further ones are looked up in the table each time, so that
 /// arbitrary model names cannot grow memory without bound.
 const MAX_NAMES: usize = 256;
 
-/// Hashed with foldhash: the map is bounded, so a hasher without SipHash's flood resistance
-/// costs nothing in safety, and SipHash cost more than the lookup it saves.
-type Seen = foldhash::HashMap<Box<str>, Option<Price>>;
-
-/// A [`PriceTable`] with the price of each model name it was asked for remembered: read
-/// without a lock (an immutable map, swapped whole when a name is added).
+/// A [`PriceTable`] with the price of each model name it was asked for remembered (unpriced
+/// names too), read without a lock.
 #[derive(Debug)]
 pub(crate) struct PriceMemo {
     table: PriceTable,
-    seen: ArcSwap<Seen>,
-    /// Serialises additions, so that none is lost between a load and a swap.
-    adding: Mutex<()>,
+    seen: NameMap<Option<Price>>,
 }
 
 impl PriceMemo {
     pub fn new(table: PriceTable) -> Self {
         Self {
             table,
-            seen: ArcSwap::default(),
-            adding: Mutex::new(()),
+            seen: NameMap::new(MAX_NAMES),
         }
     }
 
     /// The price of `model`, as [`PriceTable::lookup`] gives it.
     pub fn lookup(&self, model: &str) -> Option<Price> {
-        let seen = self.seen.load();
-        if let Some(price) = seen.get(model) {
-            return *price;
-        }
-        let price = self.table.lookup(model);
-        if seen.len() < MAX_NAMES {
-            drop(seen);
-            self.remember(model, price);
-        }
-        price
+        self.seen.with(
+            model,
+            || self.table.lookup(model),
+            |price| match price {
+                Some(price) => *price,
+                None => self.table.lookup(model),
+            },
+        )
     }
 
     /// The cost in USD of `prompt_tokens` and `completion_tokens` of `model`, as
@@ -56,17 +43,6 @@ impl PriceMemo {
     pub fn cost(&self, model: &str, prompt_tokens: u64, completion_tokens: u64) -> Option<f64> {
         self.lookup(model)
             .map(|price| cost_of(price, prompt_tokens, completion_tokens))
-    }
-
-    fn remember(&self, model: &str, price: Option<Price>) {
-        let _adding = self.adding.lock();
-        let seen = self.seen.load();
-        if seen.len() >= MAX_NAMES || seen.contains_key(model) {
-            return;
-        }
-        let mut next = Seen::clone(&seen);
-        next.insert(model.into(), price);
-        self.seen.store(Arc::new(next));
     }
 }
 
@@ -110,7 +86,7 @@ mod tests {
             }
         }
         // Unknown names are remembered as unpriced too: 7 names, each once.
-        assert_eq!(memo.seen.load().len(), 7);
+        assert_eq!(memo.seen.len(), 7);
     }
 
     #[test]
@@ -119,12 +95,12 @@ mod tests {
         for i in 0..MAX_NAMES + 10 {
             assert!(memo.lookup(&format!("model-{i}")).is_none());
         }
-        assert_eq!(memo.seen.load().len(), MAX_NAMES);
+        assert_eq!(memo.seen.len(), MAX_NAMES);
         assert_eq!(
             memo.lookup("gpt-4o-2024-08-06").map(|p| p.input),
             Some(2.5),
             "a name past the bound is looked up in the table"
         );
-        assert_eq!(memo.seen.load().len(), MAX_NAMES);
+        assert_eq!(memo.seen.len(), MAX_NAMES);
     }
 }

@@ -2,39 +2,31 @@
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
-use parking_lot::Mutex;
-
 use super::handles::ModelSeries;
+use crate::name_map::NameMap;
 
 /// Distinct model label values kept; further models are counted as `"(other)"`, so that
 /// arbitrary model names cannot grow the exposition without bound.
 const MAX_MODELS: usize = 100;
 const OTHER: &str = "(other)";
 
-/// Hashed with foldhash (the map is bounded; see `cost::PriceMemo`).
-type Seen = foldhash::HashMap<Box<str>, Arc<ModelSeries>>;
-
-/// The model names seen so far, bounded, with their series. Read on every request without a
-/// lock: an immutable map, swapped whole when a name is added (at most `MAX_MODELS` times).
+/// The model names seen so far, bounded, with their series, read on every request without a
+/// lock.
 #[derive(Debug)]
 pub(crate) struct Models {
-    seen: ArcSwap<Seen>,
-    /// Serialises additions, so that none is lost between a load and a swap.
-    adding: Mutex<()>,
+    seen: NameMap<Arc<ModelSeries>>,
     /// Requests that named no model: label `""`.
     unnamed: ModelSeries,
     /// Models beyond the bound.
-    other: Arc<ModelSeries>,
+    other: ModelSeries,
 }
 
 impl Default for Models {
     fn default() -> Self {
         Self {
-            seen: ArcSwap::default(),
-            adding: Mutex::new(()),
+            seen: NameMap::new(MAX_MODELS),
             unnamed: ModelSeries::new(""),
-            other: Arc::new(ModelSeries::new(OTHER)),
+            other: ModelSeries::new(OTHER),
         }
     }
 }
@@ -47,32 +39,11 @@ impl Models {
         let Some(model) = model else {
             return f(&self.unnamed);
         };
-        let seen = self.seen.load();
-        if let Some(series) = seen.get(model) {
-            return f(series);
-        }
-        // Names are never removed: a full map stays full.
-        if seen.len() >= MAX_MODELS {
-            return f(&self.other);
-        }
-        drop(seen);
-        f(&self.add(model))
-    }
-
-    fn add(&self, model: &str) -> Arc<ModelSeries> {
-        let _adding = self.adding.lock();
-        let seen = self.seen.load();
-        if let Some(series) = seen.get(model) {
-            return Arc::clone(series);
-        }
-        if seen.len() >= MAX_MODELS {
-            return Arc::clone(&self.other);
-        }
-        let series = Arc::new(ModelSeries::new(model));
-        let mut next = Seen::clone(&seen);
-        next.insert(model.into(), Arc::clone(&series));
-        self.seen.store(Arc::new(next));
-        series
+        self.seen.with(
+            model,
+            || Arc::new(ModelSeries::new(model)),
+            |series| f(series.map_or(&self.other, |s| s)),
+        )
     }
 }
 
@@ -103,22 +74,6 @@ mod tests {
         let first = models.with(Some("gpt"), std::ptr::from_ref);
         let again = models.with(Some("gpt"), std::ptr::from_ref);
         assert_eq!(first, again);
-        assert_eq!(models.seen.load().len(), 1);
-    }
-
-    #[test]
-    fn the_bound_holds_under_concurrent_additions() {
-        let models = Models::default();
-        std::thread::scope(|scope| {
-            for t in 0..4 {
-                let models = &models;
-                scope.spawn(move || {
-                    for i in 0..MAX_MODELS {
-                        let _ = label(models, Some(&format!("t{t}-{i}")));
-                    }
-                });
-            }
-        });
-        assert_eq!(models.seen.load().len(), MAX_MODELS);
+        assert_eq!(models.seen.len(), 1);
     }
 }
