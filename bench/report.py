@@ -74,6 +74,25 @@ def criterion(target: Path) -> dict[tuple[str, str], dict]:
     return found
 
 
+def criterion_table(w, first: str, estimates: dict[str, dict], fmt: str) -> None:
+    """A table of criterion estimates (ns): median, its 95 % CI and the mean per function,
+    or "not run"; then a blank line."""
+    if not estimates:
+        w("not run")
+        w("")
+        return
+    w(f"| {first} | median | 95 % CI | mean |")
+    w("|---|---|---|---|")
+    for fn, e in sorted(estimates.items()):
+        m, ci = e["median"], e["median"]["confidence_interval"]
+        w(
+            f"| {fn} | {fmt.format(m['point_estimate'])} ns | "
+            f"{fmt.format(ci['lower_bound'])}–{fmt.format(ci['upper_bound'])} ns | "
+            f"{fmt.format(e['mean']['point_estimate'])} ns |"
+        )
+    w("")
+
+
 def spread(values: list[float], fmt: str = "{:.2f}") -> str:
     """'median (min–max, n=N)'."""
     values = [v for v in values if v is not None and not math.isnan(v)]
@@ -548,19 +567,7 @@ def main() -> None:
     # --- details ----------------------------------------------------------------------------
     w("## Routing decision (criterion, `select`)")
     w("")
-    if sel:
-        w("| case | median | 95 % CI | mean |")
-        w("|---|---|---|---|")
-        for fn, e in sorted(sel.items()):
-            m = e["median"]
-            w(
-                f"| {fn} | {m['point_estimate']:.2f} ns | "
-                f"{m['confidence_interval']['lower_bound']:.2f}–{m['confidence_interval']['upper_bound']:.2f} ns | "  # noqa: E501
-                f"{e['mean']['point_estimate']:.2f} ns |"
-            )
-    else:
-        w("not run")
-    w("")
+    criterion_table(w, "case", sel, "{:.2f}")
 
     w("## Decoding answers (criterion, `decode`)")
     w("")
@@ -571,19 +578,7 @@ def main() -> None:
     )
     w("")
     dec = {fn: est for (g, fn), est in crit.items() if g == "decode"}
-    if dec:
-        w("| answer | median | 95 % CI | mean |")
-        w("|---|---|---|---|")
-        for fn, e in sorted(dec.items()):
-            m = e["median"]
-            w(
-                f"| {fn} | {m['point_estimate']:.0f} ns | "
-                f"{m['confidence_interval']['lower_bound']:.0f}–{m['confidence_interval']['upper_bound']:.0f} ns | "  # noqa: E501
-                f"{e['mean']['point_estimate']:.0f} ns |"
-            )
-    else:
-        w("not run")
-    w("")
+    criterion_table(w, "answer", dec, "{:.0f}")
 
     w("## Rust throughput at c=64")
     w("")
