@@ -6,8 +6,9 @@
 #   BENCH_ONLY="select ttfc" bash bench/run.sh   # some steps only; the report uses what is in
 #                                                # bench/out/ (results of earlier runs included)
 #
-# Steps: select decode criterion throughput ttfc failover rss instructions nginx python python_rss layers
-# node proxy fleet lean.
+# Steps: select decode criterion throughput lto ttfc failover rss instructions nginx python python_rss
+# layers node proxy fleet lean. (lto: the throughput rounds once more with the dist profile, on the
+# simulator, and on nginx when nginx runs.)
 # Knobs: BENCH_ROUNDS (5), BENCH_SECS (2, per client per round), BENCH_REQUESTS (1000000, the
 # RSS runs), BENCH_PY_REQUESTS (the Python RSS run; default BENCH_REQUESTS), BENCH_PY_ROUNDS /
 # BENCH_PY_SECS (3 / 3), BENCH_NODE_ROUNDS / BENCH_NODE_SECS (3 / 3), BENCH_PROXY_ROUNDS /
@@ -24,7 +25,7 @@ VENV=${VENV:-$ROOT/.venv}
 ROUNDS=${BENCH_ROUNDS:-5}
 SECS=${BENCH_SECS:-2}
 REQUESTS=${BENCH_REQUESTS:-1000000}
-ONLY=${BENCH_ONLY:-select decode criterion throughput ttfc failover rss instructions nginx python python_rss layers node proxy fleet lean}
+ONLY=${BENCH_ONLY:-select decode criterion throughput lto ttfc failover rss instructions nginx python python_rss layers node proxy fleet lean}
 STARTED=$(date +%s)
 
 mkdir -p "$OUT"
@@ -76,6 +77,13 @@ if needs_benches; then
 fi
 TURNOUT_BIN=$TARGET/release/turnout
 OVERHEAD=(cargo bench -q -p turnout-llm --bench overhead --)
+# The same bench built as the wheel and the Node module are: the dist profile (fat LTO, one
+# codegen unit), both clients alike.
+OVERHEAD_LTO=(cargo bench -q -p turnout-llm --bench overhead --profile dist --)
+if want lto; then
+  say "build: the overhead bench with the dist profile (fat LTO)"
+  cargo bench -q -p turnout-llm --bench overhead --profile dist --no-run 2>&1 | grep -v '^ *Executable' >&2 || true
+fi
 
 # --- the simulator, its own process -------------------------------------------------------
 SIM_PORT=$(free_port)
@@ -108,6 +116,11 @@ if want throughput; then
   say "throughput c=64 vs raw reqwest, simulator, $ROUNDS rounds"
   "${OVERHEAD[@]}" throughput --url "$SIM_URL" --label sim --rounds "$ROUNDS" --secs "$SECS" \
     | tee "$OUT/throughput_sim.jsonl" >&2 || fail throughput
+fi
+if want lto; then
+  say "throughput c=64 vs raw reqwest, simulator, dist profile (fat LTO), $ROUNDS rounds"
+  "${OVERHEAD_LTO[@]}" throughput --url "$SIM_URL" --label sim-lto --rounds "$ROUNDS" --secs "$SECS" \
+    | tee "$OUT/throughput_sim_lto.jsonl" >&2 || fail lto
 fi
 if want ttfc; then
   say "streaming: time to first chunk vs raw reqwest, $ROUNDS rounds"
@@ -172,6 +185,11 @@ if want nginx; then
   "$NGINX" -v 2>&1 | sed 's/^/nginx=/' >> "$OUT/facts.txt"
   "${OVERHEAD[@]}" throughput --url "$NGX_URL" --label nginx --rounds "$ROUNDS" --secs "$SECS" \
     | tee "$OUT/throughput_nginx.jsonl" >&2 || fail nginx
+  if want lto; then
+    say "nginx: throughput c=64 vs raw reqwest, dist profile (fat LTO), $ROUNDS rounds"
+    "${OVERHEAD_LTO[@]}" throughput --url "$NGX_URL" --label nginx-lto --rounds "$ROUNDS" --secs "$SECS" \
+      | tee "$OUT/throughput_nginx_lto.jsonl" >&2 || fail lto
+  fi
   kill "$NGX_PID" 2>/dev/null || true
   wait "$NGX_PID" 2>/dev/null || true
   rm -rf "$NGX_DIR"
