@@ -53,6 +53,9 @@ lint:
 	$(CARGO) test -p turnout-llm --no-default-features --lib -q
 	# The API docs build without a broken or private link (what docs.rs and `cargo doc` show).
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -q -p turnout-llm -p turnout-cli -p turnout-sim
+	# A default written `[true]` or `[false]` in a doc comment resolves, silently, to a link to
+	# `bool`'s page; such defaults are escaped (`\[true\]`).
+	! grep -rnP '^\s*//[/!].*(?<!\\)\[(true|false)\]' core/src cli/src bindings-python/src bindings-node/src
 
 # `cargo test --workspace` also builds target/debug/turnout (the CLI's tests run it), which the
 # Python and Node suites then use as their simulator: one build, one feature set.

@@ -60,7 +60,7 @@ impl ClientBuilder {
         /// Percent (0..=100) of traffic sent to the candidate \[0\].
         canary_weight: f64 => |c, v| c.canary_weight = v);
     setter!(
-        /// Bucket by routing key when one is given [true].
+        /// Bucket by routing key when one is given \[true\].
         sticky: bool => |c, v| c.sticky = v);
     setter!(
         /// The bucketing salt.

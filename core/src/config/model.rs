@@ -25,7 +25,7 @@ pub struct Config {
     /// Percent of traffic (0..=100) sent to the candidate \[0\].
     #[serde(default)]
     pub canary_weight: f64,
-    /// Bucket by routing key when one is given [true].
+    /// Bucket by routing key when one is given \[true\].
     #[serde(default = "yes")]
     pub sticky: bool,
     /// Salt of the sticky bucketing; a rollout draws a new one [fixed default].
@@ -233,7 +233,7 @@ impl Default for RetryPolicy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HealthCheck {
-    /// Whether probes run in the background [true].
+    /// Whether probes run in the background \[true\].
     pub enabled: bool,
     /// Time between probes [30 s].
     #[serde(with = "secs")]
@@ -410,7 +410,7 @@ pub struct MetricsConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
-    /// Whether answers are cached [false].
+    /// Whether answers are cached \[false\].
     pub enabled: bool,
     /// Answers kept at most; the least recently used goes first \[1000\].
     pub max_entries: usize,
