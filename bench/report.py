@@ -336,8 +336,13 @@ def main() -> None:
     crit = criterion(target)
     tp_sim = load_jsonl(out / "throughput_sim.jsonl")
     tp_ngx = load_jsonl(out / "throughput_nginx.jsonl")
-    tp_sim_lto = load_jsonl(out / "throughput_sim_lto.jsonl")
-    tp_ngx_lto = load_jsonl(out / "throughput_nginx_lto.jsonl")
+    # The Rust paired rounds: (build, upstream, rounds), the release build first.
+    rust_runs = [
+        ("release", "simulator", tp_sim),
+        ("release", "nginx", tp_ngx),
+        ("dist (fat LTO)", "simulator", load_jsonl(out / "throughput_sim_lto.jsonl")),
+        ("dist (fat LTO)", "nginx", load_jsonl(out / "throughput_nginx_lto.jsonl")),
+    ]
     ttfc = load_jsonl(out / "ttfc.jsonl")
     fo = load_jsonl(out / "failover.jsonl")
     instr = {r["client"]: r for r in load_jsonl(out / "instructions.jsonl")}
@@ -471,20 +476,15 @@ def main() -> None:
             f"| Rust, c=64, req/s — {upstream} | raw reqwest, same pool, URL parsed once | ≥ 0.95× | "
             f"{spread(vals_url, '{:.3f}')}× | {verdict(med(vals_url), GOALS['rust_ratio'], True)} |"
         )
-    for upstream, rows in [("simulator", tp_sim_lto), ("nginx", tp_ngx_lto)]:
+    for build, upstream, rows in rust_runs[2:]:
         if rows:
             vals = [r["ratio"] for r in rows]
             w(
-                f"| Rust, c=64, req/s — {upstream}, both built with the dist profile (fat LTO) | "
+                f"| Rust, c=64, req/s — {upstream}, both built with the {build} profile | "
                 f"raw reqwest, same pool, URL string per call | ≥ 0.95× | "
                 f"{spread(vals, '{:.3f}')}× | {verdict(med(vals), GOALS['rust_ratio'], True)} |"
             )
-    for build, upstream, rows in [
-        ("release", "simulator", tp_sim),
-        ("release", "nginx", tp_ngx),
-        ("dist (fat LTO)", "simulator", tp_sim_lto),
-        ("dist (fat LTO)", "nginx", tp_ngx_lto),
-    ]:
+    for build, upstream, rows in rust_runs:
         if rows:
             added = cpu_added(rows)
             w(
@@ -618,12 +618,8 @@ def main() -> None:
 
     w("## Rust throughput at c=64")
     w("")
-    for name, rows in [
-        ("simulator", tp_sim),
-        ("nginx", tp_ngx),
-        ("simulator, dist profile (fat LTO)", tp_sim_lto),
-        ("nginx, dist profile (fat LTO)", tp_ngx_lto),
-    ]:
+    for build, upstream, rows in rust_runs:
+        name = upstream if build == "release" else f"{upstream}, {build} profile"
         w(f"### {name}")
         w("")
         if not rows:
