@@ -610,8 +610,8 @@ impl Engine {
         cur.body = None;
     }
 
-    /// How the call was routed, once it is answered. The cursor's model moves into the route
-    /// (no copy): this is the cursor's last use.
+    /// How the call was routed, once it is answered. The cursor's models move into the route
+    /// (no copy): the call is answered, so no later attempt reads them.
     pub(super) fn route_info(&self, cur: &mut Cursor, started: Instant) -> RouteInfo {
         let model = cur.models[cur.model_index].take();
         let upstream_model = model.as_deref().map(|m| {
