@@ -252,6 +252,30 @@ async fn scenarios(store: &Store) {
     let cps = store.checkpoints().await.expect("checkpoints");
     let versions: Vec<u64> = cps.iter().map(|c| c.traffic.version).collect();
     assert_eq!(versions, [1, 2, 3]);
+
+    // A switch to the side already active (ending a canary on green) makes no side active:
+    // a rollback after it has nothing to undo, and does not bring back green, which the
+    // rollback above left as its undo.
+    store
+        .apply(&op(Change::SetWeight { weight_bp: 1000 }), &init())
+        .await
+        .expect("apply");
+    let out = store
+        .apply(&op(Change::Switch { to: Side::Blue }), &init())
+        .await
+        .expect("apply");
+    assert_eq!(out.verdict, Verdict::Applied);
+    assert_eq!(
+        (out.state.traffic.active, out.state.traffic.weight_bp),
+        (Side::Blue, 0)
+    );
+    let out = store
+        .apply(&op(Change::Rollback { canary: None }), &init())
+        .await
+        .expect("apply");
+    assert_eq!(out.verdict, Verdict::Unchanged, "{}", out.note);
+    assert!(out.note.starts_with("nothing to roll back"), "{}", out.note);
+    assert_eq!(out.state.traffic.active, Side::Blue);
 }
 
 #[tokio::test]

@@ -406,11 +406,10 @@ pub fn apply(stored: &StoredState, op: &Operation) -> Outcome {
     if !moved && rollout.is_none() {
         return done(Verdict::Unchanged, "no change: already so".to_string());
     }
-    let undo = if next.active == s.active {
-        stored.undo.clone()
-    } else {
-        Some((s.active, s.salt.clone()))
-    };
+    // What a rollback would go back to: the side this change made inactive, and only that. A
+    // change that moves traffic but keeps the active side forgets an older one, which a
+    // rollback after it would otherwise take for the side this change replaced.
+    let undo = (next.active != s.active).then(|| (s.active, s.salt.clone()));
     let mut state = StoredState {
         traffic: TrafficState {
             version: s.version + 1,
@@ -597,6 +596,30 @@ mod tests {
         assert_eq!(again.verdict, Verdict::Unchanged);
         assert_eq!(again.note, "already rolled back");
         assert_eq!(again.state, back.state);
+    }
+
+    #[test]
+    fn a_rollback_after_a_change_that_kept_the_active_side_changes_nothing() {
+        // Green was active once and blue replaced it: green is what a rollback would restore.
+        let switched = apply(
+            &stored(Side::Green, 0),
+            &op(Change::Switch { to: Side::Blue }),
+        );
+        let canary = apply(&switched.state, &op(Change::SetWeight { weight_bp: 1000 }));
+        let restore = Change::Restore {
+            checkpoint: "cp".into(),
+            active: Side::Blue,
+            weight_bp: 0,
+            salt: "s".into(),
+        };
+        for ended in [Change::Switch { to: Side::Blue }, restore] {
+            let ended = apply(&canary.state, &op(ended));
+            assert_eq!(ended.verdict, Verdict::Applied);
+            assert_eq!(ended.state.undo, None);
+            let back = apply(&ended.state, &op(Change::Rollback { canary: None }));
+            assert_eq!(back.verdict, Verdict::Unchanged, "{}", back.note);
+            assert_eq!(back.state.traffic.active, Side::Blue);
+        }
     }
 
     #[test]

@@ -201,10 +201,10 @@ if moved then
       'updated_by', op.author, 'updated_at', op.at, 'last_reason', op.reason}) do
     table.insert(fields, f)
   end
-  if na ~= active then
-    table.insert(fields, 'undo_active'); table.insert(fields, active)
-    table.insert(fields, 'undo_salt'); table.insert(fields, salt)
-  end
+  local ua, us = '', ''
+  if na ~= active then ua, us = active, salt end
+  table.insert(fields, 'undo_active'); table.insert(fields, ua)
+  table.insert(fields, 'undo_salt'); table.insert(fields, us)
 end
 if newr then
   table.insert(fields, 'rollout'); table.insert(fields, cjson.encode(newr))
@@ -214,7 +214,8 @@ redis.call('HSET', KEYS[1], unpack(fields))
 active, weight, salt, version = na, nw, ns, nv
 if moved then
   s.last_change, s.updated_by, s.updated_at, s.last_reason = kind, op.author, op.at, op.reason
-  if na ~= old.active then s.undo_active, s.undo_salt = old.active, old.salt end
+  if na ~= old.active then s.undo_active, s.undo_salt = old.active, old.salt
+  else s.undo_active, s.undo_salt = '', '' end
 end
 local st = snapshot()
 active, weight = old.active, old.weight_bp
