@@ -340,7 +340,7 @@ impl Engine {
         if kind == EventKind::Promote {
             self.control
                 .guard
-                .start_post_promotion(self.now() + self.config.rollback.window);
+                .start_post_promotion(self.now().saturating_add(self.config.rollback.window));
         } else {
             self.control.guard.end_post_promotion();
         }

@@ -175,7 +175,7 @@ impl KeyPool {
             }
             Some(429) => {
                 let rest = error.retry_after().unwrap_or(DEFAULT_REST);
-                let until = nanos(self.clock.now() + rest);
+                let until = nanos(self.clock.now().saturating_add(rest));
                 key.rest_until.fetch_max(until, Ordering::Relaxed);
             }
             _ => {}
@@ -329,6 +329,19 @@ mod tests {
         let seen: Vec<String> = (0..4).map(|_| picked(&p)).collect();
         assert!(seen.contains(&"sk-…aaaa".to_string()), "{seen:?}");
         assert_eq!(p.status()[0].state, KeyState::Active);
+    }
+
+    #[test]
+    fn an_endless_retry_after_rests_the_key_without_overflowing() {
+        // `Retry-After: inf` (or `1e20`) parses to `Duration::MAX`; past the clock's zero,
+        // adding it to the time overflowed and panicked in the request path.
+        let (p, clock) = pool(&[A, B]);
+        clock.advance(Duration::from_secs(1));
+        let a = p.pick().unwrap();
+        p.report(&a, &status(429, Some(Duration::MAX)));
+        clock.advance(Duration::from_secs(86_400 * 365));
+        assert!((0..4).all(|_| picked(&p) == "sk-…bbbb"));
+        assert_eq!(p.status()[0].state, KeyState::Cooling);
     }
 
     #[test]

@@ -68,13 +68,16 @@ impl FleetLimits {
         {
             return Ok((Mode::Local, false));
         }
-        let deadline = Instant::now() + timeout;
+        // `None`: a timeout too long to reach (what a caller's `1e19` seconds means).
+        let deadline = Instant::now().checked_add(timeout);
         loop {
             match self.ask(store, tokens).await {
                 Ok(None) => return Ok((Mode::Fleet, self.report(Mode::Fleet, None))),
                 Ok(Some((wait, which))) => {
                     let now = Instant::now();
-                    if now + wait > deadline {
+                    if let Some(deadline) = deadline
+                        && now.checked_add(wait).is_none_or(|at| at > deadline)
+                    {
                         return Err(Error::RateLimited(format!(
                             "rate_limit.{which} is used up across the fleet: the next request may go in {:.3}s, after this request's timeout of {:.3}s",
                             wait.as_secs_f64(),
@@ -118,5 +121,37 @@ impl FleetLimits {
             }
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{StateBackend, StateConfig};
+
+    #[tokio::test]
+    async fn a_timeout_too_long_to_reach_bounds_nothing_and_panics_nowhere() {
+        // `Instant::now() + timeout` overflowed for a caller's `timeout=1e19` seconds.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let store = Store::open(&StateConfig {
+            backend: StateBackend::Redis,
+            url: Some(format!("redis://127.0.0.1:{port}/").into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let limits = FleetLimits::new(Some(&RateLimit {
+            requests_per_minute: Some(60),
+            ..Default::default()
+        }))
+        .unwrap();
+        let admitted = limits.admit(&store, 1, Duration::MAX).await.unwrap();
+        assert_eq!(
+            admitted,
+            (Mode::Local, true),
+            "nothing listens: local buckets"
+        );
     }
 }

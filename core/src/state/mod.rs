@@ -21,4 +21,4 @@ pub use objects::OBJECT_TTL;
 pub use operation::{Canary, Change, Operation, Outcome, Source, StoredState, Verdict, apply};
 pub use pending::{MAX_UNFLUSHED, PendingSeconds};
 pub use rollout::RolloutRecord;
-pub use store::{MAX_VERSION, REDIS_POLL, Store};
+pub use store::{MAX_VERSION, MAX_WINDOW_SECONDS, REDIS_POLL, Store};

@@ -21,6 +21,8 @@ use crate::stats::fleet::FleetCounts;
 const FILE_POLL: Duration = Duration::from_secs(1);
 /// The backstop poll of a Redis store, whose pub/sub hints are at-most-once.
 pub const REDIS_POLL: Duration = Duration::from_secs(5);
+/// The longest fleet window read: a day of seconds.
+pub const MAX_WINDOW_SECONDS: u64 = 86_400;
 /// The largest version a store accepts: 2^53 - 1, exact in Lua's numbers and in JSON readers.
 pub const MAX_VERSION: u64 = (1 << 53) - 1;
 
@@ -241,8 +243,11 @@ impl Store {
         }
     }
 
-    /// The fleet's counts of `side` over the seconds `from..=to` (Unix seconds).
+    /// The fleet's counts of `side` over the seconds `from..=to` (Unix seconds), the last
+    /// [`MAX_WINDOW_SECONDS`] of them at most: the bounds come from stored records, and a
+    /// window of years would be one read per second of it.
     pub async fn window(&self, side: Side, from: u64, to: u64) -> Result<FleetCounts> {
+        let from = from.max(to.saturating_sub(MAX_WINDOW_SECONDS - 1));
         match self {
             Self::Memory(m) => Ok(m.fleet(|f| f.window(side, from, to))),
             Self::File(f) => f.fleet(false, move |l| l.window(side, from, to)).await,

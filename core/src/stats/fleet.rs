@@ -134,10 +134,14 @@ impl FleetCounts {
                 "e" => self.client_errors += v,
                 "c" => self.cancelled += v,
                 _ => {
-                    let (map, idx) = match k.split_at(1) {
-                        ("l", i) => (&mut self.latency, i),
-                        ("t", i) => (&mut self.ttft, i),
-                        _ => continue,
+                    // `split_at` would panic on an empty name or a non-ASCII first byte,
+                    // and the store's contents are not ours to trust.
+                    let (map, idx) = if let Some(i) = k.strip_prefix('l') {
+                        (&mut self.latency, i)
+                    } else if let Some(i) = k.strip_prefix('t') {
+                        (&mut self.ttft, i)
+                    } else {
+                        continue;
                     };
                     if let Ok(i) = idx.parse::<u16>() {
                         *map.entry(i).or_default() += v;
@@ -210,6 +214,15 @@ mod tests {
             );
             x *= 1.003;
         }
+    }
+
+    #[test]
+    fn stray_field_names_from_the_store_are_skipped() {
+        let mut c = FleetCounts::default();
+        c.add_fields([("", 1), ("é", 1), ("l", 2), ("t7", 3), ("s", 4), ("lx", 5)]);
+        assert_eq!(c.successes, 4);
+        assert_eq!(c.ttft.get(&7), Some(&3));
+        assert!(c.latency.is_empty(), "{:?}", c.latency);
     }
 
     #[test]
