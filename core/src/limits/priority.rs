@@ -111,6 +111,34 @@ impl Drop for Head<'_> {
     }
 }
 
+/// A request's place in the queue while it waits for its turn. Dropped unsettled (the wait's
+/// future dropped: a cancelled task, an aborted call, a lost `select!`), it leaves the queue and,
+/// when the head was already handed to it, passes the head on; else the head would stay handed
+/// to no one and every later request would wait out its timeout.
+struct Ticket<'a> {
+    queue: &'a PriorityQueue,
+    seq: u64,
+    priority: Priority,
+    settled: bool,
+}
+
+impl<'a> Ticket<'a> {
+    /// Ends the wait: the head when it was handed to this request, else `None`.
+    fn settle(mut self) -> Option<Head<'a>> {
+        self.settled = true;
+        self.queue.settle(self.seq, self.priority)
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            // Dropping the head, if it was handed here, passes it on.
+            drop(self.queue.settle(self.seq, self.priority));
+        }
+    }
+}
+
 impl PriorityQueue {
     /// A queue raising a waiting request one class every `aging`.
     pub fn new(aging: Duration, clock: SharedClock) -> Self {
@@ -134,7 +162,7 @@ impl PriorityQueue {
     /// Waits for this request's turn at the head, up to `timeout`; `None` when the timeout
     /// passed first.
     pub async fn head(&self, priority: Priority, timeout: Duration) -> Option<Head<'_>> {
-        let (seq, turn) = {
+        let (ticket, turn) = {
             let mut s = self.state.lock();
             if s.head.is_none() && s.waiting.is_empty() {
                 s.head = Some(priority);
@@ -151,18 +179,29 @@ impl PriorityQueue {
                     turn: Arc::clone(&turn),
                 },
             );
-            (seq, turn)
+            let ticket = Ticket {
+                queue: self,
+                seq,
+                priority,
+                settled: false,
+            };
+            (ticket, turn)
         };
+        // Should this future be dropped here, the ticket leaves the queue on its own.
         let got = tokio::time::timeout(timeout, turn.notified()).await.is_ok();
+        // Handed the head, possibly just as the timeout passed: take it either way, and give it
+        // up at once when the timeout won.
+        ticket.settle().filter(|_| got)
+    }
+
+    /// Ends the wait of request `seq`: the head when it was handed to it, else `None` with the
+    /// request out of the queue.
+    fn settle(&self, seq: u64, priority: Priority) -> Option<Head<'_>> {
         let mut s = self.state.lock();
         if s.handed == Some(seq) {
-            // Handed the head, possibly just as the timeout passed: take it either way, and
-            // give it up at once when the timeout won.
             s.handed = None;
             s.head = Some(priority);
-            drop(s);
-            let head = Head { queue: self };
-            return got.then_some(head);
+            return Some(Head { queue: self });
         }
         s.waiting.remove(&seq);
         None
@@ -197,6 +236,7 @@ impl PriorityQueue {
 mod tests {
     use super::*;
     use crate::ManualClock;
+    use futures_util::FutureExt;
 
     #[test]
     fn priorities_parse_and_order() {
@@ -296,6 +336,98 @@ mod tests {
         );
         assert_eq!(q.waiting(), [0, 1, 0], "only the head is left");
         drop(head);
+        assert!(
+            q.head(Priority::Low, Duration::from_millis(50))
+                .await
+                .is_some()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiter_dropped_while_waiting_leaves_the_queue() {
+        let clock = Arc::new(ManualClock::new());
+        let q = PriorityQueue::new(Duration::from_secs(5), clock);
+        let head = q
+            .head(Priority::Normal, Duration::from_secs(1))
+            .await
+            .unwrap();
+        // The caller gives up (a cancelled task, an aborted call): the wait's future is dropped.
+        let gave_up = tokio::time::timeout(
+            Duration::from_millis(10),
+            q.head(Priority::High, Duration::from_secs(60)),
+        )
+        .await;
+        assert!(gave_up.is_err());
+        assert_eq!(q.waiting(), [0, 1, 0], "only the head is left");
+        drop(head);
+        assert_eq!(
+            q.waiting(),
+            [0, 0, 0],
+            "the head is free, not handed to no one"
+        );
+        assert!(
+            q.head(Priority::Low, Duration::from_millis(50))
+                .await
+                .is_some()
+        );
+        assert_eq!(q.waiting(), [0, 0, 0]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiter_dropped_once_handed_the_head_passes_it_on() {
+        let clock = Arc::new(ManualClock::new());
+        let q = Arc::new(PriorityQueue::new(Duration::from_secs(5), clock));
+        let head = q
+            .head(Priority::Normal, Duration::from_secs(1))
+            .await
+            .unwrap();
+        let mut high = Box::pin(q.head(Priority::High, Duration::from_secs(60)));
+        assert!(
+            high.as_mut().now_or_never().is_none(),
+            "queued behind the head"
+        );
+        let low = {
+            let q = Arc::clone(&q);
+            tokio::spawn(async move {
+                q.head(Priority::Low, Duration::from_secs(60))
+                    .await
+                    .is_some()
+            })
+        };
+        while q.waiting() != [1, 1, 1] {
+            tokio::task::yield_now().await;
+        }
+        drop(head);
+        assert_eq!(
+            q.waiting(),
+            [1, 0, 1],
+            "handed to high, not yet awake to take it"
+        );
+        drop(high);
+        assert!(low.await.unwrap(), "the head went on to low");
+        assert_eq!(q.waiting(), [0, 0, 0]);
+        assert!(
+            q.head(Priority::Normal, Duration::from_millis(50))
+                .await
+                .is_some()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_holder_dropped_passes_the_head_on() {
+        let clock = Arc::new(ManualClock::new());
+        let q = PriorityQueue::new(Duration::from_secs(5), clock);
+        // Holds the head while it waits on the limits, which never let it through.
+        let holder = async {
+            let _head = q.head(Priority::Normal, Duration::from_secs(1)).await;
+            std::future::pending::<()>().await;
+        };
+        assert!(
+            tokio::time::timeout(Duration::from_millis(10), holder)
+                .await
+                .is_err()
+        );
+        assert_eq!(q.waiting(), [0, 0, 0]);
         assert!(
             q.head(Priority::Low, Duration::from_millis(50))
                 .await
