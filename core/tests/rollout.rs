@@ -12,6 +12,7 @@ use std::time::Duration;
 use common::*;
 use turnout::config::{RollbackAction, RollbackPolicy};
 use turnout::events::{Event, EventKind};
+use turnout::resilience::CircuitState;
 use turnout::{Client, ClientBuilder, ManualClock, RolloutPlan, RolloutState, Side, Step};
 use turnout_sim::Faults;
 
@@ -724,6 +725,116 @@ async fn the_guard_judges_its_own_window_length() {
     assert_eq!(
         client.status().environments[&Side::Green].window.failures,
         10
+    );
+    sims.shutdown().await;
+}
+
+fn circuit(client: &Client, side: Side) -> CircuitState {
+    client.status().environments[&side].circuit
+}
+
+/// A plan for green's next release: 10 % with a one-hour hold, then 100 %.
+fn next_release() -> RolloutPlan {
+    RolloutPlan::new(vec![
+        Step::new(10.0).hold(HOUR).min_requests(5),
+        Step::new(100.0),
+    ])
+    .gates(gates(5))
+    .interval(NEVER_BY_ITSELF)
+}
+
+/// Green's release fails with 500s: its circuit opens, the guard rolls it back, and one
+/// cooldown later (no traffic, so no trial) the circuit is still not closed.
+async fn a_failed_release_leaves_greens_circuit_half_open(
+    sims: &Sims,
+    client: &Client,
+    clock: &ManualClock,
+) {
+    sims.fault(Side::Green, always(500));
+    client.set_canary_weight(100.0).unwrap();
+    send(client, 20).await;
+    assert_eq!(client.traffic().weight_bp, 0);
+    assert_eq!(
+        last(client, EventKind::Rollback).details["gate"],
+        "circuit_open"
+    );
+    let refused = client.start_rollout(next_release()).unwrap_err();
+    assert!(
+        refused.to_string().contains("circuit is open"),
+        "no rollout starts on an open circuit: {refused}"
+    );
+    clock.advance(COOLDOWN + Duration::from_secs(1));
+    assert_eq!(circuit(client, Side::Green), CircuitState::HalfOpen);
+}
+
+/// Regression: the circuit an earlier release opened is half-open when the next rollout starts
+/// (weight 0 sends green no trial). Half-open is not a failed gate: the trial decides, so a
+/// healed release is not rolled back on the first tick but runs and is promoted.
+#[tokio::test]
+async fn a_circuit_left_half_open_by_an_earlier_release_does_not_fail_the_next_rollout() {
+    let sims = Sims::start().await;
+    let (client, clock) = manual(sims.builder().rollback(gates(5)));
+    a_failed_release_leaves_greens_circuit_half_open(&sims, &client, &clock).await;
+
+    sims.fault(Side::Green, none());
+    client.start_rollout(next_release()).unwrap();
+    client.tick();
+    let r = client.rollout().unwrap();
+    assert_eq!(
+        (r.state, r.weight),
+        (RolloutState::Running, 10.0),
+        "{:?}",
+        kinds(&client)
+    );
+    send(&client, 200).await;
+    assert_eq!(
+        circuit(&client, Side::Green),
+        CircuitState::Closed,
+        "the trial closed it"
+    );
+    client.tick();
+    assert_eq!(state(&client), RolloutState::Running);
+
+    clock.advance(HOUR);
+    send(&client, 200).await;
+    client.tick();
+    assert_eq!(client.traffic().weight_bp, 10_000);
+    send(&client, 40).await;
+    client.tick();
+    let t = client.traffic();
+    assert_eq!((t.active, t.weight_bp), (Side::Green, 0));
+    assert_eq!(state(&client), RolloutState::Completed);
+    let rollbacks = kinds(&client)
+        .into_iter()
+        .filter(|k| *k == EventKind::Rollback)
+        .count();
+    assert_eq!(rollbacks, 1, "only the failed release's");
+    sims.shutdown().await;
+}
+
+/// The other half: a next release that fails too reopens the circuit with its trial, and that
+/// is a failed gate at once: rolled back after the one request.
+#[tokio::test]
+async fn a_next_release_that_fails_again_is_rolled_back_when_its_trial_reopens_the_circuit() {
+    let sims = Sims::start().await;
+    let (client, clock) = manual(sims.builder().rollback(gates(5)));
+    a_failed_release_leaves_greens_circuit_half_open(&sims, &client, &clock).await;
+
+    let before = sims.chats(Side::Green);
+    client.start_rollout(next_release()).unwrap();
+    client.tick();
+    assert_eq!(state(&client), RolloutState::Running);
+    send(&client, 200).await;
+    assert_eq!(client.traffic().weight_bp, 0);
+    assert_eq!(state(&client), RolloutState::RolledBack);
+    assert_eq!(
+        last(&client, EventKind::Rollback).details["gate"],
+        "circuit_open"
+    );
+    assert_eq!(
+        sims.chats(Side::Green) - before,
+        1,
+        "the trial alone reached green: its failure reopened the circuit"
     );
     sims.shutdown().await;
 }

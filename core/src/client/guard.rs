@@ -28,7 +28,6 @@ use super::engine::Engine;
 use crate::config::RollbackAction;
 use crate::environment::Side;
 use crate::events::{Event, EventKind};
-use crate::resilience::CircuitState;
 use crate::rollout::controller::RolloutState;
 use crate::rollout::gates::{GateFailure, Scope, Signals, Verdict, evaluate, has_quantile_gates};
 use crate::rollout::{GUARD_TICK as TICK, QUANTILE_EVERY};
@@ -143,11 +142,19 @@ impl Engine {
         }
     }
 
-    /// The circuit and health signals of `side`.
+    /// The circuit and health signals of `side` (the guard's, a rollout's and the fleet
+    /// analyst's).
+    ///
+    /// Only an *open* circuit fails the gate, not a half-open one. A circuit an earlier release
+    /// opened is half-open when the next rollout starts (the candidate had no traffic, so no
+    /// trial): failing on it rolled a healed release back on the first tick. Its first request
+    /// is the trial, and a failed trial opens the circuit again, which fails the gate at once.
+    /// Nor is a circuit still open at the start inherited: starting a rollout is refused while
+    /// the candidate's circuit is open (on the instance that starts it).
     pub(crate) fn guard_signals(&self, side: Side, now: Duration) -> Signals {
         let s = self.side(side);
         Signals {
-            circuit_open: s.circuit.state(now) != CircuitState::Closed,
+            circuit_open: s.circuit.is_open(now),
             unhealthy: !s.health.is_healthy(),
         }
     }

@@ -119,6 +119,14 @@ impl Circuit {
         }
     }
 
+    /// Whether the circuit is open now: it opened, or its trial failed, less than a cooldown
+    /// ago. This is the rollback gate's signal. Half-open is not open: it is waiting for (or
+    /// running) its trial, which alone decides, and it can wait indefinitely when the side gets
+    /// no traffic, as a candidate at weight 0 does after an earlier release opened its circuit.
+    pub fn is_open(&self, now: Duration) -> bool {
+        self.state(now) == CircuitState::Open
+    }
+
     /// Whether a request may be sent now.
     pub fn allows(&self, now: Duration) -> bool {
         if self.fast.load(Ordering::Acquire) == CLOSED {
@@ -301,6 +309,26 @@ mod tests {
         );
         assert!(c.allows(again));
         assert_eq!(c.state(again), CircuitState::Closed);
+    }
+
+    #[test]
+    fn is_open_only_within_the_cooldown_and_again_after_a_failed_trial() {
+        let c = circuit();
+        assert!(!c.is_open(T0));
+        for _ in 0..3 {
+            c.record(Verdict::Failure, Pass::CLOSED, T0);
+        }
+        assert!(c.is_open(T0 + Duration::from_secs(29)));
+        let later = T0 + Duration::from_secs(30);
+        assert!(!c.is_open(later), "half-open, waiting for its trial");
+        assert!(
+            !c.is_open(later + Duration::from_secs(3600)),
+            "without traffic it waits as long as it takes"
+        );
+        let trial = c.begin(later).unwrap();
+        assert!(!c.is_open(later), "half-open, its trial running");
+        c.record(Verdict::Failure, trial, later);
+        assert!(c.is_open(later), "the trial failed: open again");
     }
 
     #[test]

@@ -198,7 +198,7 @@ impl Verdict {
 /// What is known about the judged side besides its window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Signals {
-    /// Its circuit is open or half-open.
+    /// Its circuit is open (within its cooldown; half-open is not: the trial decides).
     pub circuit_open: bool,
     /// Its health probes mark it unhealthy.
     pub unhealthy: bool,
