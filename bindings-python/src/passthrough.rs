@@ -13,7 +13,8 @@ use crate::stream::{Stream, pump_bytes};
 pub type Headers = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// The request; a [`turnout::Error::Config`] for what HTTP does not allow (the caller turns
-/// it into the answer that stands for it).
+/// it into the answer that stands for it). `timeout`, the HTTP client's read timeout in
+/// seconds, bounds every attempt's ([`RawRequest::timeout_at_most`]).
 pub fn request(
     method: &str,
     path: &str,
@@ -32,17 +33,16 @@ pub fn request(
             .map_err(|_| Config(format!("invalid value for header {name}")))?;
         map.append(name, value);
     }
-    let mut options = turnout::RequestOptions::default();
-    if let Some(t) = timeout {
-        options.timeout = Some(
+    let request = RawRequest::new(method, path)
+        .headers(map)
+        .body(body.unwrap_or_default());
+    match timeout {
+        Some(t) => Ok(request.timeout_at_most(
             std::time::Duration::try_from_secs_f64(t)
                 .map_err(|_| Config(format!("invalid timeout {t}")))?,
-        );
+        )),
+        None => Ok(request),
     }
-    Ok(RawRequest::new(method, path)
-        .headers(map)
-        .body(body.unwrap_or_default())
-        .with_options(options))
 }
 
 /// `(status, [(name, value)], bytes | Stream)`: the route rides in the `x-turnout-*` headers.

@@ -181,6 +181,30 @@ def test_failures_without_an_answer_become_final_5xx_answers(blue: Sim, green: S
         assert window["failures"] == 2, "one attempt per call, however many the SDK allows"
 
 
+def test_the_sdks_timeout_bounds_each_attempt(blue: Sim, green: Sim) -> None:
+    """``OpenAI(timeout=...)`` reaches turnout as each attempt's bound: blue hangs past it, so
+    the call fails over to green within the SDK's patience (turnout's own timeout is 10 s);
+    pinned to blue, it is the final 504. A timeout configured shorter than the SDK's still wins."""
+    blue.faults(latency_ms=1500)
+    with turnout.Client(**client_kwargs(blue, green)) as c, official(c, max_retries=0, timeout=0.3) as sdk:
+        raw = sdk.chat.completions.with_raw_response.create(model="m", messages=MESSAGES)  # type: ignore[arg-type]
+        assert raw.headers["x-turnout-environment"] == "green"
+        assert raw.headers["x-turnout-attempts"] == "2"
+        pinned: Any = {"x-turnout-environment": "blue"}
+        with pytest.raises(openai.InternalServerError) as timed_out:
+            sdk.with_options(timeout=0.2).chat.completions.create(
+                model="m",
+                messages=MESSAGES,
+                extra_headers=pinned,  # type: ignore[arg-type]
+            )
+        assert timed_out.value.status_code == 504
+    shorter = client_kwargs(blue, green, timeout=0.2, retry=turnout.RetryPolicy(max_attempts=1))
+    with turnout.Client(**shorter) as c, official(c, max_retries=0, timeout=60) as sdk:
+        with pytest.raises(openai.InternalServerError) as timed_out:
+            sdk.chat.completions.create(model="m", messages=MESSAGES)  # type: ignore[arg-type]
+        assert timed_out.value.status_code == 504
+
+
 async def test_async_official_client(aclient: turnout.AsyncClient, green: Sim) -> None:
     async with openai.AsyncOpenAI(
         api_key="unused",

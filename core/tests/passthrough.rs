@@ -213,6 +213,45 @@ async fn failures_without_an_answer_become_a_synthetic_502() {
 }
 
 #[tokio::test]
+async fn the_callers_timeout_bounds_each_attempt_and_a_shorter_configured_one_wins() {
+    let hung = serve(Router::new().route(
+        "/v1/audio/speech",
+        post(std::future::pending::<&'static str>),
+    ))
+    .await;
+    let seen = Seen::default();
+    let green = upstream(Arc::clone(&seen)).await;
+    let speech = || RawRequest::new(Method::POST, "/audio/speech").body("{}");
+    // Blue hangs: within the caller's 100 ms the call fails over to green (turnout's own
+    // timeout is the tests' longer one).
+    let client = client(&hung, &green, 2);
+    let cap = std::time::Duration::from_millis(100);
+    let answer = client
+        .send_raw(speech().timeout_at_most(cap))
+        .await
+        .expect("green answers");
+    assert_eq!(side_of(&answer), "green");
+    // Pinned to blue, the timeout is the caller's.
+    let pinned = speech()
+        .header("x-turnout-environment", "blue")
+        .expect("header")
+        .timeout_at_most(cap);
+    match client.send_raw(pinned).await {
+        Err(turnout::Error::Timeout { after, .. }) => assert_eq!(after, cap),
+        other => panic!("expected blue's timeout, got {other:?}"),
+    }
+    // A longer cap does not stretch a shorter configured timeout.
+    let pinned = speech()
+        .header("x-turnout-environment", "blue")
+        .expect("header")
+        .timeout_at_most(std::time::Duration::from_secs(3600));
+    match client.send_raw(pinned).await {
+        Err(turnout::Error::Timeout { after, .. }) => assert_eq!(after, TIMEOUT),
+        other => panic!("expected blue's timeout, got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn an_unknown_environment_header_is_refused_before_anything_is_sent() {
     let seen: Seen = Arc::default();
     let url = upstream(Arc::clone(&seen)).await;

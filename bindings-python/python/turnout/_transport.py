@@ -7,7 +7,8 @@ environment's key. Everything passes through (SEMANTICS.md, *Under the official 
 method, body and header but the SDK's credentials, and the side's answer as it was sent. An
 answer turnout gave up on says ``x-should-retry: false``; a failure without an answer comes
 back as a synthetic 502/503/504 (a request turnout cannot route, as a 400), so the SDK raises
-its own exception at once instead of retrying on top of turnout. Works with ``httpx`` (openai
+its own exception at once instead of retrying on top of turnout. The SDK's timeout (httpx's read
+timeout) bounds each of turnout's attempts, as it would bound the SDK's own. Works with ``httpx`` (openai
 2.x) and ``httpx2`` (openai 3.x): the response is built with the package of the request it
 answers.
 """
@@ -49,6 +50,13 @@ def _path(request: Any, base_path: str) -> str:
     raw = str(request.url.raw_path.decode("ascii"))
     path = raw[len(base_path) :] if raw.startswith(base_path) else raw
     return path if path.startswith("/") else "/" + path
+
+
+def _timeout(request: Any) -> float | None:
+    """The read timeout the official client set on ``request`` (``OpenAI(timeout=...)``,
+    ``with_options(timeout=...)``), which bounds each of turnout's attempts."""
+    read = (request.extensions.get("timeout") or {}).get("read")
+    return None if read is None else float(read)
 
 
 def _response(mod: ModuleType, request: Any, answer: tuple[Any, ...], sync: bool) -> Any:
@@ -118,7 +126,7 @@ class HttpxTransport(_base_httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         path = _path(request, self._base_path)
         body = request.read() or None
-        answer = self._client._passthrough(request.method, path, request.headers.raw, body)
+        answer = self._client._passthrough(request.method, path, request.headers.raw, body, _timeout(request))
         return _response(_module(request), request, answer, sync=True)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
@@ -136,7 +144,9 @@ class AsyncHttpxTransport(_base_httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         path = _path(request, self._base_path)
         body = await request.aread() or None
-        answer = await self._client._apassthrough(request.method, path, request.headers.raw, body)
+        answer = await self._client._apassthrough(
+            request.method, path, request.headers.raw, body, _timeout(request)
+        )
         return _response(_module(request), request, answer, sync=False)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:

@@ -43,6 +43,9 @@ pub(crate) struct Call {
     pub options: RequestOptions,
     /// A pass-through request's own headers, forwarded (see [`super::raw`]).
     pub headers: Option<reqwest::header::HeaderMap>,
+    /// The caller's own timeout, which bounds every attempt's (see
+    /// [`super::raw::RawRequest::timeout_at_most`]).
+    pub timeout_cap: Option<Duration>,
 }
 
 /// A request body already encoded, with the fields routing reads from it.
@@ -66,6 +69,7 @@ impl Call {
             encoded: None,
             options,
             headers: None,
+            timeout_cap: None,
         }
     }
 
@@ -450,6 +454,7 @@ impl Engine {
             .timeout
             .or(self.side(cur.side).endpoint.timeout)
             .unwrap_or(self.config.timeout);
+        let timeout = call.timeout_cap.map_or(timeout, |cap| timeout.min(cap));
         let (timeout, by_deadline) = cur.deadline.clip(timeout);
         (cur.side, timeout, by_deadline)
     }

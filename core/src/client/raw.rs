@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -73,6 +74,7 @@ pub struct RawRequest {
     headers: HeaderMap,
     body: Bytes,
     options: RequestOptions,
+    timeout_cap: Option<Duration>,
 }
 
 impl RawRequest {
@@ -84,6 +86,7 @@ impl RawRequest {
             headers: HeaderMap::new(),
             body: Bytes::new(),
             options: RequestOptions::default(),
+            timeout_cap: None,
         }
     }
 
@@ -112,6 +115,16 @@ impl RawRequest {
     /// Sets routing options beside those the `x-turnout-*` headers carry (these win).
     pub fn with_options(mut self, options: RequestOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// Bounds every attempt's timeout by the caller's own (an official SDK's, as its HTTP
+    /// client passes it): each attempt gets the smaller of `cap` and the timeout it would have
+    /// had, so a timed-out attempt is retried or failed over within the caller's patience,
+    /// and a timeout configured shorter still wins. [`RequestOptions::timeout`], in contrast,
+    /// replaces the configured timeout.
+    pub fn timeout_at_most(mut self, cap: Duration) -> Self {
+        self.timeout_cap = Some(cap);
         self
     }
 
@@ -170,6 +183,7 @@ impl RawRequest {
         let mut call = Call::encoded(self.method, &self.path, encoded, options);
         call.body = json;
         call.headers = Some(forwarded);
+        call.timeout_cap = self.timeout_cap;
         Ok(call)
     }
 }
