@@ -719,8 +719,8 @@ impl BaseClient {
         let env = |side: turnout::Side| {
             let e = me.config.environments.get(side);
             match e.label_str() {
-                Some(label) => format!("{side}={} ({label})", convert::quote(e.base_url())),
-                None => format!("{side}={}", convert::quote(e.base_url())),
+                Some(label) => format!("{side}={} ({label})", convert::quote(&e.shown_url())),
+                None => format!("{side}={}", convert::quote(&e.shown_url())),
             }
         };
         Ok(format!(

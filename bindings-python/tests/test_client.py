@@ -360,6 +360,20 @@ def test_no_key_in_any_repr(client: turnout.Client, blue: Sim) -> None:
     assert repr(client).startswith("<turnout.Client ")
 
 
+def test_no_secret_of_a_base_url_in_the_repr_or_a_checkpoint(blue: Sim, green: Sim) -> None:
+    """A gateway URL carrying a token (or a password) is masked where the client shows it."""
+    token = "sk-live-abc123def456ghi789"
+    url = blue.url.replace("http://", "http://user:pw-secret-1@") + f"/t/{token}"
+    env = turnout.Environment(url, api_key=BLUE_KEY)
+    kwargs = client_kwargs(blue, green)
+    kwargs["blue"] = env
+    with turnout.Client(**kwargs) as c:
+        texts = [repr(c), str(c), repr(c.checkpoint("before")), repr(c.checkpoints())]
+    for text in texts:
+        assert token not in text and "pw-secret-1" not in text, text
+    assert "/t/****" in repr(c)
+
+
 def test_bucket_function() -> None:
     b = turnout.bucket("s1", "user-42")
     assert 0 <= b < 10_000 and b == turnout.bucket("s1", "user-42")

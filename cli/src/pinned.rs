@@ -31,8 +31,8 @@ pub fn client(path: &Path) -> Result<(Client, Config), String> {
 pub fn describe(config: &Config, side: turnout::Side) -> String {
     let env = config.environments.get(side);
     match env.label_str() {
-        Some(label) => format!("{side} ({label}) at {}", env.base_url()),
-        None => format!("{side} at {}", env.base_url()),
+        Some(label) => format!("{side} ({label}) at {}", env.shown_url()),
+        None => format!("{side} at {}", env.shown_url()),
     }
 }
 

@@ -186,6 +186,17 @@ impl Environment {
         &self.base_url
     }
 
+    /// The base URL fit to be shown: a password, query values and token-like path segments
+    /// masked, as in `Debug` and `status()`.
+    ///
+    /// ```
+    /// let env = turnout::Environment::new("https://gw.example/t/sk-live-abc123def456ghi789/v1", "sk-x");
+    /// assert_eq!(env.shown_url(), "https://gw.example/t/****/v1");
+    /// ```
+    pub fn shown_url(&self) -> String {
+        crate::secret::masked_url(&self.base_url)
+    }
+
     /// The key of this environment (the first of its pool).
     pub fn api_key(&self) -> &ApiKey {
         &self.api_key

@@ -127,7 +127,7 @@ pub(crate) fn config_content(config: &Config) -> Value {
     let env = |side: Side| {
         let e = config.environments.get(side);
         json!({
-            "base_url": e.base_url(),
+            "base_url": e.shown_url(),
             "label": e.label_str(),
             "key_digest": e.api_key().digest(),
         })
@@ -262,6 +262,21 @@ mod tests {
             salt: "s1".into(),
             version,
         }
+    }
+
+    #[test]
+    fn a_secret_in_a_base_url_stays_out_of_the_checkpoint() {
+        let mut c = config();
+        c.environments.blue = Environment::new(
+            "https://user:pw-123@gw.example/t/sk-live-abc123def456ghi789/v1?key=k-9",
+            ApiKey::new("sk-blue-123456789"),
+        );
+        let content = config_content(&c).to_string();
+        for secret in ["pw-123", "sk-live-abc123def456ghi789", "k-9"] {
+            assert!(!content.contains(secret), "{secret} in {content}");
+        }
+        // A URL without secrets is kept as written, so checkpoints hash as before.
+        assert!(content.contains("https://b.example/v1"), "{content}");
     }
 
     #[test]
