@@ -7,6 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use turnout::config::{StateBackend, StateConfig};
+use turnout::state::{Change, Operation, Store};
 use turnout::{RolloutPlan, RolloutState, Step};
 
 #[tokio::test]
@@ -55,6 +57,66 @@ async fn the_rebuilt_client_keeps_state_checkpoints_and_rollout_but_not_the_list
     assert_eq!(child.rollout().unwrap().state, RolloutState::Paused);
     assert_eq!(parent.rollout().unwrap().state, RolloutState::Running);
     sims.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_serves_the_shared_store_not_a_stale_snapshot_of_its_parent() {
+    let sims = Sims::start().await;
+    let dir = std::env::temp_dir().join(format!("turnout-fork-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = StateConfig {
+        backend: StateBackend::File,
+        path: Some(dir.join("traffic.json")),
+        ..Default::default()
+    };
+    let parent = sims
+        .builder()
+        .configure({
+            let state = state.clone();
+            move |c| c.state = state
+        })
+        .build()
+        .unwrap();
+    parent.set_canary_weight(10.0).unwrap();
+    let stored = || async {
+        Store::open(&state)
+            .unwrap()
+            .load()
+            .await
+            .unwrap()
+            .map(|s| s.traffic)
+    };
+    for _ in 0..200 {
+        if stored().await.is_some_and(|t| t.weight_bp == 1000) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Another process rolls the canary back; the parent has not read it yet.
+    let rollback = Operation::new(
+        "cli:1",
+        "bad canary",
+        Change::Rollback { canary: None },
+        std::time::SystemTime::now(),
+    );
+    let initial = parent.traffic();
+    let out = Store::open(&state)
+        .unwrap()
+        .apply(&rollback, &initial)
+        .await
+        .unwrap();
+    assert_eq!(out.state.traffic.weight_bp, 0);
+    assert_eq!(parent.traffic().weight_bp, 1000, "the parent is behind");
+
+    let child = parent.after_fork().unwrap();
+    assert_eq!(
+        child.traffic(),
+        out.state.traffic,
+        "the store's state, at once"
+    );
+    sims.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]

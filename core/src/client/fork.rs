@@ -3,7 +3,8 @@
 //! A child forked after the parent used its client inherits the client's memory but none of
 //! its threads: its connection pool, tasks and runtime belong to the parent. The child gets a
 //! new engine built from the same config, which takes over what defines the rollout — the
-//! traffic state (version and salt included), the checkpoints and a running rollout — and
+//! traffic state (version and salt included; the shared store's when one answers, since it may
+//! be newer than the parent's last sync), the checkpoints and a running rollout — and
 //! starts its own background tasks (health probes, the rollback guard, the rollout's task,
 //! the state store's sync, the webhook and audit writers), because each process routes its
 //! own requests and must judge and follow them.
@@ -32,7 +33,13 @@ impl Client {
         let mut config = parent.config.clone();
         config.metrics.listen = None;
         let engine = Engine::start_with_clock(config, Arc::clone(&parent.clock))?;
-        engine.traffic.replace((*parent.traffic.load()).clone());
+        // A shared store the child has just read is newer than the parent's snapshot (a
+        // rollback may have landed since the parent last synced); serving the snapshot there
+        // would last until the stored version next moves. Without a store, or with one that
+        // did not answer, the parent's state is the best the child has.
+        if !(engine.shared.is_shared() && engine.shared.is_connected()) {
+            engine.traffic.replace((*parent.traffic.load()).clone());
+        }
         if let Some(rollout) = engine.control.inherit(&parent.control)
             && let Some(runtime) = engine.control.runtime.clone()
         {

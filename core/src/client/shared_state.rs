@@ -160,6 +160,11 @@ impl SharedState {
         self.store.is_some()
     }
 
+    /// Whether the store answered last time it was asked.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
     /// The store, when it shares object affinity between processes (Redis).
     pub fn object_store(&self) -> Option<&Arc<Store>> {
         self.store.as_ref().filter(|s| s.shares_objects())
