@@ -112,7 +112,7 @@ impl Circuit {
     pub fn state(&self, now: Duration) -> CircuitState {
         let inner = self.inner.lock();
         match inner.state {
-            CircuitState::Open if now >= inner.opened_at + self.policy.cooldown => {
+            CircuitState::Open if now >= inner.opened_at.saturating_add(self.policy.cooldown) => {
                 CircuitState::HalfOpen
             }
             s => s,
@@ -135,7 +135,7 @@ impl Circuit {
         let inner = self.inner.lock();
         match inner.state {
             CircuitState::Closed => true,
-            CircuitState::Open => now >= inner.opened_at + self.policy.cooldown,
+            CircuitState::Open => now >= inner.opened_at.saturating_add(self.policy.cooldown),
             CircuitState::HalfOpen => !self.trial_busy(&inner, now),
         }
     }
@@ -150,7 +150,7 @@ impl Circuit {
         let mut inner = self.inner.lock();
         match inner.state {
             CircuitState::Closed => Some(Pass::CLOSED),
-            CircuitState::Open if now >= inner.opened_at + self.policy.cooldown => {
+            CircuitState::Open if now >= inner.opened_at.saturating_add(self.policy.cooldown) => {
                 inner.state = CircuitState::HalfOpen;
                 Some(Self::take_trial(&mut inner, now))
             }
@@ -234,7 +234,7 @@ impl Circuit {
     fn trial_busy(&self, inner: &Inner, now: Duration) -> bool {
         inner
             .trial
-            .is_some_and(|(_, started)| now < started + self.policy.cooldown)
+            .is_some_and(|(_, started)| now < started.saturating_add(self.policy.cooldown))
     }
 }
 
