@@ -29,7 +29,7 @@ pub struct OtelConfig {
 impl std::fmt::Debug for OtelConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OtelConfig")
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &crate::secret::masked_url(&self.endpoint))
             .field("service_name", &self.service_name)
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("export_interval", &self.export_interval)
@@ -103,4 +103,23 @@ pub(crate) fn check(otel: Option<&OtelConfig>) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_masks_a_token_in_the_endpoint() {
+        let config = OtelConfig {
+            endpoint: "https://collector.example/ingest/tok3nABCdef123456789?api_key=k-42".into(),
+            service_name: "s".into(),
+            headers: BTreeMap::from([("authorization".into(), "Bearer secret-9".into())]),
+            export_interval: Duration::from_secs(1),
+        };
+        let shown = format!("{config:?}");
+        for secret in ["tok3nABCdef123456789", "k-42", "secret-9"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
 }

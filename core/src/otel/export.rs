@@ -57,7 +57,7 @@ impl Exporter {
             if queue.len() + spans.len() > MAX_QUEUED {
                 if self.warned_full.set(()).is_ok() {
                     tracing::warn!(
-                        endpoint = %self.config.endpoint,
+                        endpoint = %crate::secret::masked_url(&self.config.endpoint),
                         "otel: the export queue is full; spans are dropped until it drains"
                     );
                 }
@@ -94,7 +94,12 @@ impl Exporter {
                 spans = spans.len(),
                 "otel: the collector refused an export"
             ),
-            Err(e) => tracing::warn!(error = %e, spans = spans.len(), "otel: an export failed"),
+            // Without the URL: a collector's may carry a token in its path or query.
+            Err(e) => tracing::warn!(
+                error = %crate::transport::error_chain(&e),
+                spans = spans.len(),
+                "otel: an export failed"
+            ),
         }
     }
 }
