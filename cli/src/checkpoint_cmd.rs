@@ -78,9 +78,9 @@ async fn create(c: &ConfigArg, name: &str) -> Result<(), Failure> {
     };
     store.put_checkpoint(cp.clone(), event).await?;
     if c.json {
-        println!("{}", summary(&cp));
+        say!("{}", summary(&cp));
     } else {
-        println!(
+        say!(
             "checkpoint {} ({name:?}) taken at version {}: {} active, {:.2}% to {}; hash {}",
             cp.id,
             cp.version,
@@ -147,24 +147,29 @@ async fn list(c: &ConfigArg) -> Result<(), Failure> {
     let (config, store) = open(c)?;
     let cps = all(&config, &store).await?;
     if c.json {
-        println!("{}", Value::Array(cps.iter().map(summary).collect()));
+        say!("{}", Value::Array(cps.iter().map(summary).collect()));
         return Ok(());
     }
     if cps.is_empty() {
-        println!(
+        say!(
             "no checkpoints yet in the {} store (one is kept before every change; `turnout checkpoint create NAME` takes one)",
             store.backend()
         );
         return Ok(());
     }
-    println!(
+    say!(
         "{:<12}  {:<5}  {:<6}  {:>7}  {:<12}  {:<24}  name",
-        "id", "ver", "active", "weight", "hash", "created"
+        "id",
+        "ver",
+        "active",
+        "weight",
+        "hash",
+        "created"
     );
     for cp in &cps {
         let t = &cp.content["traffic"];
         let weight = t["weight_bp"].as_f64().unwrap_or(0.0) / 100.0;
-        println!(
+        say!(
             "{:<12}  v{:<4}  {:<6}  {:>6.2}%  {:<12}  {:<24}  {}",
             cp.id,
             cp.version,

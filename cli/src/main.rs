@@ -1,9 +1,20 @@
 //! `turnout`: the demo, the simulator, and operator commands.
 
+/// `println!` for the commands' output, through [`out::line`].
+macro_rules! say {
+    () => {
+        $crate::out::line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::out::line(format_args!($($arg)*))
+    };
+}
+
 mod checkpoint_cmd;
 mod demo;
 mod loadtest;
 mod ops;
+mod out;
 mod pinned;
 mod rollout_cmd;
 mod sim_cmd;

@@ -125,7 +125,7 @@ pub async fn run(op: Op) -> ExitCode {
                     UNREACHABLE => "store_or_config",
                     _ => "timed_out",
                 };
-                println!(
+                say!(
                     "{}",
                     json!({"error": kind, "message": message, "exit_code": code})
                 );
@@ -272,16 +272,16 @@ pub fn report(
         if let (Value::Object(d), Value::Object(e)) = (&mut doc, extra) {
             d.extend(e);
         }
-        println!("{doc}");
+        say!("{doc}");
     } else {
         match outcome.verdict {
-            Verdict::Unchanged => println!(
+            Verdict::Unchanged => say!(
                 "no change: {} (version {})",
                 outcome.note.trim_start_matches("no change: "),
                 outcome.state.traffic.version
             ),
             Verdict::Refused | Verdict::Superseded => {
-                println!("refused: {}", outcome.note);
+                say!("refused: {}", outcome.note);
             }
             Verdict::Applied => {}
         }
@@ -313,7 +313,7 @@ async fn status(c: &ConfigArg) -> Result<(), Failure> {
                 .label_str()
                 .map(str::to_string)
         };
-        println!(
+        say!(
             "{}",
             json!({
                 "active": state.traffic.active,
@@ -333,18 +333,20 @@ async fn status(c: &ConfigArg) -> Result<(), Failure> {
     }
     print_state(&config, &state.traffic);
     if stored {
-        println!(
+        say!(
             "changed    {} by {} ({})",
-            state.updated_at, state.updated_by, state.last_change
+            state.updated_at,
+            state.updated_by,
+            state.last_change
         );
     } else {
-        println!(
+        say!(
             "store      {} holds no state yet: this is the config's initial state; the first change writes it",
             store.backend()
         );
     }
     if let Some(r) = &rollout {
-        println!();
+        say!();
         view::print_rollout(r);
     }
     Ok(())
@@ -359,15 +361,15 @@ pub fn print_state(config: &Config, s: &TrafficState) {
             .unwrap_or("")
             .to_string()
     };
-    println!("active     {} {}", s.active, label(s.active));
-    println!(
+    say!("active     {} {}", s.active, label(s.active));
+    say!(
         "candidate  {} {} at {:.2}%",
         s.candidate(),
         label(s.candidate()),
         s.canary_weight()
     );
-    println!("version    {}", s.version);
-    println!("salt       {}", s.salt);
+    say!("version    {}", s.version);
+    say!("salt       {}", s.salt);
 }
 
 async fn health(c: &ConfigArg) -> Result<(), Failure> {
@@ -384,13 +386,13 @@ async fn health(c: &ConfigArg) -> Result<(), Failure> {
     }
     client.close();
     if c.json {
-        println!("{}", json!({"healthy": all_ok, "environments": rows}));
+        say!("{}", json!({"healthy": all_ok, "environments": rows}));
     } else {
-        println!("{:<6}  {:<9}  {:>10}  error", "side", "health", "latency");
+        say!("{:<6}  {:<9}  {:>10}  error", "side", "health", "latency");
         for (side, p) in Side::BOTH.into_iter().zip(&rows) {
             let health = if p.healthy { "healthy" } else { "UNHEALTHY" };
             let latency = format!("{:.1} ms", p.latency_ms);
-            println!(
+            say!(
                 "{:<6}  {health:<9}  {latency:>10}  {}",
                 side.as_str(),
                 p.error.as_deref().unwrap_or("-")
@@ -408,14 +410,14 @@ async fn history(c: &ConfigArg, follow: bool, limit: usize) -> Result<(), Failur
     let (_, store) = open(c)?;
     let mut seen: Vec<Event> = store.events(limit).await?;
     if c.json && !follow {
-        println!(
+        say!(
             "{}",
             Value::Array(seen.iter().map(Event::to_json).collect())
         );
         return Ok(());
     }
     if seen.is_empty() && !c.json {
-        println!(
+        say!(
             "no events yet in the {} store{}",
             store.backend(),
             if follow {

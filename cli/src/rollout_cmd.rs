@@ -208,7 +208,7 @@ async fn start(s: StartArgs) -> Result<(), Failure> {
         json!({"rollout": record.id}),
     )?;
     if !as_json {
-        println!(
+        say!(
             "rollout {} started: {} through {}; the instance holding the analyst lease runs it",
             record.id,
             candidate,
@@ -241,12 +241,12 @@ async fn act(args: &ChangeArgs, action: RolloutAction, reason: &str) -> Result<(
     };
     let Some(op) = action_operation(&author(), r, action, reason, SystemTime::now()) else {
         if args.config.json {
-            println!(
+            say!(
                 "{}",
                 json!({"verdict": "unchanged", "note": format!("rollout {} is already {}", r.id, r.state.as_str()), "state": state})
             );
         } else {
-            println!(
+            say!(
                 "no change: rollout {} is already {}",
                 r.id,
                 r.state.as_str()
@@ -268,7 +268,7 @@ async fn act(args: &ChangeArgs, action: RolloutAction, reason: &str) -> Result<(
             RolloutAction::Resume => "resumed",
             RolloutAction::Abort => "aborted: the candidate's weight is back to 0",
         };
-        println!("rollout {} {done}", r.id);
+        say!("rollout {} {done}", r.id);
     }
     Ok(())
 }
@@ -282,7 +282,7 @@ async fn status(c: &ConfigArg, watch: bool) -> Result<(), Failure> {
             .as_ref()
             .is_none_or(|r| !matches!(r["state"].as_str(), Some("running" | "paused")));
         if c.json {
-            println!("{}", r.unwrap_or(Value::Null));
+            say!("{}", r.unwrap_or(Value::Null));
         } else {
             if watch {
                 // Clear the screen and home the cursor: a live view, redrawn in place.
@@ -290,7 +290,7 @@ async fn status(c: &ConfigArg, watch: bool) -> Result<(), Failure> {
             }
             match &r {
                 Some(r) => view::print_rollout(r),
-                None => println!("no rollout was started"),
+                None => say!("no rollout was started"),
             }
         }
         if !watch || ended {
@@ -312,13 +312,13 @@ async fn wait(c: &ConfigArg, timeout: Option<Duration>, id: Option<String>) -> R
                 failing_since = None;
                 let line = view::progress_line(&r);
                 if line != last_line && !c.json {
-                    println!("{line}");
+                    say!("{line}");
                     last_line = line;
                 }
                 let state = r["state"].as_str().unwrap_or("");
                 if state == RolloutState::Completed.as_str() {
                     if c.json {
-                        println!("{r}");
+                        say!("{r}");
                     }
                     return Ok(());
                 }
@@ -326,7 +326,7 @@ async fn wait(c: &ConfigArg, timeout: Option<Duration>, id: Option<String>) -> R
                     || state == RolloutState::Aborted.as_str()
                 {
                     if c.json {
-                        println!("{r}");
+                        say!("{r}");
                     }
                     return Err(Failure(
                         REFUSED,

@@ -144,7 +144,7 @@ pub async fn run(args: SimArgs) -> Result<(), String> {
     let sim = Sim::start_on(addr, config)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    println!("turnout sim listening on {}", sim.url());
+    say!("turnout sim listening on {}", sim.url());
     wait_for_signal().await;
     sim.shutdown().await;
     Ok(())

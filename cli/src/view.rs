@@ -60,7 +60,7 @@ pub fn print_rollout(r: &Value) {
         .as_array()
         .map(|s| s.iter().map(|st| format!("{}%", st["weight"])).collect())
         .unwrap_or_default();
-    println!(
+    say!(
         "rollout    {}  {}  step {} of {} ({})  {} at {}% (step weight {}%)",
         r["rollout_id"].as_str().unwrap_or("?"),
         r["state"].as_str().unwrap_or("?"),
@@ -72,33 +72,34 @@ pub fn print_rollout(r: &Value) {
         r["step_weight"],
     );
     if let Some(reason) = r["reason"].as_str() {
-        println!("reason     {reason}");
+        say!("reason     {reason}");
     }
     let hold = r["hold_s"].as_f64().unwrap_or(0.0);
     if r["state"] == "running" {
-        println!(
+        say!(
             "hold       {} of {} left (step began {})",
             secs(r["hold_left_s"].as_f64().unwrap_or(0.0)),
             secs(hold),
             r["since"].as_str().unwrap_or("?")
         );
     }
-    println!(
+    say!(
         "analyst    {}",
         r["analyst"]
             .as_str()
             .unwrap_or("none (no instance holds the lease: the rollout waits)")
     );
-    println!(
+    say!(
         "failures   {} of {} allowed",
-        r["failures"], r["failure_limit"]
+        r["failures"],
+        r["failure_limit"]
     );
     let a = &r["analysis"];
     if a.is_null() {
-        println!("gates      no fleet figures for this step yet");
+        say!("gates      no fleet figures for this step yet");
         return;
     }
-    println!(
+    say!(
         "gates      over the fleet's last {}s at {} ({}):",
         a["window_s"],
         a["at"].as_str().unwrap_or("?"),
@@ -107,7 +108,7 @@ pub fn print_rollout(r: &Value) {
     if let Some(gates) = a["gates"].as_object() {
         for (name, g) in gates {
             let cmp = if name.starts_with("min_") { ">=" } else { "<=" };
-            println!(
+            say!(
                 "  {name:<22} {:>10}  {cmp} {:<8} {}",
                 fmt_num(&g["observed"]),
                 fmt_num(&g["limit"]),
@@ -120,7 +121,7 @@ pub fn print_rollout(r: &Value) {
             );
         }
     }
-    println!(
+    say!(
         "  {:<22} {:>10}  >= {}",
         "step requests",
         fmt_num(&a["step_requests"]),
@@ -138,9 +139,13 @@ fn fmt_num(v: &Value) -> String {
 
 /// The header of the history's columns.
 pub fn print_event_header() {
-    println!(
+    say!(
         "{:<24}  {:<5}  {:<20}  {:<6}  {:>7}  reason",
-        "at", "ver", "event", "active", "weight"
+        "at",
+        "ver",
+        "event",
+        "active",
+        "weight"
     );
 }
 
@@ -148,7 +153,7 @@ pub fn print_event_header() {
 /// it, the side concerned, the reason and the author.
 pub fn print_event(e: &Event, as_json: bool) {
     if as_json {
-        println!("{}", e.to_json());
+        say!("{}", e.to_json());
         return;
     }
     let side = e.environment.map_or(String::new(), |s| format!("[{s}] "));
@@ -167,7 +172,7 @@ pub fn print_event(e: &Event, as_json: bool) {
         .get("canary_weight")
         .and_then(Value::as_f64)
         .map_or("-".to_string(), |w| format!("{w:.2}%"));
-    println!(
+    say!(
         "{:<24}  v{:<4}  {:<20}  {active:<6}  {weight:>7}  {side}{}{author}",
         e.at,
         e.version,

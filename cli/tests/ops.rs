@@ -370,3 +370,49 @@ fn checkpoints_live_in_the_store_and_restore_from_the_cli() {
     assert!(!out.contains("SECRET"), "{out}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_history_follow_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = temp_dir("pipe");
+    let config = write_config(&dir, "file");
+    let (ok, out) = turnout(&["set-weight", "5"], &config);
+    assert!(ok, "{out}");
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_turnout"))
+        .args(["history", "--follow", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut first = String::new();
+    let stdout = follow.stdout.take().expect("stdout");
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("a line");
+    assert!(!first.is_empty());
+    // The reader is gone (`| head -1`); the next event written finds the pipe closed.
+    let mut status = None;
+    for weight in 6..200 {
+        let (ok, out) = turnout(&["set-weight", &weight.to_string()], &config);
+        assert!(ok, "{out}");
+        status = follow.try_wait().expect("wait");
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let Some(status) = status else {
+        let _ = follow.kill();
+        panic!("history --follow kept running after its reader went away");
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = follow.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut stderr);
+    }
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -46,17 +46,21 @@ impl Summary {
     /// Prints the table.
     pub fn print(&self, style: Style) {
         let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0} ms"));
-        println!("\n{}", style.bold("Summary"));
-        println!("  {:<44} {:>10} {:>10}", "", "blue (v1)", "green (v2)");
-        println!(
+        say!("\n{}", style.bold("Summary"));
+        say!("  {:<44} {:>10} {:>10}", "", "blue (v1)", "green (v2)");
+        say!(
             "  {:<44} {:>10} {:>10}",
-            "answers served to callers", self.served[0], self.served[1]
+            "answers served to callers",
+            self.served[0],
+            self.served[1]
         );
-        println!(
+        say!(
             "  {:<44} {:>10} {:>10}",
-            "requests seen by the upstream", self.upstream[0], self.upstream[1]
+            "requests seen by the upstream",
+            self.upstream[0],
+            self.upstream[1]
         );
-        println!(
+        say!(
             "  {:<44} {:>10}",
             "errors seen by callers",
             format!(
@@ -66,28 +70,28 @@ impl Summary {
                 self.errors as f64 * 100.0 / self.calls.max(1) as f64
             )
         );
-        println!(
+        say!(
             "  {:<44} {:>10}",
             "rollback reaction: candidate requests",
             self.reaction_requests
                 .map_or("-".to_string(), |n| n.to_string())
         );
-        println!(
+        say!(
             "  {:<44} {:>10}",
             "rollback reaction: time after the fault",
             opt(self.reaction_ms)
         );
-        println!(
+        say!(
             "  {:<44} {:>10}",
             "healthy rollout promoted after",
             opt(self.promoted_after_ms)
         );
-        println!(
+        say!(
             "  {:<44} {:>10}",
             "active side now",
             self.active.map_or("-", Side::as_str)
         );
-        println!(
+        say!(
             "  {:<44} {:>10.1} s",
             "demo duration",
             self.elapsed.as_secs_f64()

@@ -22,13 +22,13 @@ impl View {
     /// A headline, printed once.
     pub fn phase(&mut self, text: &str) {
         self.clear();
-        println!("\n{}", self.style.bold(text));
+        say!("\n{}", self.style.bold(text));
     }
 
     /// An event line, kept on screen.
     pub fn event(&mut self, elapsed_s: f64, kind: &str, reason: &str) {
         self.clear();
-        println!("  [{elapsed_s:6.2}s] {kind:<18} {reason}");
+        say!("  [{elapsed_s:6.2}s] {kind:<18} {reason}");
     }
 
     /// The live panel: share, error rate and p99 per side, and the rollout step.
@@ -37,12 +37,12 @@ impl View {
         if self.style.redraw {
             self.clear();
             for l in &lines {
-                println!("{l}");
+                say!("{l}");
             }
             self.drawn = lines.len();
         } else if final_line {
             for l in &lines {
-                println!("{l}");
+                say!("{l}");
             }
         }
         let _ = std::io::stdout().flush();
