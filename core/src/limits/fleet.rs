@@ -124,7 +124,7 @@ impl FleetLimits {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "redis"))]
 mod tests {
     use super::*;
     use crate::config::{StateBackend, StateConfig};
