@@ -10,6 +10,10 @@ use parking_lot::Mutex;
 /// costs nothing in safety, and SipHash cost more per request than the lookup it serves.
 type Seen<V> = foldhash::HashMap<Box<str>, V>;
 
+/// The longest name kept: names come from requests and answers, and a bound on their number
+/// alone would let a few huge ones take the memory.
+pub(crate) const MAX_NAME_BYTES: usize = 256;
+
 /// Names and their values, at most `max` of them: an immutable map swapped whole when a name is
 /// added, so that a lookup takes no lock. Names are never removed: a full map stays full.
 #[derive(Debug)]
@@ -30,7 +34,8 @@ impl<V: Clone> NameMap<V> {
     }
 
     /// `f` applied to the value of `name`: the one remembered, else `make()`'s, remembered while
-    /// the map has room; `f` gets `None` when the map is full and does not hold `name`.
+    /// the map has room; `f` gets `None` when the map is full and does not hold `name`, or
+    /// when `name` is longer than [`MAX_NAME_BYTES`].
     pub fn with<R>(
         &self,
         name: &str,
@@ -41,7 +46,7 @@ impl<V: Clone> NameMap<V> {
         if let Some(value) = seen.get(name) {
             return f(Some(value));
         }
-        if seen.len() >= self.max {
+        if seen.len() >= self.max || name.len() > MAX_NAME_BYTES {
             return f(None);
         }
         drop(seen);
@@ -105,6 +110,16 @@ mod tests {
             Some(1)
         );
         assert_eq!(map.len(), 2);
+    }
+
+    #[test]
+    fn a_name_over_the_length_bound_is_not_kept() {
+        let map = NameMap::new(4);
+        let huge = "m".repeat(MAX_NAME_BYTES + 1);
+        assert_eq!(map.with(&huge, || 1, |v| v.copied()), None);
+        assert_eq!(map.len(), 0);
+        let longest = "m".repeat(MAX_NAME_BYTES);
+        assert_eq!(map.with(&longest, || 1, |v| v.copied()), Some(1));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::usage::Tokens;
 use crate::environment::Side;
+use crate::name_map::MAX_NAME_BYTES;
 
 /// Distinct models, and distinct tag values (beside `"(untagged)"`), kept; further ones are
 /// totalled under `"(other)"`, so that arbitrary model names or tag values cannot grow memory
@@ -135,14 +136,19 @@ impl CostBook {
     }
 }
 
-/// Adds `c` to the totals of `key` (or of `"(other)"` once the map is full). A key seen
+/// Adds `c` to the totals of `key` (or of `"(other)"` once the map is full, or for a key
+/// longer than [`MAX_NAME_BYTES`]). A key seen
 /// before costs no allocation: this runs on every answer, under the lock.
 fn add_to(map: &mut BTreeMap<String, CostTotals>, key: &str, c: &Charge<'_>) {
     if let Some(totals) = map.get_mut(key) {
         totals.add(c.usage, c.cost_usd);
         return;
     }
-    let key = if map.len() < MAX_KEYS { key } else { OTHER };
+    let key = if map.len() < MAX_KEYS && key.len() <= MAX_NAME_BYTES {
+        key
+    } else {
+        OTHER
+    };
     map.entry(key.to_string())
         .or_default()
         .add(c.usage, c.cost_usd);
@@ -234,5 +240,21 @@ mod tests {
         let c = book.snapshot();
         assert_eq!(c.by_tag.len(), MAX_KEYS + 1);
         assert_eq!(c.by_tag["(other)"].requests, 10);
+    }
+
+    #[test]
+    fn a_key_over_the_length_bound_is_counted_as_other() {
+        let book = CostBook::new("team");
+        let huge = "m".repeat(MAX_NAME_BYTES + 1);
+        book.charge(&Charge {
+            environment: Side::Blue,
+            model: Some(&huge),
+            tag: Some(&huge),
+            usage: usage(1, 1),
+            cost_usd: Some(0.0),
+        });
+        let c = book.snapshot();
+        assert_eq!(c.by_model.keys().collect::<Vec<_>>(), ["(other)"]);
+        assert_eq!(c.by_tag.keys().collect::<Vec<_>>(), ["(other)"]);
     }
 }

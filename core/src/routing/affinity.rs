@@ -93,13 +93,19 @@ pub(crate) struct Lookup {
     pub unknown: bool,
 }
 
+/// The longest id remembered: real ids are a few dozen bytes, and the affinity map holds up
+/// to 100 000 of them, so an answer's huge "id" must not take that memory.
+const MAX_ID_BYTES: usize = 256;
+
 /// Whether `id` looks like the id of an object that lives on one side.
 pub(crate) fn is_object_id(id: &str) -> bool {
     // Every prefix ends at its one separator, so the id's first separator says which prefix
     // it can have: one comparison per prefix only for words with a separator.
-    id.bytes()
-        .position(|b| b == b'-' || b == b'_')
-        .is_some_and(|cut| id.len() > cut + 1 && PREFIXES.contains(&&id[..=cut]))
+    id.len() <= MAX_ID_BYTES
+        && id
+            .bytes()
+            .position(|b| b == b'-' || b == b'_')
+            .is_some_and(|cut| id.len() > cut + 1 && PREFIXES.contains(&&id[..=cut]))
 }
 
 /// Whether a top-level request body field of this name names objects.
@@ -292,5 +298,7 @@ mod tests {
         );
         assert_eq!(created_id(br#"{"id":"chatcmpl-1"}"#), None);
         assert_eq!(created_id(b"\x00binary"), None);
+        let huge = format!(r#"{{"id":"resp_{}"}}"#, "x".repeat(MAX_ID_BYTES));
+        assert_eq!(created_id(huge.as_bytes()), None);
     }
 }
