@@ -222,8 +222,23 @@ fn read_lines(path: &Path) -> Result<Vec<String>> {
     }
 }
 
+/// The store's lock, held until dropped.
+///
+/// It is released explicitly, not by closing the file: a process forked while the lock is held
+/// inherits a descriptor of the same open file, which the child never closes (the thread
+/// holding it does not exist there), and `flock` keeps a lock while any descriptor of the open
+/// file remains. An explicit unlock releases it for every descriptor, the child's included.
+struct Lock(File);
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // An error leaves the lock to the descriptor's close, as before.
+        let _ = self.0.unlock();
+    }
+}
+
 /// Takes the store's lock (exclusive for writers, shared for readers); released on drop.
-fn lock(path: &Path, exclusive: bool) -> Result<File> {
+fn lock(path: &Path, exclusive: bool) -> Result<Lock> {
     let p = suffixed(path, ".lock");
     let f = OpenOptions::new()
         .create(true)
@@ -233,11 +248,35 @@ fn lock(path: &Path, exclusive: bool) -> Result<File> {
         .map_err(|e| store_error("file", format!("{}: {e}", p.display())))?;
     let locked = if exclusive { f.lock() } else { f.lock_shared() };
     locked.map_err(|e| store_error("file", format!("{}: {e}", p.display())))?;
-    Ok(f)
+    Ok(Lock(f))
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| store_error("file", e))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_is_released_even_while_a_copy_of_its_descriptor_lives() {
+        // What a process forked while the lock was held leaves behind: a descriptor of the same
+        // open file that nothing will close.
+        let dir = std::env::temp_dir().join(format!("turnout-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("traffic.json");
+        let held = lock(&path, true).unwrap();
+        let inherited = held.0.try_clone().unwrap();
+        drop(held);
+        let other = OpenOptions::new()
+            .write(true)
+            .open(suffixed(&path, ".lock"))
+            .unwrap();
+        assert!(other.try_lock().is_ok(), "the lock outlived its holder");
+        drop(inherited);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
