@@ -77,13 +77,16 @@ fn bench(c: &mut Criterion) {
                         let (side, outcome, latency) = request(n);
                         pending.record(second, side, outcome, latency, None);
                     }
-                    batches.push(pending);
+                    batches.push((format!("batch-{second}"), pending));
                 }
                 let store = &store;
                 async move {
                     let start = Instant::now();
-                    for pending in batches {
-                        store.flush(pending.take(), keep).await.expect("the flush");
+                    for (batch, pending) in batches {
+                        store
+                            .flush(&batch, pending.take(), keep)
+                            .await
+                            .expect("the flush");
                     }
                     start.elapsed()
                 }

@@ -995,13 +995,14 @@ async fn rollout_scenarios(store: &Store) {
         }
         c
     };
-    for (second, side, c) in [
-        (base - 2, Side::Green, counts(3, 1, 10)),
-        (base - 1, Side::Green, counts(5, 0, 20)),
-        (base - 1, Side::Blue, counts(7, 0, 5)),
+    for (batch, second, side, c) in [
+        ("b1", base - 2, Side::Green, counts(3, 1, 10)),
+        ("b2", base - 1, Side::Green, counts(5, 0, 20)),
+        ("b3", base - 1, Side::Blue, counts(7, 0, 5)),
     ] {
         store
             .flush(
+                batch,
                 vec![SecondCounts {
                     second,
                     side,
@@ -1012,17 +1013,21 @@ async fn rollout_scenarios(store: &Store) {
             .await
             .expect("flush");
     }
-    store
-        .flush(
-            vec![SecondCounts {
-                second: base - 1,
-                side: Side::Green,
-                counts: counts(0, 1, 1),
-            }],
-            Duration::from_secs(120),
-        )
-        .await
-        .expect("flush");
+    // A batch sent again (its first answer lost) is added once.
+    for _ in 0..2 {
+        store
+            .flush(
+                "b4",
+                vec![SecondCounts {
+                    second: base - 1,
+                    side: Side::Green,
+                    counts: counts(0, 1, 1),
+                }],
+                Duration::from_secs(120),
+            )
+            .await
+            .expect("flush");
+    }
     let green = store
         .window(Side::Green, base - 2, base)
         .await

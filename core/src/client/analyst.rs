@@ -25,7 +25,7 @@ use crate::error::Result;
 use crate::events::{Event, EventKind};
 use crate::rollout::RolloutState;
 use crate::rollout::fleet::unix_ms;
-use crate::state::{PendingSeconds, Store};
+use crate::state::{PendingSeconds, SecondCounts, Store};
 use crate::stats::Outcome;
 
 /// Counts are added to the store this often.
@@ -42,6 +42,9 @@ const POST_PROMOTION_TICK: Duration = Duration::from_secs(1);
 pub(crate) struct FleetLink {
     /// Unflushed counts.
     pending: PendingSeconds,
+    /// A batch whose flush failed, under its id: sent again as it was before anything newer,
+    /// since the store may have applied it and only its answer been lost.
+    unsent: Mutex<Option<(String, Vec<SecondCounts>)>>,
     /// The lease as this instance last saw it.
     view: Mutex<LeaseView>,
     /// The fleet's judged candidate total when this analyst first saw a step whose record
@@ -117,14 +120,21 @@ impl Engine {
     }
 
     async fn flush_fleet(&self, store: &Store) -> Result<()> {
-        let counts = self.shared.fleet.pending.take();
-        if counts.is_empty() {
-            return Ok(());
-        }
-        match store.flush(counts.clone(), self.keep()).await {
+        let unsent = self.shared.fleet.unsent.lock().take();
+        let (batch, counts) = match unsent {
+            Some(unsent) => unsent,
+            None => {
+                let counts = self.shared.fleet.pending.take();
+                if counts.is_empty() {
+                    return Ok(());
+                }
+                (format!("{:032x}", rand::random::<u128>()), counts)
+            }
+        };
+        match store.flush(&batch, counts.clone(), self.keep()).await {
             Ok(()) => Ok(()),
             Err(e) => {
-                self.shared.fleet.pending.put_back(counts);
+                *self.shared.fleet.unsent.lock() = Some((batch, counts));
                 Err(e)
             }
         }

@@ -3,7 +3,7 @@
 //! fleet-wide rate-limit cells. [`FleetLedger`] is the memory and file back ends' version;
 //! the Redis one keeps the same in keys of its own (`redis_store.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -57,7 +57,13 @@ pub(crate) struct FleetLedger {
     /// Rate-limit cell → theoretical arrival time (Unix µs).
     #[serde(default)]
     pub gcra: BTreeMap<String, u64>,
+    /// The ids of the last batches added, oldest first, so that one sent again is added once.
+    #[serde(default)]
+    pub flushed: VecDeque<String>,
 }
+
+/// Batch ids remembered by a memory or file ledger.
+const FLUSHED_KEPT: usize = 64;
 
 impl FleetLedger {
     /// `SET NX PX`: takes the lease when it is free or lapsed.
@@ -97,9 +103,17 @@ impl FleetLedger {
             .map(|l| l.holder.clone())
     }
 
-    /// Adds seconds; drops the seconds whose keep time has passed.
-    pub fn flush(&mut self, counts: &[SecondCounts], keep: Duration, now_s: u64) {
-        for c in counts {
+    /// Adds the batch `batch` of seconds, unless it was added before; drops the seconds whose
+    /// keep time has passed.
+    pub fn flush(&mut self, batch: &str, counts: &[SecondCounts], keep: Duration, now_s: u64) {
+        let seen = self.flushed.iter().any(|b| b == batch);
+        if !seen {
+            self.flushed.push_back(batch.to_string());
+            if self.flushed.len() > FLUSHED_KEPT {
+                self.flushed.pop_front();
+            }
+        }
+        for c in counts.iter().filter(|_| !seen) {
             let slot = self.seconds.entry(c.second).or_default();
             slot[c.side.index()].add(&c.counts);
             self.totals[c.side.index()] += c.counts.judged();

@@ -38,7 +38,8 @@ pub struct PendingSeconds {
 }
 
 impl PendingSeconds {
-    /// Adds one ended request of `side` at Unix second `second`.
+    /// Adds one ended request of `side` at Unix second `second`, keeping the newest
+    /// [`MAX_UNFLUSHED`] (second, side) counts.
     pub fn record(
         &self,
         second: u64,
@@ -47,11 +48,14 @@ impl PendingSeconds {
         latency: Duration,
         ttft: Option<Duration>,
     ) {
-        self.counts
-            .lock()
+        let mut counts = self.counts.lock();
+        counts
             .entry((second, side))
             .or_default()
             .record(outcome, latency, ttft);
+        if counts.len() > MAX_UNFLUSHED {
+            counts.pop_first();
+        }
     }
 
     /// Takes every unflushed count, oldest second first.
@@ -65,21 +69,6 @@ impl PendingSeconds {
             })
             .collect()
     }
-
-    /// Puts back counts the store did not take (added to any recorded since), keeping the
-    /// newest [`MAX_UNFLUSHED`].
-    pub fn put_back(&self, counts: Vec<SecondCounts>) {
-        let mut pending = self.counts.lock();
-        for c in counts {
-            pending
-                .entry((c.second, c.side))
-                .or_default()
-                .add(&c.counts);
-        }
-        while pending.len() > MAX_UNFLUSHED {
-            pending.pop_first();
-        }
-    }
 }
 
 #[cfg(test)]
@@ -89,23 +78,11 @@ mod tests {
     const MS: Duration = Duration::from_millis(1);
 
     #[test]
-    fn put_back_adds_to_what_came_since_and_keeps_the_newest() {
+    fn the_newest_seconds_are_kept() {
         let pending = PendingSeconds::default();
-        pending.record(10, Side::Blue, Outcome::Success, MS, None);
-        let taken = pending.take();
-        pending.record(10, Side::Blue, Outcome::Failure, MS, None);
-        pending.put_back(taken);
-        let again = pending.take();
-        assert_eq!(again.len(), 1);
-        assert_eq!(
-            (again[0].counts.successes, again[0].counts.failures),
-            (1, 1)
-        );
-
         for second in 0..(MAX_UNFLUSHED as u64 + 5) {
             pending.record(second, Side::Green, Outcome::Success, MS, None);
         }
-        pending.put_back(Vec::new());
         let kept = pending.take();
         assert_eq!(kept.len(), MAX_UNFLUSHED);
         assert_eq!(kept[0].second, 5, "the oldest seconds went first");

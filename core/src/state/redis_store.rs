@@ -31,6 +31,8 @@ use crate::stats::fleet::FleetCounts;
 
 /// Events kept in the Redis history.
 const KEEP: isize = 1000;
+/// How long a flushed batch's id is remembered: longer than any retry of it takes.
+const FLUSHED_FOR: Duration = Duration::from_secs(600);
 /// How long dialing and each command may take before the link counts as down.
 const TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -244,6 +246,27 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 ";
 
+/// Adds one batch of counted seconds, once: a batch whose id was seen is skipped, so that a
+/// batch sent again after an answer was lost (a timeout after Redis applied it) is not counted
+/// twice. KEYS: the batch's marker, then per second its hash and its side's total. ARGV: the
+/// seconds' expiry, the marker's, then per second the judged count, the number of fields and
+/// the field/count pairs. Returns 1 when applied, 0 when the batch was seen.
+const FLUSH: &str = r"
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return 0 end
+local a = 3
+for i = 2, #KEYS, 2 do
+  local judged, nf = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  a = a + 2
+  for _ = 1, nf do
+    redis.call('HINCRBY', KEYS[i], ARGV[a], ARGV[a + 1])
+    a = a + 2
+  end
+  redis.call('EXPIRE', KEYS[i], ARGV[1])
+  if judged > 0 then redis.call('INCRBY', KEYS[i + 1], judged) end
+end
+return 1
+";
+
 /// GCRA on Redis' own clock. KEYS: the cell. ARGV: emission interval µs, burst, cost.
 /// Returns 0 when admitted, else the µs to wait.
 const GCRA: &str = r"
@@ -282,6 +305,7 @@ pub struct RedisStore {
     renew: redis::Script,
     release: redis::Script,
     gcra: redis::Script,
+    flush: redis::Script,
     named: redis::Script,
 }
 
@@ -329,6 +353,7 @@ impl RedisStore {
             renew: redis::Script::new(RENEW),
             release: redis::Script::new(RELEASE),
             gcra: redis::Script::new(GCRA),
+            flush: redis::Script::new(FLUSH),
             named: redis::Script::new(NAMED),
         })
     }
@@ -555,25 +580,31 @@ impl RedisStore {
         self.ok(r).await
     }
 
-    /// Adds seconds of counts (one MULTI: every second's hash, its expiry, the totals).
-    pub(crate) async fn flush(&self, counts: &[SecondCounts], keep: Duration) -> Result<()> {
+    /// Adds the batch `batch` of seconds of counts, once (the `FLUSH` script: every second's
+    /// hash, its expiry, the totals), however often it is sent.
+    pub(crate) async fn flush(
+        &self,
+        batch: &str,
+        counts: &[SecondCounts],
+        keep: Duration,
+    ) -> Result<()> {
         let mut conn = self.conn().await?;
-        let mut pipe = redis::pipe();
-        pipe.atomic();
+        let mut call = self.flush.prepare_invoke();
+        call.key(format!("{}:flushed:{batch}", self.keys.tag))
+            .arg(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX))
+            .arg(FLUSHED_FOR.as_secs());
         for c in counts {
-            let key = self.second_key(c.side, c.second);
-            for (field, n) in c.counts.fields() {
-                pipe.hincr(&key, field, n).ignore();
-            }
-            let expiry = i64::try_from(keep.as_secs()).unwrap_or(i64::MAX);
-            pipe.expire(&key, expiry).ignore();
-            let judged = c.counts.judged();
-            if judged > 0 {
-                pipe.incr(self.total_key(c.side), judged).ignore();
+            let fields = c.counts.fields();
+            call.key(self.second_key(c.side, c.second))
+                .key(self.total_key(c.side))
+                .arg(c.counts.judged())
+                .arg(fields.len());
+            for (field, n) in fields {
+                call.arg(field).arg(n);
             }
         }
-        let r: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
-        self.ok(r).await
+        let r: redis::RedisResult<i64> = call.invoke_async(&mut conn).await;
+        self.ok(r).await.map(drop)
     }
 
     /// The sum of `side`'s seconds `from..=to`.

@@ -229,17 +229,28 @@ impl Store {
         }
     }
 
-    /// Adds an instance's per-second counts to the fleet's; each second is kept `keep`.
-    pub async fn flush(&self, counts: Vec<SecondCounts>, keep: Duration) -> Result<()> {
+    /// Adds an instance's per-second counts to the fleet's; each second is kept `keep`. The
+    /// counts are the batch `batch`: sent again under the same id (after an error that may
+    /// hide that it was applied), they are added once.
+    pub async fn flush(
+        &self,
+        batch: &str,
+        counts: Vec<SecondCounts>,
+        keep: Duration,
+    ) -> Result<()> {
         let now_s = unix_ms() / 1000;
         match self {
             Self::Memory(m) => {
-                m.fleet(|f| f.flush(&counts, keep, now_s));
+                m.fleet(|f| f.flush(batch, &counts, keep, now_s));
                 Ok(())
             }
-            Self::File(f) => f.fleet(true, move |l| l.flush(&counts, keep, now_s)).await,
+            Self::File(f) => {
+                let batch = batch.to_string();
+                f.fleet(true, move |l| l.flush(&batch, &counts, keep, now_s))
+                    .await
+            }
             #[cfg(feature = "redis")]
-            Self::Redis(r) => r.flush(&counts, keep).await,
+            Self::Redis(r) => r.flush(batch, &counts, keep).await,
         }
     }
 
