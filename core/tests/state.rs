@@ -622,6 +622,62 @@ async fn operations_made_while_redis_is_down_reach_it_when_it_returns() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_queued_over_an_outage_does_not_undo_an_operators_later_change() {
+    let redis = Redis::start();
+    // Instance a logs in as its own Redis user, so it alone can be cut off.
+    redis.cmd(&["ACL", "SETUSER", "a", "on", ">pw-a", "~*", "&*", "+@all"]);
+    let config = StateConfig {
+        url: Some(format!("redis://a:pw-a@127.0.0.1:{}/", redis.port).into()),
+        ..redis.config("cut")
+    };
+    let a = shared_client(config.clone(), "a");
+    a.switch_to(Side::Green).expect("switch");
+    wait("acknowledged", || a.status().store.pending_ops == 0).await;
+
+    redis.cmd(&["ACL", "SETUSER", "a", "off"]);
+    redis.cmd(&["CLIENT", "KILL", "USER", "a"]);
+    // Just after the switch: a's rollback goes back to blue at once, and waits in the queue.
+    let t = a.rollback("green looks bad").expect("rollback");
+    assert_eq!(t.active, Side::Blue);
+    wait("a sees the store down", || !a.status().store.connected).await;
+    assert_eq!(a.status().store.pending_ops, 1);
+    // Meanwhile the on-call sends everything to blue: a rollback applied to that state would
+    // undo the on-call's switch and put green back.
+    let store = Store::open(&redis.config("cut")).expect("open");
+    let cli = Operation::new(
+        "cli:ops@host",
+        "on-call",
+        Change::Switch { to: Side::Blue },
+        SystemTime::now(),
+    );
+    let before = store.apply(&cli, &init()).await.expect("apply");
+    assert_eq!(before.verdict, Verdict::Applied);
+    let before = before.state;
+
+    redis.cmd(&["ACL", "SETUSER", "a", "on"]);
+    wait("a's rollback answered", || {
+        a.status().store.pending_ops == 0 && a.status().store.connected
+    })
+    .await;
+    // The rollback was of the state a saw, which the on-call replaced: superseded, and the
+    // fleet stays where the on-call put it.
+    let stored = store.load().await.expect("load").expect("state");
+    assert_eq!(
+        stored.traffic, before.traffic,
+        "the operator's state stands"
+    );
+    wait("a follows the store", || a.traffic() == before.traffic).await;
+    let events = store.events(100).await.expect("events");
+    let ours = events
+        .iter()
+        .find(|e| e.reason == "green looks bad")
+        .expect("a's rollback is recorded");
+    assert_eq!(ours.kind, EventKind::Superseded, "{events:?}");
+    assert_eq!(ours.details["author"], "a", "{ours:?}");
+    a.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_keeps_its_last_good_state_over_bad_contents() {
     let redis = Redis::start();
     let config = redis.config("keep");

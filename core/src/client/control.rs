@@ -152,18 +152,20 @@ impl Engine {
 
     /// A change asked for by a call on the client (switch, weight, promote, rollback): applied
     /// through the one apply path; a live rollout is superseded (aborted) when it changed
-    /// something.
+    /// something. `change` is made from the local view it is decided on, read under the
+    /// rollout lock, so no state adopted from the store slips in between (a rollback names it).
     pub(crate) fn manual_change(
         &self,
-        change: Change,
+        change: impl FnOnce(&TrafficState) -> Change,
         reason: String,
         force: bool,
     ) -> Result<TrafficState> {
-        let kind = change.event_kind();
-        let op = self.operation(reason.clone(), change);
         let mut events = Vec::new();
         let state = {
             let mut slot = self.control.rollout.lock();
+            let change = change(&self.shared.view().traffic);
+            let kind = change.event_kind();
+            let op = self.operation(reason.clone(), change);
             let applied = self.apply_op(op, Source::Local, force)?;
             let changed = applied.outcome.verdict == OpVerdict::Applied;
             events.push(applied.event);

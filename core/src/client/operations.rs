@@ -12,7 +12,7 @@ use crate::events::{Event, Subscription};
 use crate::health::ProbeResult;
 use crate::resilience::CircuitState;
 use crate::routing::TrafficState;
-use crate::state::Change;
+use crate::state::{Canary, Change};
 use crate::stats::WindowStats;
 
 /// What `status()` reports.
@@ -105,7 +105,7 @@ impl Client {
     pub fn switch_to_with(&self, side: Side, force: bool) -> Result<TrafficState> {
         self.ensure_open()?;
         self.engine.manual_change(
-            Change::Switch { to: side },
+            |_| Change::Switch { to: side },
             format!("switched to {side}"),
             force,
         )
@@ -126,7 +126,7 @@ impl Client {
         }
         let weight_bp = crate::routing::percent_to_bp(percent);
         self.engine.manual_change(
-            Change::SetWeight { weight_bp },
+            |_| Change::SetWeight { weight_bp },
             format!("canary weight set to {percent}%"),
             force,
         )
@@ -142,14 +142,16 @@ impl Client {
         self.ensure_open()?;
         let candidate = self.engine.traffic.peek().candidate();
         self.engine
-            .manual_change(Change::Promote, format!("promoted {candidate}"), force)
+            .manual_change(|_| Change::Promote, format!("promoted {candidate}"), force)
     }
 
     /// Undoes the last release step: weight 0 when a canary runs; else, when the last change
     /// made a side active (promote, switch, restore), the side active before it (with its
     /// salt). When the last change already was a rollback it changes nothing (the event says
     /// `already rolled back`), so repeating a rollback never puts a failed release live. A live
-    /// rollout is aborted.
+    /// rollout is aborted. With a shared store it rolls back the state it was decided on: if
+    /// an operator changed the stored state before it got there (say it waited out an outage),
+    /// it is recorded as `superseded` and changes nothing.
     pub fn rollback(&self, reason: &str) -> Result<TrafficState> {
         self.rollback_with(reason, false)
     }
@@ -157,8 +159,15 @@ impl Client {
     /// [`Client::rollback`]; `force` goes back to a side that is unavailable.
     pub fn rollback_with(&self, reason: &str, force: bool) -> Result<TrafficState> {
         self.ensure_open()?;
-        self.engine
-            .manual_change(Change::Rollback { canary: None }, reason.to_string(), force)
+        // It names the state it was decided on: queued while the store is unreachable, it is
+        // `superseded` if an operator changed the state meanwhile, never applied to that.
+        self.engine.manual_change(
+            |decided| Change::Rollback {
+                canary: Some(Canary::of(decided)),
+            },
+            reason.to_string(),
+            force,
+        )
     }
 
     /// Probes `side` now and returns this probe's result (it also counts toward the

@@ -88,7 +88,8 @@ pub enum Change {
     /// the last change made a side active; nothing when the last change was a rollback.
     Rollback {
         /// The canary this rollback is about; the rollback is `superseded` when the state no
-        /// longer is that canary. `None`: whatever runs now (an operator's rollback).
+        /// longer is that canary. `None`: whatever runs now (the CLI's rollback, written
+        /// straight to the store; a client's names the state it was decided on).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         canary: Option<Canary>,
     },
