@@ -989,10 +989,25 @@ async fn rollout_scenarios(store: &Store) {
             .is_some_and(|r| r.starts_with("superseded by a weight_changed")),
         "{r4:?}"
     );
-    // A new rollout, ended by a rollback: rolled back, weight 0.
-    let again = new_record(plan(&[20.0, 100.0]), Side::Green, "b", now, None);
-    applied(store, &start_operation("b", &again, now)).await;
-    let s5 = applied(store, &op(Change::Rollback { canary: None })).await;
+    // A new rollout, ended by a guard's rollback decided at its first step and landing after
+    // the analyst entered the next one: still a rollback of that canary, weight 0.
+    let again = new_record(plan(&[20.0, 50.0, 100.0]), Side::Green, "b", now, None);
+    let first = applied(store, &start_operation("b", &again, now)).await;
+    let guard = op(Change::Rollback {
+        canary: Some(Canary::of(&first.traffic)),
+    });
+    let mut next = op(Change::RolloutStep {
+        rollout: again.id.clone(),
+        step: 1,
+        weight_bp: 5000,
+        expect: Canary::of(&first.traffic),
+    });
+    next.record = first.rollout.clone().map(|mut r| {
+        r.step = 1;
+        r
+    });
+    applied(store, &next).await;
+    let s5 = applied(store, &guard).await;
     assert_eq!(s5.traffic.weight_bp, 0);
     assert_eq!(s5.rollout.map(|r| r.state), Some(RolloutState::RolledBack));
     // Pause/resume change no traffic: they left no checkpoint.
@@ -1015,6 +1030,7 @@ async fn rollout_scenarios(store: &Store) {
             "rollout_resumed",
             "weight_changed",
             "rollout_started",
+            "rollout_step",
             "rollback"
         ]
     );

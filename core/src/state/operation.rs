@@ -66,6 +66,21 @@ impl Canary {
     fn matches(&self, s: &TrafficState) -> bool {
         self.active == s.active && self.weight_bp == s.weight_bp && self.salt == s.salt
     }
+
+    /// Whether this canary still runs in `stored`, so a rollback of it applies: the same state, or
+    /// the same rollout's canary, only moved on by its own steps (same active side and salt,
+    /// weight still above 0, the last change a rollout step: an operator's change of weight
+    /// is a `weight_changed`, and ends the rollout). A guard's rollback then still stops the
+    /// candidate the analyst just advanced, and only an operator's change supersedes it.
+    fn still_runs_in(&self, stored: &StoredState) -> bool {
+        let s = &stored.traffic;
+        self.matches(s)
+            || (self.active == s.active
+                && self.salt == s.salt
+                && self.weight_bp > 0
+                && s.weight_bp > 0
+                && stored.last_change == EventKind::RolloutStep.as_str())
+    }
 }
 
 /// What an operation changes.
@@ -88,7 +103,8 @@ pub enum Change {
     /// the last change made a side active; nothing when the last change was a rollback.
     Rollback {
         /// The canary this rollback is about; the rollback is `superseded` when the state no
-        /// longer is that canary. `None`: whatever runs now (the CLI's rollback, written
+        /// longer is that canary (its rollout's own later steps still are: see
+        /// `Canary::still_runs_in`). `None`: whatever runs now (the CLI's rollback, written
         /// straight to the store; a client's names the state it was decided on).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         canary: Option<Canary>,
@@ -392,7 +408,7 @@ pub fn apply(stored: &StoredState, op: &Operation) -> Outcome {
         },
         Change::Rollback { canary } => {
             if let Some(c) = canary
-                && !c.matches(s)
+                && !c.still_runs_in(stored)
             {
                 return done(Verdict::Superseded, stale(s));
             }
@@ -638,6 +654,51 @@ mod tests {
         );
         assert_eq!(out.verdict, Verdict::Superseded);
         assert_eq!(out.state, s);
+    }
+
+    #[test]
+    fn a_rollback_of_a_canary_its_rollout_moved_on_still_applies() {
+        let start = op(Change::RolloutStart {
+            rollout: "r1".into(),
+            weight_bp: 1000,
+            salt: "r1-salt".into(),
+            candidate: Side::Green,
+        });
+        let at_10 = apply(&stored(Side::Blue, 0), &start).state;
+        // The guard decides at 10 %; the analyst enters the next step before it lands.
+        let guard = op(Change::Rollback {
+            canary: Some(Canary::of(&at_10.traffic)),
+        });
+        let step = op(Change::RolloutStep {
+            rollout: "r1".into(),
+            step: 1,
+            weight_bp: 2500,
+            expect: Canary::of(&at_10.traffic),
+        });
+        let at_25 = apply(&at_10, &step);
+        assert_eq!(at_25.verdict, Verdict::Applied);
+        let out = apply(&at_25.state, &guard);
+        assert_eq!(out.verdict, Verdict::Applied, "{}", out.note);
+        assert_eq!(out.state.traffic.weight_bp, 0);
+        assert_eq!(out.state.traffic.active, Side::Blue);
+
+        // An operator's weight (same side, same salt) supersedes it.
+        let manual = apply(&at_10, &op(Change::SetWeight { weight_bp: 2500 })).state;
+        assert_eq!(apply(&manual, &guard).verdict, Verdict::Superseded);
+        // A canary another instance already stopped is gone too: nothing is undone twice.
+        let stopped = apply(&at_25.state, &op(Change::Rollback { canary: None }));
+        assert_eq!(stopped.state.traffic.weight_bp, 0);
+        assert_eq!(apply(&stopped.state, &guard).verdict, Verdict::Superseded);
+        // And another rollout (another salt).
+        let other = TrafficState {
+            salt: "r2-salt".into(),
+            ..at_25.state.traffic.clone()
+        };
+        let other = StoredState {
+            traffic: other,
+            ..at_25.state.clone()
+        };
+        assert_eq!(apply(&other, &guard).verdict, Verdict::Superseded);
     }
 
     #[test]

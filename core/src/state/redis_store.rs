@@ -159,7 +159,10 @@ elseif op.op == 'rollout_pause' or op.op == 'rollout_resume' or op.op == 'rollou
   na = active
 elseif op.op == 'rollout_abort' then nw = 0
 elseif op.op == 'rollback' then
-  if op.canary and not matches(op.canary) then
+  local c = op.canary
+  -- Canary::still_runs_in: the same state, or the same rollout moved on by its own steps.
+  if c and not (matches(c) or (c.active == active and c.salt == salt and c.weight_bp > 0
+      and weight > 0 and s.last_change == 'rollout_step')) then
     return record('superseded', 'superseded', stale(), snapshot())
   end
   if weight > 0 then nw = 0
