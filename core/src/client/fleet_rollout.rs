@@ -241,6 +241,7 @@ impl Engine {
         init: &crate::routing::TrafficState,
     ) -> Result<()> {
         op.source = Source::Rollout.as_str().to_string();
+        let asked = self.adoptions();
         let outcome: OpOutcome = store.apply(&op, init).await?;
         if outcome.verdict == OpVerdict::Refused {
             tracing::info!(target: "turnout::rollout", op = %op.id, note = %outcome.note,
@@ -256,7 +257,7 @@ impl Engine {
                     && matches!(op.change, Change::RolloutPromote { .. })
             })
             .cloned();
-        self.reconcile_from(outcome.state);
+        self.reconcile_from(outcome.state, asked);
         if let Some(r) = completed {
             let event = Event::new(
                 EventKind::RolloutCompleted,

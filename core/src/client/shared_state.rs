@@ -58,6 +58,9 @@ struct Local {
     followed: StoredState,
     view: StoredState,
     pending: VecDeque<Operation>,
+    /// How many answers of the store were adopted as `followed`: an answer asked for before
+    /// the last one adopted may be older than it (see [`Engine::reconcile`]).
+    adopted: u64,
 }
 
 /// The engine's link to its store.
@@ -135,6 +138,7 @@ impl SharedState {
                 followed: state.clone(),
                 view: state,
                 pending: VecDeque::new(),
+                adopted: 0,
             }),
             outbox: Mutex::new(VecDeque::new()),
             wake: Arc::new(Notify::new()),
@@ -364,10 +368,23 @@ impl Engine {
         event
     }
 
-    /// Takes what the store says: `stored` (`None`: nothing stored yet) and, when `acked`, the
-    /// removal of that operation from the queue. The view is refolded; a change of routing runs
-    /// the apply path's effects with `source: store`, and ends a local rollout it overrides.
-    fn reconcile(&self, stored: Option<StoredState>, acked: Option<&Outcome>) {
+    /// Marks the start of a question to the store (a read, an operation): its answer goes to
+    /// [`Engine::reconcile`] with this mark.
+    pub(crate) fn adoptions(&self) -> u64 {
+        self.shared.local.lock().adopted
+    }
+
+    /// Takes what the store says: `stored` (`None`: nothing stored yet), asked for at
+    /// `asked` (from [`Engine::adoptions`]) and, when `acked`, the removal of that operation
+    /// from the queue. The view is refolded; a change of routing runs the apply path's effects
+    /// with `source: store`, and ends a local rollout it overrides.
+    ///
+    /// The sync task and the analyst ask the store concurrently, so an answer can arrive after
+    /// a newer one was adopted: a state of a lower version than the followed one is ignored
+    /// when another answer was adopted since it was asked. Otherwise it is what the store holds
+    /// now and is followed even though its version is lower: a store flushed and initialised
+    /// again (by an instance or the CLI starting from its config) counts versions anew.
+    fn reconcile(&self, stored: Option<StoredState>, asked: u64, acked: Option<&Outcome>) {
         let mut events = Vec::new();
         {
             let mut slot = self.control.rollout.lock();
@@ -376,7 +393,16 @@ impl Engine {
                 local.pending.retain(|o| o.id != done.id);
             }
             if let Some(s) = stored {
-                local.followed = s;
+                let overtaken =
+                    local.adopted != asked && s.traffic.version < local.followed.traffic.version;
+                if overtaken {
+                    tracing::debug!(target: "turnout::state", version = s.traffic.version,
+                        followed = local.followed.traffic.version,
+                        "ignored an answer of the store overtaken by a newer one");
+                } else {
+                    local.followed = s;
+                    local.adopted += 1;
+                }
             }
             let mut view = local.followed.clone();
             for op in &local.pending {
@@ -458,9 +484,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Adopts a state the store answered outside the queue (the analyst's operations).
-    pub(crate) fn reconcile_from(&self, stored: StoredState) {
-        self.reconcile(Some(stored), None);
+    /// Adopts a state the store answered outside the queue (the analyst's operations), asked
+    /// for at `asked` (from [`Engine::adoptions`]).
+    pub(crate) fn reconcile_from(&self, stored: StoredState, asked: u64) {
+        self.reconcile(Some(stored), asked, None);
     }
 
     fn link_up(&self) {
@@ -499,8 +526,9 @@ impl Engine {
     async fn sync_once(&self, store: &Store, read: bool) -> Result<bool> {
         let mut asked = read;
         if read {
+            let asked = self.adoptions();
             let stored = store.load().await?;
-            self.reconcile(stored, None);
+            self.reconcile(stored, asked, None);
         }
         loop {
             let next = {
@@ -513,8 +541,9 @@ impl Engine {
             };
             let Some((op, init)) = next else { break };
             asked = true;
+            let mark = self.adoptions();
             let outcome = store.apply(&op, &init).await?;
-            self.reconcile(Some(outcome.state.clone()), Some(&outcome));
+            self.reconcile(Some(outcome.state.clone()), mark, Some(&outcome));
             if outcome.verdict == Verdict::Refused {
                 tracing::warn!(target: "turnout::state", op = %op.id, note = %outcome.note,
                     "the store refused an operation");
@@ -607,5 +636,49 @@ async fn sync_loop(
     // Closing: one last bounded attempt to hand the queue to the store.
     if let Some(e) = engine.upgrade() {
         let _ = tokio::time::timeout(START_WAIT, e.sync_once(&store, false)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ApiKey, Client, Environment};
+
+    use super::*;
+
+    fn client() -> Client {
+        let side = |key: &str| Environment::new("http://127.0.0.1:9/v1", ApiKey::new(key));
+        let mut config = crate::Config::new(side("sk-blue-000000"), side("sk-green-00000"));
+        config.health_check.enabled = false;
+        Client::from_config(config).expect("client")
+    }
+
+    #[tokio::test]
+    async fn an_answer_overtaken_by_a_newer_one_is_ignored_and_a_reset_store_followed() {
+        let client = client();
+        let engine = &client.engine;
+        let base = engine.shared.view();
+        let at = |version: u64, weight_bp: u32| StoredState {
+            traffic: TrafficState {
+                version,
+                weight_bp,
+                ..base.traffic.clone()
+            },
+            ..base.clone()
+        };
+        // The sync task reads version 5; the analyst's step (version 6) is adopted before that
+        // read's answer is.
+        let read = engine.adoptions();
+        let step = engine.adoptions();
+        engine.reconcile(Some(at(6, 2500)), step, None);
+        engine.reconcile(Some(at(5, 1000)), read, None);
+        assert_eq!(engine.shared.view().traffic, at(6, 2500).traffic);
+        assert_eq!(*engine.traffic.load().as_ref(), at(6, 2500).traffic);
+        // A store flushed and initialised again counts from a lower version: read after the
+        // last adoption, it is what the store holds, and is followed.
+        let read = engine.adoptions();
+        engine.reconcile(Some(at(2, 0)), read, None);
+        assert_eq!(engine.shared.view().traffic, at(2, 0).traffic);
+        assert_eq!(*engine.traffic.load().as_ref(), at(2, 0).traffic);
+        client.close();
     }
 }
