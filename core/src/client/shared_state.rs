@@ -25,8 +25,8 @@ use crate::events::{Event, EventKind};
 use crate::routing::TrafficState;
 use crate::state::{Operation, Outcome, Source, Store, StoredState, Verdict, apply};
 
-/// At most this many operations wait for the store; past it the oldest that is not a rollback
-/// is dropped (rollbacks never are).
+/// At most this many operations wait for the store; past it the oldest that is not a safety
+/// operation is dropped (rollbacks and rollout aborts never are: `Change::is_safety`).
 const QUEUE: usize = 100;
 /// Events waiting for the shared history; past it the oldest are dropped.
 const OUTBOX: usize = 1000;
@@ -269,7 +269,7 @@ impl Engine {
             {
                 let dropped = local.pending.remove(i);
                 tracing::warn!(target: "turnout::state", op = ?dropped.map(|o| o.id),
-                    "the store queue is full: dropped its oldest operation that is not a rollback");
+                    "the store queue is full: dropped its oldest operation that is not a rollback or an abort");
             }
             local.pending.push_back(op);
             self.shared.wake.notify_one();
@@ -650,6 +650,49 @@ mod tests {
         let mut config = crate::Config::new(side("sk-blue-000000"), side("sk-green-00000"));
         config.health_check.enabled = false;
         Client::from_config(config).expect("client")
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_no_rollout_abort() {
+        // A store that cannot be reached: its file would be under a file.
+        let dir = std::env::temp_dir().join(format!("turnout-queue-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let blocker = dir.join("not-a-dir");
+        std::fs::write(&blocker, "").expect("file");
+        let side = |key: &str| Environment::new("http://127.0.0.1:9/v1", ApiKey::new(key));
+        let mut config = crate::Config::new(side("sk-blue-000000"), side("sk-green-00000"));
+        config.health_check.enabled = false;
+        config.state = StateConfig {
+            backend: StateBackend::File,
+            path: Some(blocker.join("traffic.json")),
+            ..Default::default()
+        };
+        let client = Client::from_config(config).expect("client");
+        let engine = &client.engine;
+        assert!(!engine.shared.is_connected());
+        let plan = crate::rollout::RolloutPlan::new(vec![
+            crate::rollout::Step::new(10.0),
+            crate::rollout::Step::new(100.0),
+        ]);
+        engine.start_fleet_rollout(plan).expect("start");
+        engine
+            .change_fleet_rollout(crate::rollout::fleet::RolloutAction::Abort, "bad canary")
+            .expect("abort");
+        for i in 0..150 {
+            client
+                .set_canary_weight(f64::from(i % 50 + 1))
+                .expect("weight");
+        }
+        let pending = engine.shared.local.lock().pending.clone();
+        assert_eq!(pending.len(), QUEUE);
+        assert!(
+            pending
+                .iter()
+                .any(|o| matches!(o.change, crate::state::Change::RolloutAbort { .. })),
+            "the abort survived the full queue"
+        );
+        client.close();
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[tokio::test]

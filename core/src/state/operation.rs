@@ -209,9 +209,10 @@ impl Change {
         }
     }
 
-    /// Whether this is a safety decision that a full queue never drops.
+    /// Whether this is a safety decision that a full queue never drops: a rollback, or a
+    /// rollout's abort (the candidate's weight back to 0 too).
     pub fn is_safety(&self) -> bool {
-        matches!(self, Self::Rollback { .. })
+        matches!(self, Self::Rollback { .. } | Self::RolloutAbort { .. })
     }
 }
 
