@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::Either;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Response};
 
 use crate::clock::SharedClock;
@@ -193,6 +193,11 @@ impl Transport {
                 Error::Config(format!("the path {path:?} makes no valid URL: {e}"))
             })?,
         };
+        // hyper frames an empty body with no length header at all; httpx and fetch send
+        // `Content-Length: 0` for a POST, PUT or PATCH without one, and strict front ends
+        // answer 411 when it is missing.
+        let says_empty = matches!(method, Method::POST | Method::PUT | Method::PATCH)
+            && body.as_ref().is_none_or(Bytes::is_empty);
         let mut req = reqwest::Request::new(method, url);
         let out = req.headers_mut();
         let mut typed = false;
@@ -217,6 +222,10 @@ impl Transport {
                 out.append(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             }
             *req.body_mut() = Some(body.into());
+        }
+        if says_empty {
+            req.headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
         }
         Ok(req)
     }

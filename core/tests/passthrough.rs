@@ -451,3 +451,45 @@ async fn a_responses_stream_read_as_events_ends_at_its_final_event() {
     );
     assert_eq!(client.costs().total.completion_tokens, 3);
 }
+
+#[tokio::test]
+async fn a_request_without_a_body_goes_with_the_length_an_sdk_would_send() {
+    let seen: Seen = Arc::default();
+    let record = Arc::clone(&seen);
+    let app = Router::new().route(
+        "/v1/batches/batch_1/cancel",
+        axum::routing::any(move |h: HeaderMap, b: Bytes| async move {
+            if let Ok(mut s) = record.lock() {
+                s.push((h, b));
+            }
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                r#"{"id":"batch_1"}"#,
+            )
+        }),
+    );
+    let url = serve(app).await;
+    let client = client(&url, &url, 2);
+    for method in [
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::GET,
+        Method::DELETE,
+    ] {
+        let req = RawRequest::new(method.clone(), "/batches/batch_1/cancel")
+            // The caller's own length is not forwarded: turnout's HTTP client frames the body.
+            .header("content-length", "0")
+            .expect("header");
+        let answer = client.send_raw(req).await.expect("answer");
+        assert_eq!(answer.status, 200, "{method}");
+    }
+    let seen = seen.lock().expect("seen");
+    let lengths: Vec<_> = seen
+        .iter()
+        .map(|(h, _)| h.get("content-length").and_then(|v| v.to_str().ok()))
+        .collect();
+    // As httpx and fetch do: an empty POST, PUT or PATCH says `Content-Length: 0` (strict
+    // front ends answer 411 without it); a GET or DELETE without a body says nothing.
+    assert_eq!(lengths, [Some("0"), Some("0"), Some("0"), None, None]);
+}
