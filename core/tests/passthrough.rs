@@ -493,3 +493,51 @@ async fn a_request_without_a_body_goes_with_the_length_an_sdk_would_send() {
     // front ends answer 411 without it); a GET or DELETE without a body says nothing.
     assert_eq!(lengths, [Some("0"), Some("0"), Some("0"), None, None]);
 }
+
+#[tokio::test]
+async fn an_empty_answer_labelled_json_is_a_success_not_a_decode_failure() {
+    let app = Router::new()
+        .route(
+            "/v1/no-content",
+            post(|| async {
+                (
+                    StatusCode::NO_CONTENT,
+                    [(header::CONTENT_TYPE, "application/json")],
+                )
+            }),
+        )
+        .route(
+            "/v1/empty",
+            post(|| async { ([(header::CONTENT_TYPE, "application/json")], "") }),
+        )
+        // axum answers HEAD with GET's headers (and its length) but no body.
+        .route(
+            "/v1/models/m",
+            axum::routing::get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    r#"{"id":"m"}"#,
+                )
+            }),
+        );
+    let url = serve(app).await;
+    let client = client(&url, &url, 3);
+    let requests = [
+        (Method::POST, "/no-content", 204),
+        (Method::POST, "/empty", 200),
+        (Method::HEAD, "/models/m", 200),
+    ];
+    for (method, path, status) in requests {
+        let req = RawRequest::new(method.clone(), path);
+        let answer = client.send_raw(req).await.expect("answer");
+        assert_eq!(answer.status, status, "{method} {path}");
+        assert_eq!(answer.headers["x-turnout-attempts"], "1", "{method} {path}");
+        assert!(!answer.headers.contains_key("x-should-retry"));
+        assert!(full(answer).is_empty());
+    }
+    let status = client.status();
+    let (successes, failures) = status.environments.values().fold((0, 0), |(s, f), e| {
+        (s + e.window.successes, f + e.window.failures)
+    });
+    assert_eq!((successes, failures), (3, 0), "no decode failure counted");
+}

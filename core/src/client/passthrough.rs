@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use tracing::Instrument;
 
@@ -134,6 +135,7 @@ impl Engine {
         deadline: Deadline,
     ) -> std::result::Result<Got, Failed> {
         let (path, timeout) = (exchange.path, exchange.timeout);
+        let head = exchange.method == Method::HEAD;
         let sent = Instant::now();
         let endpoint = &self.side(side).endpoint;
         let resp = self
@@ -146,12 +148,15 @@ impl Engine {
         if !resp.status().is_success() {
             return Err(self.transport.read_error(side, resp, left).await);
         }
+        // Answers that have no body whatever their type says (RFC 9110 §6.4.1): nothing to
+        // check or read, and not an event stream.
+        let bodiless = head || status == 204;
         let headers = resp.headers().clone();
         let content_type = headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        if content_type.starts_with("text/event-stream") {
+        if !bodiless && content_type.starts_with("text/event-stream") {
             let path = path.split('?').next().unwrap_or(path);
             let reader = RawReader {
                 side,
@@ -183,12 +188,12 @@ impl Engine {
             let (reader, first) = first.map_err(|e| (e, None))?;
             return Ok(Got::Stream(status, headers, Box::new(reader), first));
         }
-        let json = is_json_type(content_type);
         let bytes = self
             .transport
             .read_body(side, resp, left)
             .await
             .map_err(|e| (e, None))?;
+        let json = is_json_type(content_type) && !bodiless && !bytes.is_empty();
         if json && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
             let e = Error::Decode {
                 environment: side,
