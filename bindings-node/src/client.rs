@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::convert;
 use crate::errors::{IntoNapi, config, guard, guarded, to_napi};
-use crate::raw::RawAnswer;
+use crate::raw::{RawAnswer, byte_string};
 use crate::stream::NativeStream;
 
 /// Per-request routing options (`{ routingKey, environment, metadata, timeoutMs, deadlineMs }`).
@@ -271,7 +271,8 @@ impl NativeClient {
         }))
     }
 
-    /// Passes a request through as it is (any method, `[name, value]` headers, body bytes) and
+    /// Passes a request through as it is (any method, `[name, value]` headers whose values are
+    /// ByteStrings sent one byte per character as fetch sends them, body bytes) and
     /// resolves to the side's answer as it was sent. A failure without an HTTP answer resolves
     /// too, to the synthetic 400/502/503/504 answer an SDK raises at once; only an abort
     /// rejects.
@@ -297,7 +298,13 @@ impl NativeClient {
         let built = headers
             .iter()
             .try_fold(request, |request, pair| match pair.as_slice() {
-                [name, value] => request.header(name, value),
+                // fetch sends a header value's characters as Latin-1 bytes, not UTF-8.
+                [name, value] => match byte_string(value) {
+                    Some(bytes) => request.header_bytes(name, &bytes),
+                    None => Err(turnout::Error::Config(format!(
+                        "the value of header {name:?} has a character above U+00FF"
+                    ))),
+                },
                 _ => Err(turnout::Error::Config(
                     "headers must be [name, value] pairs".into(),
                 )),

@@ -51,6 +51,26 @@ fn latin1(bytes: &[u8]) -> String {
     bytes.iter().map(|&b| char::from(b)).collect()
 }
 
+/// The bytes of a request header value, as fetch (undici) sends it: one byte per character
+/// (Latin-1), the inverse of [`latin1`]; `None` for a character above U+00FF, which a
+/// WHATWG ByteString cannot hold.
+pub(crate) fn byte_string(value: &str) -> Option<Vec<u8>> {
+    value.chars().map(|c| u8::try_from(c).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_are_latin1_both_ways() {
+        assert_eq!(byte_string("José").as_deref(), Some(&b"Jos\xe9"[..]));
+        assert_eq!(latin1(b"Jos\xe9"), "José");
+        assert_eq!(byte_string("plain").as_deref(), Some(&b"plain"[..]));
+        assert_eq!(byte_string("€"), None);
+    }
+}
+
 /// The body of a streamed pass-through answer. Dropping it (or `close()`) cancels the upstream
 /// request.
 #[napi]

@@ -229,3 +229,44 @@ test('a base path other than /v1', async () => {
   const { ConfigError } = await import('../lib/index.mjs')
   assert.throws(() => new Client(pairOptions(pair, { fetchBasePath: 42 })), ConfigError)
 })
+
+test('header values go as fetch sends them: one Latin-1 byte per character, both ways', async () => {
+  const { createServer } = await import('node:net')
+  // A side that records the raw bytes of each request head and answers with a Latin-1 header.
+  const heads = []
+  const server = createServer((socket) => {
+    let head = Buffer.alloc(0)
+    socket.on('data', (chunk) => {
+      head = Buffer.concat([head, chunk])
+      if (head.includes('\r\n\r\n')) {
+        heads.push(head)
+        socket.end(Buffer.concat([
+          Buffer.from('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-echo: '),
+          Buffer.from('José', 'latin1'),
+          Buffer.from('\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}'),
+        ]))
+      }
+    })
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const base = `http://127.0.0.1:${server.address().port}/v1`
+  const routed = new Client({ ...pairOptions(pair), blue: { baseUrl: base, apiKey: BLUE_KEY }, green: { baseUrl: base, apiKey: BLUE_KEY } })
+  try {
+    const init = { headers: { 'x-end-user': 'José' } }
+    const direct = await fetch(`${base}/models`, init)
+    const res = await routed.fetch('http://turnout/v1/models', init)
+    assert.equal(res.status, 200)
+    assert.equal(direct.headers.get('x-echo'), 'José')
+    assert.equal(res.headers.get('x-echo'), 'José')
+    const line = Buffer.from('\r\nx-end-user: Jos\xe9\r\n', 'latin1')
+    assert.ok(heads[0].includes(line), 'undici sends é as the one byte 0xE9')
+    assert.ok(heads[1].includes(line), `turnout sends what fetch would: ${heads[1].toString('latin1')}`)
+    // A character a ByteString cannot hold never reaches the side.
+    const wide = await routed.fetch('http://turnout/v1/models', { headers: [['x-end-user', 'Jos€']] })
+    assert.equal(wide.status, 400)
+    assert.equal(heads.length, 2)
+  } finally {
+    routed.close()
+    server.close()
+  }
+})

@@ -91,10 +91,16 @@ impl RawRequest {
     }
 
     /// Adds a header; a name or value HTTP does not allow is a [`Error::Config`].
-    pub fn header(mut self, name: &str, value: &str) -> Result<Self> {
+    pub fn header(self, name: &str, value: &str) -> Result<Self> {
+        self.header_bytes(name, value.as_bytes())
+    }
+
+    /// Adds a header whose value is given as the bytes to send (a caller whose values are not
+    /// UTF-8 text, e.g. WHATWG fetch's Latin-1 ByteStrings); otherwise as [`RawRequest::header`].
+    pub fn header_bytes(mut self, name: &str, value: &[u8]) -> Result<Self> {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| Error::Config(format!("invalid header name {name:?}")))?;
-        let value = HeaderValue::from_str(value)
+        let value = HeaderValue::from_bytes(value)
             .map_err(|_| Error::Config(format!("invalid value for header {name}")))?;
         self.headers.append(name, value);
         Ok(self)
