@@ -126,7 +126,12 @@ async fn headers_reach_the_side_and_binary_answers_come_back_unchanged() {
     assert_eq!(answer.headers["x-turnout-environment"], "green");
     assert_eq!(answer.headers["x-turnout-attempts"], "1");
     assert!(!answer.headers.contains_key("x-should-retry"));
-    assert_eq!(full(answer).as_ref(), audio().as_slice());
+    // Audio is passed on as it arrives, not held whole: the answer is a stream.
+    let RawBody::Stream(stream) = answer.body else {
+        panic!("expected the audio as a stream");
+    };
+    let chunks: Vec<Bytes> = stream.map(|c| c.expect("chunk")).collect().await;
+    assert_eq!(chunks.concat(), audio());
 
     let seen = seen.lock().expect("seen");
     let (headers, body) = &seen[0];
@@ -540,4 +545,29 @@ async fn an_empty_answer_labelled_json_is_a_success_not_a_decode_failure() {
         (s + e.window.successes, f + e.window.failures)
     });
     assert_eq!((successes, failures), (3, 0), "no decode failure counted");
+}
+
+#[tokio::test]
+async fn a_body_other_than_json_passes_the_response_bound_as_it_arrives() {
+    // The bound protects what turnout holds; a body it only passes on is the caller's to read,
+    // as it would be without turnout (a large file's contents, long audio).
+    let seen: Seen = Arc::default();
+    let url = upstream(Arc::clone(&seen)).await;
+    let client = fast(
+        Client::builder()
+            .blue(env(&url, BLUE_KEY))
+            .green(env(&url, GREEN_KEY)),
+    )
+    .configure(|c| c.bounds.response_body_bytes = 1024)
+    .build()
+    .expect("client");
+    let speech = RawRequest::new(Method::POST, "/audio/speech").body("{}");
+    let answer = client.send_raw(speech).await.expect("answer");
+    assert_eq!(answer.headers["x-turnout-attempts"], "1");
+    let RawBody::Stream(stream) = answer.body else {
+        panic!("expected the audio as a stream");
+    };
+    let chunks: Vec<Bytes> = stream.map(|c| c.expect("chunk")).collect().await;
+    assert_eq!(chunks.concat().len(), audio().len());
+    assert!(audio().len() > 1024);
 }

@@ -29,7 +29,8 @@ use crate::transport::{Exchange, transport_error};
 enum Got {
     /// A 2xx answer, read whole.
     Full(u16, HeaderMap, Bytes, bool),
-    /// A 2xx event stream whose first event has arrived.
+    /// A 2xx answer passed on as it arrives (an event stream, or a body other than JSON),
+    /// its first event (or bytes) read.
     Stream(u16, HeaderMap, Box<RawReader>, Bytes),
 }
 
@@ -156,7 +157,11 @@ impl Engine {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        if !bodiless && content_type.starts_with("text/event-stream") {
+        let events = content_type.starts_with("text/event-stream");
+        // An event stream is watched as it passes; any other body but JSON (audio, a file's
+        // contents) is passed on as it arrives, neither held whole nor bounded, as the SDK
+        // alone would read it.
+        if !bodiless && (events || !is_json_type(content_type)) {
             let path = path.split('?').next().unwrap_or(path);
             let reader = RawReader {
                 side,
@@ -164,12 +169,13 @@ impl Engine {
                 decoder: SseDecoder::with_max_event_bytes(
                     usize::try_from(self.config.bounds.sse_event_bytes).unwrap_or(usize::MAX),
                 ),
+                events,
                 idle_timeout: timeout,
                 deadline,
                 deadline_hit: false,
                 usage: None,
                 ended_cleanly: false,
-                needs_end_event: ENDS_WITH_EVENT.contains(&path),
+                needs_end_event: events && ENDS_WITH_EVENT.contains(&path),
                 error: None,
                 created: None,
             };
@@ -212,12 +218,14 @@ const ENDS_WITH_EVENT: [&str; 3] = ["/chat/completions", "/completions", "/respo
 
 type Body = std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
-/// Reads a pass-through event stream's bytes, watching its events on the way: usage, the
-/// final event, an error event, and the bound on one event.
+/// Reads a pass-through answer's bytes as they arrive; an event stream's events are watched
+/// on the way: usage, the final event, an error event, and the bound on one event.
 struct RawReader {
     side: Side,
     body: Body,
     decoder: SseDecoder,
+    /// An event stream (watched), not bytes of another type (passed on as they are).
+    events: bool,
     idle_timeout: Duration,
     deadline: Deadline,
     /// Set when the deadline, not the side, ended the stream.
@@ -246,6 +254,7 @@ impl RawReader {
                 environment: self.side,
                 after: self.idle_timeout,
             })),
+            Ok(Some(Ok(bytes))) if !self.events => Some(Ok((bytes, 1))),
             Ok(Some(Ok(bytes))) => {
                 self.decoder.push(&bytes);
                 Some(self.watch().map(|events| (bytes, events)))
@@ -302,8 +311,9 @@ impl RawReader {
     }
 }
 
-/// Reads a stream up to its first event, keeping the bytes read; an error event first, or an
-/// end before any event, fails the attempt (it may still be retried).
+/// Reads a stream up to its first event (another body: its first bytes), keeping the bytes
+/// read; an error event first, or an event stream's end before any event, fails the attempt
+/// (it may still be retried).
 async fn open(mut reader: RawReader) -> Result<(RawReader, Bytes)> {
     let mut head = bytes::BytesMut::new();
     loop {
@@ -318,7 +328,7 @@ async fn open(mut reader: RawReader) -> Result<(RawReader, Bytes)> {
                 }
             }
             Some(Err(e)) => return Err(e),
-            None if head.is_empty() => {
+            None if head.is_empty() && reader.events => {
                 return Err(Error::Interrupted {
                     environment: reader.side,
                     message: "the stream ended before its first event".to_string(),

@@ -274,8 +274,9 @@ pub struct RawResponse {
 pub enum RawBody {
     /// The whole body, read.
     Full(Bytes),
-    /// A committed event stream: the bytes as they arrive. An error ends it (nothing is
-    /// retried once the first event has reached the caller).
+    /// A committed answer passed on as it arrives: an event stream (from its first event),
+    /// or a body other than JSON (audio, a file's contents). An error ends it (nothing is
+    /// retried once the first bytes have reached the caller).
     Stream(RawStream),
 }
 
