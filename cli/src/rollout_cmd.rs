@@ -170,17 +170,14 @@ fn plan(s: &StartArgs) -> Result<RolloutPlan, Failure> {
     if let Some(n) = s.gate_min_requests {
         gates.min_requests = n;
     }
+    // Every step holds and counts its own requests, the last (100 %) too: it promotes, and is
+    // the only step judged at full weight.
     let mut plan = RolloutPlan::new(
         s.steps
             .iter()
             .map(|w| Step::new(*w).hold(s.hold).min_requests(s.min_requests))
             .collect(),
     );
-    // The last step promotes: holding it would only delay the promotion.
-    if let Some(last) = plan.steps.last_mut() {
-        last.hold = Duration::ZERO;
-        last.min_requests = 0;
-    }
     plan.gates = gates;
     plan.interval = s.interval;
     plan.failure_limit = s.failure_limit;
@@ -379,4 +376,40 @@ async fn poll_once(
         ));
     }
     view::rollout_json(store, &state).await
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Start {
+        #[command(flatten)]
+        start: StartArgs,
+    }
+
+    #[test]
+    fn every_step_holds_and_counts_its_own_requests_the_last_too() {
+        let args = Start::try_parse_from([
+            "start",
+            "--steps",
+            "10,50,100",
+            "--hold",
+            "5m",
+            "--min-requests",
+            "100",
+        ])
+        .expect("arguments");
+        let plan = plan(&args.start).expect("plan");
+        assert_eq!(plan.steps.len(), 3);
+        for step in &plan.steps {
+            assert_eq!(
+                (step.hold, step.min_requests),
+                (Duration::from_secs(300), 100),
+                "{step:?}"
+            );
+        }
+    }
 }

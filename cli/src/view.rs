@@ -99,8 +99,16 @@ pub fn print_rollout(r: &Value) {
         say!("gates      no fleet figures for this step yet");
         return;
     }
+    // Early in a step the window is shorter than the gates': a step is judged on its own
+    // requests (a failure may also be seen over the rollout's, earlier steps included).
+    let since = match (a["window_of"].as_str(), a["window_s"].as_u64()) {
+        (Some(of), Some(s)) if a["gates_window_s"].as_u64().is_some_and(|g| s < g) => {
+            format!(" since the {of} began")
+        }
+        _ => String::new(),
+    };
     say!(
-        "gates      over the fleet's last {}s at {} ({}):",
+        "gates      over the fleet's last {}s{since} at {} ({}):",
         a["window_s"],
         a["at"].as_str().unwrap_or("?"),
         a["verdict"].as_str().unwrap_or("-")

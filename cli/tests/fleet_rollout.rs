@@ -108,6 +108,32 @@ fn ask_all(apps: &mut [App], cmd: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Keeps traffic flowing — `cmd` to every app each round — while the rollout runs past its
+/// first step, until it ends: a step is judged on requests made at it, so a later step with no
+/// traffic never advances, nor does the last one promote.
+fn traffic_until_ended(apps: &mut [App], config: &Path, cmd: &str) {
+    let deadline = Instant::now() + LONG_WAIT;
+    loop {
+        let (code, out) = turnout(config, &["rollout", "status", "--json"]);
+        if code == Some(0)
+            && let Ok(v) = serde_json::from_str::<Value>(out.trim())
+        {
+            if !matches!(v["state"].as_str(), Some("running" | "paused")) {
+                return;
+            }
+            if v["step"].as_u64().is_some_and(|s| s > 0) {
+                ask_all(apps, cmd);
+                continue;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for the rollout to end: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 struct Fleet {
     _redis: Redis,
     _sims: Vec<Proc>,
@@ -163,7 +189,8 @@ const START: &[&str] = &[
 ];
 
 /// Starts the rollout, waits until every app serves its first step, sends 30 requests from
-/// each, and returns `rollout wait`'s exit code and when the requests ended.
+/// each (and more at the later step, if it gets there), and returns `rollout wait`'s exit code,
+/// when the first step's requests ended and how many of them the candidate served.
 fn run_rollout(f: &mut Fleet) -> (Option<i32>, Instant, u64) {
     let (code, out) = turnout(&f.config, START);
     assert_eq!(code, Some(0), "{out}");
@@ -176,6 +203,7 @@ fn run_rollout(f: &mut Fleet) -> (Option<i32>, Instant, u64) {
         .iter()
         .map(|a| a["served"]["green"].as_u64().unwrap_or(0))
         .sum();
+    traffic_until_ended(&mut f.apps, &f.config, "requests 5");
     let (code, out) = turnout(&f.config, &["rollout", "wait", "--timeout", "90s"]);
     eprintln!("{out}");
     (code, sent, green)
@@ -404,6 +432,8 @@ fn a_killed_analyst_is_replaced_and_the_rollout_completes_with_no_step_applied_t
         killed.elapsed(),
         status["analyst"]
     );
+    f.apps.remove(victim);
+    traffic_until_ended(&mut f.apps, &f.config, "requests 5");
     let (code, out) = turnout(&f.config, &["rollout", "wait", "--timeout", "90s"]);
     assert_eq!(code, Some(0), "{out}");
     let h = history(&f.config);
@@ -484,6 +514,7 @@ fn no_promotion_while_redis_is_down_and_the_rollout_resumes_after() {
         );
     }
     redis.run();
+    traffic_until_ended(&mut apps, &config, "requests 5");
     let (code, out) = turnout(&config, &["rollout", "wait", "--timeout", "90s"]);
     assert_eq!(code, Some(0), "the rollout resumed and promoted: {out}");
     for app in &mut apps {

@@ -639,6 +639,127 @@ async fn plan_gates_with_their_own_window_are_judged_over_it() {
     sims.shutdown().await;
 }
 
+/// Sends requests one after another until the rollout's step has seen `n` candidate outcomes
+/// (a request routed to the candidate ends there once, failed over or not); every request
+/// must succeed.
+async fn send_until_step_requests(client: &Client, n: u64) {
+    let mut sent = 0;
+    while client.rollout().expect("a rollout").step_requests < n {
+        send(client, 1).await;
+        sent += 1;
+        assert!(sent < 100_000, "{:?}", client.rollout());
+    }
+    assert_eq!(client.rollout().unwrap().step_requests, n);
+}
+
+/// 200 clean candidate requests at 10 %, then the 50 % step: the plan's gates (5 % errors at
+/// most over 20 requests) judge samples of the current step only.
+async fn at_the_second_step(sims: &Sims, failure_limit: u32) -> (Client, Arc<ManualClock>) {
+    let (client, clock) = manual(
+        sims.builder()
+            .rollback(lenient())
+            .circuit_breaker(no_circuit()),
+    );
+    let plan = RolloutPlan::new(vec![
+        Step::new(10.0).min_requests(200),
+        Step::new(50.0).min_requests(20),
+        Step::new(100.0),
+    ])
+    .gates(gates(20))
+    .failure_limit(failure_limit)
+    .interval(NEVER_BY_ITSELF);
+    client.start_rollout(plan).unwrap();
+    send_until_step_requests(&client, 200).await;
+    client.tick();
+    let r = client.rollout().unwrap();
+    assert_eq!((r.state, r.step), (RolloutState::Running, 1), "{r:?}");
+    assert_eq!(client.traffic().weight_bp, 5000);
+    (client, clock)
+}
+
+#[tokio::test]
+async fn a_step_is_judged_on_its_own_samples_not_on_the_clean_ones_before_it() {
+    let sims = Sims::start().await;
+    let (client, _clock) = at_the_second_step(&sims, 1).await;
+    // 20 candidate requests at 50 %, 2 of them failed: 10 % at this step, though only 2 of
+    // the 220 in the sliding window (0.9 %).
+    sims.fault(
+        Side::Green,
+        turnout_sim::Faults {
+            fail_next: 2,
+            ..none()
+        },
+    );
+    send_until_step_requests(&client, 20).await;
+    client.tick();
+    let r = client.rollout().unwrap();
+    assert_eq!((r.state, r.step, r.failures), (RolloutState::Running, 1, 1));
+    assert_eq!(client.traffic().weight_bp, 5000, "not advanced to 100 %");
+    let verdict = r.last_verdict.unwrap();
+    assert!(
+        verdict.starts_with("fail: error rate 0.100") && verdict.contains("over 20 requests"),
+        "{verdict}"
+    );
+    // Failed again: beyond failure_limit 1, rolled back, never promoted.
+    client.tick();
+    assert_eq!(state(&client), RolloutState::RolledBack);
+    assert_eq!(client.traffic().weight_bp, 0);
+    assert_eq!(client.traffic().active, Side::Blue);
+    assert!(!kinds(&client).contains(&EventKind::Promote));
+    sims.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_last_step_is_not_promoted_on_the_samples_of_the_step_before() {
+    let sims = Sims::start().await;
+    let (client, _clock) = manual(sims.builder());
+    // The last step with no hold and no min_requests of its own, as the CLI's plans had it.
+    let plan = RolloutPlan::new(vec![Step::new(50.0).min_requests(40), Step::new(100.0)])
+        .gates(gates(20))
+        .interval(NEVER_BY_ITSELF);
+    client.start_rollout(plan).unwrap();
+    send_until_step_requests(&client, 40).await;
+    client.tick();
+    assert_eq!(client.traffic().weight_bp, 10_000);
+    // Nothing seen at 100 % yet: the 40 at 50 % do not promote it.
+    client.tick();
+    let r = client.rollout().unwrap();
+    assert_eq!((r.state, r.step), (RolloutState::Running, 1));
+    assert_eq!(
+        r.last_verdict.as_deref(),
+        Some("inconclusive: 0 of 20 requests in the gates' window")
+    );
+    send_until_step_requests(&client, 19).await;
+    client.tick();
+    assert_eq!(state(&client), RolloutState::Running);
+    send_until_step_requests(&client, 20).await;
+    client.tick();
+    assert_eq!(state(&client), RolloutState::Completed);
+    assert_eq!(client.traffic().active, Side::Green);
+    sims.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failing_step_is_rolled_back_as_soon_as_the_sliding_window_fails() {
+    let sims = Sims::start().await;
+    let (client, _clock) = at_the_second_step(&sims, 0).await;
+    // Every candidate request fails now. 11 failures are too few for the step's own window
+    // (20), but 11 of 211 is over 5 % in the sliding window, which alone was judged before:
+    // the rollback does not wait for the step's window to fill.
+    sims.fault(Side::Green, always(500));
+    send_until_step_requests(&client, 10).await;
+    client.tick();
+    assert_eq!(state(&client), RolloutState::Running, "10 of 210 is 4.8 %");
+    send_until_step_requests(&client, 11).await;
+    client.tick();
+    assert_eq!(state(&client), RolloutState::RolledBack);
+    assert_eq!(client.traffic().weight_bp, 0);
+    let rollback = last(&client, EventKind::Rollback);
+    assert_eq!(rollback.details["gate"], "max_error_rate");
+    assert_eq!(rollback.details["window"]["requests"], 211);
+    sims.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_rollout_runs_by_itself_on_its_interval() {
     let sims = Sims::start().await;

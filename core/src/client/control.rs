@@ -39,6 +39,9 @@ pub(crate) struct Control {
     pub guard_windows: Option<[StatsWindow; 2]>,
     /// The windows of a running rollout's gates when their `window` differs from the guard's.
     pub plan_windows: ArcSwapOption<[StatsWindow; 2]>,
+    /// The windows of the live rollout's current step, of the gates' `window`, fresh at each
+    /// step's start: a step passes only on samples taken at it (docs/decisions.md).
+    pub step_windows: ArcSwapOption<[StatsWindow; 2]>,
     /// Outcomes per side since the client started; a step's `min_requests` counts with these.
     pub totals: [AtomicU64; 2],
     pub checkpoints: CheckpointStore,
@@ -57,6 +60,7 @@ impl Control {
             guard_windows: (window != config.stats_window)
                 .then(|| [StatsWindow::new(window), StatsWindow::new(window)]),
             plan_windows: ArcSwapOption::empty(),
+            step_windows: ArcSwapOption::empty(),
             totals: [AtomicU64::new(0), AtomicU64::new(0)],
             checkpoints: CheckpointStore::new(config),
             rollout: Mutex::new(None),
@@ -90,15 +94,28 @@ impl Control {
         let rollout = rollout.clone();
         // The windows start empty in the child (its own requests only), at the plan's length.
         if let (Some(c), true) = (&rollout, parent.plan_windows.load().is_some()) {
-            let window = c.plan.gates.window;
-            self.plan_windows.store(Some(Arc::new([
-                StatsWindow::new(window),
-                StatsWindow::new(window),
-            ])));
+            self.plan_windows
+                .store(Some(Arc::new(fresh_windows(c.plan.gates.window))));
+        }
+        if let (Some(c), true) = (&rollout, parent.step_windows.load().is_some()) {
+            self.step_windows
+                .store(Some(Arc::new(fresh_windows(c.plan.gates.window))));
         }
         *self.rollout.lock() = rollout.clone();
         rollout.filter(|c| c.state.is_live())
     }
+}
+
+/// Two empty windows (one per side) of length `window`.
+fn fresh_windows(window: Duration) -> [StatsWindow; 2] {
+    [StatsWindow::new(window), StatsWindow::new(window)]
+}
+
+/// What a rollout's evaluation found: the verdict and the figures of the window that gave it.
+struct Judgement {
+    verdict: Verdict,
+    window: WindowStats,
+    baseline: WindowStats,
 }
 
 /// The figures of a failed gate, for a `rollback` or `alert` event.
@@ -191,6 +208,7 @@ impl Engine {
         if !c.finish(state, reason.clone(), wall) {
             return None;
         }
+        self.control.step_windows.store(None);
         let kind = if state == RolloutState::Completed {
             EventKind::RolloutCompleted
         } else {
@@ -238,12 +256,12 @@ impl Engine {
             self.side(candidate).stats.clear();
             self.shadow.window.clear();
             let own_window = plan.gates.window != self.config.rollback.window;
-            self.control.plan_windows.store(own_window.then(|| {
-                Arc::new([
-                    StatsWindow::new(plan.gates.window),
-                    StatsWindow::new(plan.gates.window),
-                ])
-            }));
+            self.control
+                .plan_windows
+                .store(own_window.then(|| Arc::new(fresh_windows(plan.gates.window))));
+            self.control
+                .step_windows
+                .store(Some(Arc::new(fresh_windows(plan.gates.window))));
             self.control.guard.reset_alert();
             let id = self.control.next_rollout.fetch_add(1, Ordering::Relaxed);
             let salt = new_salt();
@@ -377,22 +395,49 @@ impl Engine {
         Some(s)
     }
 
-    /// Judges the candidate with the rollout's gates over their windows.
-    fn judge_for_plan(&self, candidate: Side, gates: &RollbackPolicy) -> Verdict {
-        let now = self.now();
-        let own = self.control.plan_windows.load_full();
-        let judged = self.plan_window(own.as_deref(), candidate).snapshot(now);
-        let baseline = self
-            .plan_window(own.as_deref(), candidate.other())
-            .counts(now);
+    /// Judges the candidate with the rollout's gates over the windows `own`, else the guard's.
+    fn judge_windows(
+        &self,
+        own: Option<&[StatsWindow; 2]>,
+        candidate: Side,
+        gates: &RollbackPolicy,
+        now: Duration,
+    ) -> Judgement {
+        let window = self.plan_window(own, candidate).snapshot(now);
+        let baseline = self.plan_window(own, candidate.other()).counts(now);
         let verdict = evaluate(
             gates,
-            &judged,
+            &window,
             &baseline,
             self.guard_signals(candidate, now),
             Scope::All,
         );
-        self.judge_llm(candidate, gates, now, verdict)
+        let verdict = self.judge_llm(candidate, gates, now, verdict);
+        Judgement {
+            verdict,
+            window,
+            baseline,
+        }
+    }
+
+    /// Judges the candidate with the rollout's gates. A pass (or an inconclusive verdict) is
+    /// the current step's own: its window holds only samples taken since the step began, so a
+    /// step never advances, nor the last one promotes, on an earlier step's evidence. A failure
+    /// over the gates' whole sliding window, earlier steps included, fails too, so a rollback
+    /// never waits longer than it did when only that window was judged.
+    fn judge_for_plan(&self, candidate: Side, gates: &RollbackPolicy) -> Judgement {
+        let now = self.now();
+        let own = self.control.plan_windows.load_full();
+        let sliding = || self.judge_windows(own.as_deref(), candidate, gates, now);
+        let Some(step) = self.control.step_windows.load_full() else {
+            return sliding();
+        };
+        let at_step = self.judge_windows(Some(&step), candidate, gates, now);
+        if at_step.verdict.is_fail() {
+            return at_step;
+        }
+        let all = sliding();
+        if all.verdict.is_fail() { all } else { at_step }
     }
 
     /// One evaluation of the running rollout (the background task calls this every
@@ -417,13 +462,20 @@ impl Engine {
             } else {
                 drop(t);
                 let shadow_step = c.plan.steps[c.step].shadow;
-                let verdict = if shadow_step {
-                    self.judge_shadow_step(&c.plan.gates)
+                let judged = if shadow_step {
+                    let own = self.control.plan_windows.load_full();
+                    Judgement {
+                        verdict: self.judge_shadow_step(&c.plan.gates),
+                        window: self.plan_window(own.as_deref(), candidate).snapshot(now),
+                        baseline: self
+                            .plan_window(own.as_deref(), candidate.other())
+                            .counts(now),
+                    }
                 } else {
                     self.judge_for_plan(candidate, &c.plan.gates)
                 };
                 let total = self.step_total(candidate, shadow_step);
-                let decision = c.decide(now, &verdict, c.step_requests(total));
+                let decision = c.decide(now, &judged.verdict, c.step_requests(total));
                 // The traffic must still be the rollout's own for a step to apply.
                 let expect = Canary::of(&self.traffic.load());
                 match decision {
@@ -444,7 +496,7 @@ impl Engine {
                             "{candidate} failed the rollout's gates {} times, more than failure_limit {}; last: {f}",
                             c.failures, c.plan.failure_limit
                         );
-                        events.extend(self.limit_exceeded(&mut slot, &f, why, now));
+                        events.extend(self.limit_exceeded(&mut slot, &f, why, &judged));
                     }
                     Decision::Advance(next) => {
                         let bp = c.plan.steps[next].weight_bp();
@@ -467,6 +519,10 @@ impl Engine {
                             Ok(applied) => {
                                 let total = self.step_total(candidate, c.plan.steps[next].shadow);
                                 c.enter_step(next, now, wall, total);
+                                // The new step is judged on its own samples only.
+                                self.control
+                                    .step_windows
+                                    .store(Some(Arc::new(fresh_windows(c.plan.gates.window))));
                                 events.push(step_details(applied.event, c).environment(candidate));
                             }
                             Err(_) => events.extend(self.finish_rollout(
@@ -510,17 +566,13 @@ impl Engine {
         slot: &mut Option<Controller>,
         failure: &GateFailure,
         why: String,
-        now: Duration,
+        judged: &Judgement,
     ) -> Vec<Event> {
         let Some(c) = slot.as_mut() else {
             return Vec::new();
         };
         let (candidate, action) = (c.candidate, c.plan.gates.action);
-        let own = self.control.plan_windows.load_full();
-        let window = self.plan_window(own.as_deref(), candidate).snapshot(now);
-        let baseline = self
-            .plan_window(own.as_deref(), candidate.other())
-            .counts(now);
+        let (window, baseline) = (judged.window, judged.baseline);
         let wall = self.clock.wall();
         let mut events = Vec::new();
         match action {

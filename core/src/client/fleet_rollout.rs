@@ -15,15 +15,17 @@ use crate::events::{Event, EventKind};
 use crate::rollout::RolloutState;
 use crate::rollout::controller::{Controller, Decision, RolloutStatus};
 use crate::rollout::fleet::{
-    RolloutAction, action_operation, decision_operation, gate_figures, new_record, record_status,
-    rfc3339, start_operation, unix_ms,
+    RolloutAction, action_operation, decision_operation, gate_figures, gate_seconds, new_record,
+    record_status, rfc3339, start_operation, unix_ms,
 };
-use crate::rollout::gates::{Scope, Verdict, evaluate};
+use crate::rollout::gates::{Scope, Signals, Verdict, evaluate};
 use crate::rollout::plan::RolloutPlan;
 use crate::state::{
     Canary, Change, Operation, Outcome as OpOutcome, RolloutRecord, Source, Store, StoredState,
     Verdict as OpVerdict,
 };
+use crate::stats::WindowStats;
+use crate::stats::fleet::FleetCounts;
 
 impl Engine {
     /// Starts a rollout that lives in the store: the operation carries its record, so the
@@ -108,24 +110,17 @@ impl Engine {
         wall: SystemTime,
     ) -> Result<()> {
         let now_ms = unix_ms(wall);
-        let now_s = now_ms / 1000;
         let gates = &r.plan.gates;
-        let window_s = gates.window.as_secs().max(1);
-        // From the start's own second: the fleet's buckets are whole seconds, so up to a second
-        // before the start counts too (nothing, when the candidate had no weight before).
-        let from = now_s.saturating_sub(window_s - 1).max(r.started_ms / 1000);
         let candidate = r.candidate;
-        let judged = store.window(candidate, from, now_s).await?;
-        let baseline = store.window(candidate.other(), from, now_s).await?;
+        let signals = self.guard_signals(candidate, self.now());
+        let judged = judge_fleet(store, &r, now_ms, signals).await?;
         let total = store.total(candidate).await?;
         let entry = match r.requests_at_entry {
             Some(n) => n,
             None => self.shared.fleet.step_entry(&r.id, r.step, total),
         };
         let step_requests = total.saturating_sub(entry);
-        let (js, bs) = (judged.stats(), baseline.stats());
-        let signals = self.guard_signals(candidate, self.now());
-        let verdict = evaluate(gates, &js, &bs, signals, Scope::All);
+        let (js, bs, verdict) = (judged.judged, judged.baseline, judged.verdict);
         let mut c = Controller::at_step(
             r.plan.clone(),
             candidate,
@@ -143,7 +138,11 @@ impl Engine {
             "rollout": r.id,
             "step": r.step,
             "candidate": candidate,
-            "window_s": window_s,
+            // The seconds read (fewer than the gates' window early in a step), and whether they
+            // are the step's own or, for a failure seen only there, the rollout's.
+            "window_s": (judged.to + 1).saturating_sub(judged.from),
+            "gates_window_s": gates.window.as_secs().max(1),
+            "window_of": judged.of,
             "judged": js,
             "baseline": bs,
             "verdict": c.last_verdict(),
@@ -270,5 +269,175 @@ impl Engine {
             self.publish(event);
         }
         Ok(())
+    }
+}
+
+/// What the analyst's evaluation found: the verdict, and the figures and seconds of the window
+/// that gave it.
+#[derive(Debug)]
+struct FleetJudgement {
+    verdict: Verdict,
+    judged: WindowStats,
+    baseline: WindowStats,
+    from: u64,
+    to: u64,
+    /// `"step"` or `"rollout"`.
+    of: &'static str,
+}
+
+/// Judges the stored rollout `r` over the fleet's windows at `now_ms` (see
+/// [`gate_seconds`]): a pass or an inconclusive verdict is the current step's own, so no step
+/// advances, nor the last one promotes, on an earlier step's samples; a failure over the
+/// rollout's window, earlier steps included, fails too.
+async fn judge_fleet(
+    store: &Store,
+    r: &RolloutRecord,
+    now_ms: u64,
+    signals: Signals,
+) -> Result<FleetJudgement> {
+    let s = gate_seconds(r, now_ms);
+    let at_step = judge_seconds(store, r, (s.step_from, s.to), signals, "step").await?;
+    if at_step.verdict.is_fail() || s.rollout_from == s.step_from {
+        return Ok(at_step);
+    }
+    let all = judge_seconds(store, r, (s.rollout_from, s.to), signals, "rollout").await?;
+    Ok(if all.verdict.is_fail() { all } else { at_step })
+}
+
+/// Judges `r`'s candidate with its gates over the fleet's seconds `from..=to`.
+async fn judge_seconds(
+    store: &Store,
+    r: &RolloutRecord,
+    (from, to): (u64, u64),
+    signals: Signals,
+    of: &'static str,
+) -> Result<FleetJudgement> {
+    let read = |side| async move {
+        if from > to {
+            Ok(FleetCounts::default())
+        } else {
+            store.window(side, from, to).await
+        }
+    };
+    let judged = read(r.candidate).await?.stats();
+    let baseline = read(r.candidate.other()).await?.stats();
+    let verdict = evaluate(&r.plan.gates, &judged, &baseline, signals, Scope::All);
+    Ok(FleetJudgement {
+        verdict,
+        judged,
+        baseline,
+        from,
+        to,
+        of,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::StateConfig;
+    use crate::environment::Side;
+    use crate::rollout::gates::Gate;
+    use crate::rollout::plan::Step;
+    use crate::state::SecondCounts;
+    use crate::stats::Outcome;
+
+    const MS: Duration = Duration::from_millis(20);
+
+    /// A memory store holding, for the candidate (green), `(seconds ago, successes, failures)`.
+    async fn store_with(now_s: u64, seconds: &[(u64, u64, u64)]) -> Store {
+        let store = Store::open(&StateConfig::default()).expect("memory store");
+        let counts = seconds
+            .iter()
+            .map(|&(ago, ok, failed)| {
+                let mut counts = FleetCounts::default();
+                for _ in 0..ok {
+                    counts.record(Outcome::Success, MS, None);
+                }
+                for _ in 0..failed {
+                    counts.record(Outcome::Failure, MS, None);
+                }
+                SecondCounts {
+                    second: now_s - ago,
+                    side: Side::Green,
+                    counts,
+                }
+            })
+            .collect();
+        store
+            .flush(counts, Duration::from_secs(3600))
+            .await
+            .expect("flush");
+        store
+    }
+
+    /// A rollout of green through 10, 50 and 100 % (5 % errors at most, 20 requests, 60 s),
+    /// started 100 s before `now_ms`, now at `step` since `step_ago_ms`.
+    fn rollout(now_ms: u64, step: usize, step_ago_ms: u64) -> RolloutRecord {
+        let plan = RolloutPlan::new(vec![Step::new(10.0), Step::new(50.0), Step::new(100.0)]);
+        let mut r = new_record(plan, Side::Green, "test", SystemTime::UNIX_EPOCH, Some(0));
+        r.started_ms = now_ms - 100_000;
+        r.step = step;
+        r.step_started_ms = now_ms - step_ago_ms;
+        r
+    }
+
+    fn now() -> (u64, u64) {
+        let now_ms = unix_ms(SystemTime::now());
+        (now_ms, now_ms / 1000)
+    }
+
+    #[tokio::test]
+    async fn a_step_is_not_passed_on_the_clean_samples_of_the_step_before() {
+        let (now_ms, now_s) = now();
+        // 200 clean requests at 10 % (40 s ago), then 20 at 50 % of which 2 failed (5 s ago):
+        // 2 of 220 is 0.9 %, but the step's own 2 of 20 is 10 %.
+        let store = store_with(now_s, &[(40, 200, 0), (5, 18, 2)]).await;
+        let r = rollout(now_ms, 1, 20_000);
+        let j = judge_fleet(&store, &r, now_ms, Signals::default())
+            .await
+            .unwrap();
+        let Verdict::Fail(f) = &j.verdict else {
+            panic!("the step's own window fails: {j:?}")
+        };
+        assert_eq!((f.gate, f.requests), (Gate::MaxErrorRate, 20));
+        assert_eq!(
+            (j.of, j.judged.requests, j.judged.failures),
+            ("step", 20, 2)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_last_step_is_not_promoted_before_samples_of_its_own() {
+        let (now_ms, now_s) = now();
+        let store = store_with(now_s, &[(40, 200, 0), (10, 40, 0)]).await;
+        // At 100 % since 3 s, with nothing ended since: inconclusive, not a pass.
+        let r = rollout(now_ms, 2, 3_000);
+        let j = judge_fleet(&store, &r, now_ms, Signals::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            j.verdict,
+            Verdict::Inconclusive {
+                requests: 0,
+                min_requests: 20
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failure_over_the_rollouts_window_still_fails_at_once() {
+        let (now_ms, now_s) = now();
+        // 11 failures in the step's first seconds: too few for the step's own window (20), but
+        // 11 of 211 is over 5 % in the rollout's, which alone was judged before.
+        let store = store_with(now_s, &[(40, 200, 0), (5, 0, 11)]).await;
+        let r = rollout(now_ms, 1, 20_000);
+        let j = judge_fleet(&store, &r, now_ms, Signals::default())
+            .await
+            .unwrap();
+        assert!(j.verdict.is_fail(), "{j:?}");
+        assert_eq!((j.of, j.judged.requests), ("rollout", 211));
     }
 }

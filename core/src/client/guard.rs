@@ -123,6 +123,9 @@ impl Engine {
         if let Some(own) = c.plan_windows.load().as_deref() {
             own[side.index()].record(now, outcome, latency, ttft);
         }
+        if let Some(step) = c.step_windows.load().as_deref() {
+            step[side.index()].record(now, outcome, latency, ttft);
+        }
         let Some(judged) = self.judged(side, now) else {
             return;
         };

@@ -29,6 +29,43 @@ pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
+/// The seconds (Unix time, inclusive ranges ending at `to`) a stored rollout's gates read at
+/// one evaluation, each at most the gates' `window` long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct GateSeconds {
+    /// The first second of the current step's window: a pass is judged on samples taken at
+    /// the step alone (`from > to` while the step has no whole second yet: an empty window).
+    pub step_from: u64,
+    /// The first second of the rollout's window, earlier steps included: a failure over it
+    /// fails too, so a rollback never waits longer than it did over this window alone.
+    pub rollout_from: u64,
+    /// The current second.
+    pub to: u64,
+}
+
+/// The windows `r`'s gates read at `now_ms` (SEMANTICS.md, *Progressive rollout*; see
+/// docs/decisions.md).
+pub(crate) fn gate_seconds(r: &RolloutRecord, now_ms: u64) -> GateSeconds {
+    let to = now_ms / 1000;
+    let window_s = r.plan.gates.window.as_secs().max(1);
+    let oldest = to.saturating_sub(window_s - 1);
+    // From the start's own second: the fleet's buckets are whole seconds, so up to a second
+    // before the start counts too (nothing, when the candidate had no weight before).
+    let rollout_from = oldest.max(r.started_ms / 1000);
+    // A later step from its first whole second: the second it began in also holds samples of
+    // the step before, at its lower weight.
+    let step_start = if r.step == 0 {
+        r.started_ms / 1000
+    } else {
+        r.step_started_ms.div_ceil(1000)
+    };
+    GateSeconds {
+        step_from: oldest.max(step_start),
+        rollout_from,
+        to,
+    }
+}
+
 /// Which change a client call or the CLI asks of a live rollout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RolloutAction {
@@ -492,5 +529,35 @@ mod tests {
             Some((RolloutState::Completed, 2))
         );
         assert_eq!(recorded(Decision::Advance(1)), Some((r.state, 2)));
+    }
+
+    #[test]
+    fn a_later_step_is_judged_from_its_own_start_the_rollout_from_its_start() {
+        // Started at 1000.4 s with a 60 s window; the second step began at 1200.5 s.
+        let mut r = record();
+        r.started_ms = 1_000_400;
+        r.step_started_ms = 1_000_400;
+        let at = |r: &RolloutRecord, now_ms| gate_seconds(r, now_ms);
+        // The first step: one window, from the start's own second.
+        let s = at(&r, 1_030_000);
+        assert_eq!((s.step_from, s.rollout_from, s.to), (1000, 1000, 1030));
+        let s = at(&r, 1_100_000);
+        assert_eq!((s.step_from, s.rollout_from, s.to), (1041, 1041, 1100));
+
+        r.step = 1;
+        r.step_started_ms = 1_200_500;
+        // Within the step's first second: no whole second of it yet, so nothing passes it.
+        let s = at(&r, 1_200_900);
+        assert_eq!((s.step_from, s.rollout_from, s.to), (1201, 1141, 1200));
+        assert!(s.step_from > s.to);
+        // 20 s into the step: its own 20 seconds, not the 40 before it.
+        let s = at(&r, 1_220_600);
+        assert_eq!((s.step_from, s.rollout_from, s.to), (1201, 1161, 1220));
+        // A window later the two are the same again.
+        let s = at(&r, 1_300_000);
+        assert_eq!((s.step_from, s.rollout_from, s.to), (1241, 1241, 1300));
+        // A step that began on a whole second starts there.
+        r.step_started_ms = 1_200_000;
+        assert_eq!(at(&r, 1_220_000).step_from, 1200);
     }
 }

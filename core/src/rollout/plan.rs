@@ -88,7 +88,9 @@ impl Step {
 
 /// A progressive rollout: steps of rising weight, judged by `gates` every `interval`.
 ///
-/// Each interval the gates are evaluated over the candidate's window: a failure counts toward
+/// Each interval the gates are evaluated over the candidate's requests at the current step (the
+/// last `gates.window`, never before the step began; a failure over the whole window, earlier
+/// steps included, fails too): a failure counts toward
 /// `failure_limit` (more failures than the limit roll back); an inconclusive verdict holds the
 /// step (past `step_deadline` the rollout pauses and says why); a pass with the step's hold and
 /// request minimum met moves to the next step. Passing the last step (weight 100) promotes.
