@@ -13,7 +13,9 @@ use common::*;
 use turnout::config::{RollbackAction, RollbackPolicy};
 use turnout::events::{Event, EventKind};
 use turnout::resilience::CircuitState;
-use turnout::{Client, ClientBuilder, ManualClock, RolloutPlan, RolloutState, Side, Step};
+use turnout::{
+    Client, ClientBuilder, ManualClock, RequestOptions, RolloutPlan, RolloutState, Side, Step,
+};
 use turnout_sim::Faults;
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -956,6 +958,51 @@ async fn a_next_release_that_fails_again_is_rolled_back_when_its_trial_reopens_t
         sims.chats(Side::Green) - before,
         1,
         "the trial alone reached green: its failure reopened the circuit"
+    );
+    sims.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_steps_min_requests_counts_only_judged_requests() {
+    // The caller's own 400s say nothing of the release: 2 judged requests and 20 client errors
+    // are not the step's 10 requests.
+    let sims = Sims::start().await;
+    let (client, _clock) = manual(sims.builder().circuit_breaker(no_circuit()));
+    let plan = RolloutPlan::new(vec![Step::new(50.0).min_requests(10), Step::new(100.0)])
+        .gates(gates(2))
+        .interval(NEVER_BY_ITSELF);
+    client.start_rollout(plan).unwrap();
+    let green = || {
+        client
+            .chat()
+            .create(chat(MODEL, "hi"))
+            .options(RequestOptions::default().environment(Side::Green))
+    };
+    for _ in 0..2 {
+        green().await.expect("served");
+    }
+    sims.fault(
+        Side::Green,
+        Faults {
+            error_rate: 1.0,
+            error_status: 400,
+            ..none()
+        },
+    );
+    for _ in 0..20 {
+        let err = green().await.expect_err("the caller's error");
+        assert_eq!(err.status(), Some(400));
+    }
+    client.tick();
+    let r = client.rollout().unwrap();
+    assert_eq!(
+        (r.state, r.step, r.step_requests),
+        (RolloutState::Running, 0, 2)
+    );
+    assert_eq!(
+        client.traffic().weight_bp,
+        5000,
+        "not advanced on client errors"
     );
     sims.shutdown().await;
 }

@@ -42,7 +42,8 @@ pub(crate) struct Control {
     /// The windows of the live rollout's current step, of the gates' `window`, fresh at each
     /// step's start: a step passes only on samples taken at it (docs/decisions.md).
     pub step_windows: ArcSwapOption<[StatsWindow; 2]>,
-    /// Outcomes per side since the client started; a step's `min_requests` counts with these.
+    /// Judged outcomes (successes and side failures) per side since the client started; a
+    /// step's `min_requests` counts with these, as the fleet's counts do.
     pub totals: [AtomicU64; 2],
     pub checkpoints: CheckpointStore,
     /// The current or last rollout.

@@ -115,7 +115,9 @@ impl Engine {
         ttft: Option<Duration>,
     ) {
         let c = &self.control;
-        c.totals[side.index()].fetch_add(1, Ordering::Relaxed);
+        if outcome.is_judged() {
+            c.totals[side.index()].fetch_add(1, Ordering::Relaxed);
+        }
         self.fleet_record(side, outcome, latency, ttft);
         if let Some(own) = &c.guard_windows {
             own[side.index()].record(now, outcome, latency, ttft);
