@@ -367,7 +367,7 @@ mod tests {
             })
             .collect();
         store
-            .flush(counts, Duration::from_secs(3600))
+            .flush("batch", counts, Duration::from_secs(3600))
             .await
             .expect("flush");
         store
