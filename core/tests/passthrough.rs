@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -570,4 +571,133 @@ async fn a_body_other_than_json_passes_the_response_bound_as_it_arrives() {
     let chunks: Vec<Bytes> = stream.map(|c| c.expect("chunk")).collect().await;
     assert_eq!(chunks.concat().len(), audio().len());
     assert!(audio().len() > 1024);
+}
+
+/// A Responses API stream that fails after it began: the response exists on the side.
+const CREATED_THEN_ERROR: &str = "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_err1\",\"object\":\"response\"},\"sequence_number\":0}\n\n\
+event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"The server had an error\",\"param\":null,\"sequence_number\":1}\n\n";
+
+/// A Responses API stream whose first event is an error (the side was overloaded).
+const ERROR_FIRST: &str = "event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"overloaded\",\"param\":null,\"sequence_number\":0}\n\n";
+
+/// An upstream whose `/v1/responses` answers 200 with `sse`, in one chunk, and `x-request-id`;
+/// `hits` counts its requests.
+async fn sse_upstream(
+    sse: &'static str,
+    request_id: &'static str,
+    hits: Arc<AtomicUsize>,
+) -> String {
+    let app = Router::new().route(
+        "/v1/responses",
+        post(move || async move {
+            hits.fetch_add(1, Ordering::SeqCst);
+            (
+                [
+                    (header::CONTENT_TYPE, "text/event-stream"),
+                    (header::HeaderName::from_static("x-request-id"), request_id),
+                ],
+                sse,
+            )
+                .into_response()
+        }),
+    );
+    serve(app).await
+}
+
+fn stream_request() -> RawRequest {
+    RawRequest::new(Method::POST, "/responses")
+        .header("content-type", "application/json")
+        .expect("header")
+        .body(r#"{"model":"gpt-4.1","input":"hi","stream":true}"#)
+}
+
+#[tokio::test]
+async fn an_error_event_after_the_streams_first_event_is_passed_on_not_retried() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let url = sse_upstream(CREATED_THEN_ERROR, "req_s1", Arc::clone(&hits)).await;
+    let client = client(&url, &url, 3);
+    let answer = client.send_raw(stream_request()).await.expect("answer");
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.headers["x-request-id"], "req_s1");
+    assert_eq!(answer.headers["x-turnout-attempts"], "1");
+    assert!(!answer.headers.contains_key("x-should-retry"));
+    let RawBody::Stream(mut stream) = answer.body else {
+        panic!("the stream, committed at its first event");
+    };
+    let mut got = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        got.extend_from_slice(&chunk.expect("the side ended the stream, nothing was cut"));
+    }
+    assert_eq!(String::from_utf8_lossy(&got), CREATED_THEN_ERROR);
+    drop(stream);
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "the response is created once"
+    );
+    let status = client.status();
+    let failures: u64 = status
+        .environments
+        .values()
+        .map(|e| e.window.failures)
+        .sum();
+    assert_eq!(failures, 1, "the stream's outcome is its error");
+}
+
+#[tokio::test]
+async fn an_error_event_first_that_turnout_gives_up_on_comes_back_as_the_side_sent_it() {
+    // No attempt left.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let url = sse_upstream(ERROR_FIRST, "req_s2", Arc::clone(&hits)).await;
+    let last = client(&url, &url, 1);
+    let answer = last
+        .send_raw(stream_request())
+        .await
+        .expect("an HTTP answer");
+    assert_eq!(answer.status, 200, "the side's status, not a synthetic one");
+    assert_eq!(answer.headers["content-type"], "text/event-stream");
+    assert_eq!(answer.headers["x-request-id"], "req_s2");
+    assert_eq!(answer.headers["x-should-retry"], "false");
+    assert_eq!(answer.headers["x-turnout-attempts"], "1");
+    assert_eq!(full(answer), ERROR_FIRST.as_bytes());
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+    // An error that is not retryable (its code is a 4xx status), with attempts to spare.
+    const INVALID: &str = "data: {\"error\":{\"message\":\"bad input\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":400}}\n\n";
+    let hits = Arc::new(AtomicUsize::new(0));
+    let url = sse_upstream(INVALID, "req_s3", Arc::clone(&hits)).await;
+    let spare = client(&url, &url, 3);
+    let answer = spare
+        .send_raw(stream_request())
+        .await
+        .expect("an HTTP answer");
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.headers["x-request-id"], "req_s3");
+    assert_eq!(answer.headers["x-should-retry"], "false");
+    assert_eq!(answer.headers["x-turnout-attempts"], "1");
+    assert_eq!(full(answer), INVALID.as_bytes());
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "not retried");
+}
+
+#[tokio::test]
+async fn a_retryable_error_event_first_is_retried_on_the_other_side() {
+    let blue_hits = Arc::new(AtomicUsize::new(0));
+    let green_hits = Arc::new(AtomicUsize::new(0));
+    let blue = sse_upstream(ERROR_FIRST, "req_blue", Arc::clone(&blue_hits)).await;
+    let green = sse_upstream(RESPONSES_SSE, "req_green", Arc::clone(&green_hits)).await;
+    // Blue takes the traffic; its overloaded error came before anything else: nothing was
+    // committed, so the second attempt goes to green.
+    let client = client(&blue, &green, 2);
+    let answer = client.send_raw(stream_request()).await.expect("answer");
+    assert_eq!(answer.status, 200);
+    assert_eq!(side_of(&answer), "green");
+    assert_eq!(answer.headers["x-request-id"], "req_green");
+    assert_eq!(answer.headers["x-turnout-attempts"], "2");
+    let RawBody::Stream(stream) = answer.body else {
+        panic!("green's stream");
+    };
+    let chunks: Vec<Bytes> = stream.map(|c| c.expect("chunk")).collect().await;
+    assert_eq!(chunks.concat(), RESPONSES_SSE.as_bytes());
+    assert_eq!(blue_hits.load(Ordering::SeqCst), 1);
+    assert_eq!(green_hits.load(Ordering::SeqCst), 1);
 }

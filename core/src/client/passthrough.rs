@@ -1,7 +1,8 @@
 //! The attempt loop of a pass-through request ([`RawRequest`]): routed, retried and failed
 //! over like any call, with the answer handed back as the side sent it. Only JSON answers are
 //! read (usage for costs, object ids for affinity); a 2xx of any other type is a success; an
-//! event stream is committed at its first event and then passed on byte for byte.
+//! event stream is committed at its first event and then passed on byte for byte. An event
+//! stream whose first event is an error fails the attempt; given up on, it comes back as sent.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,7 +36,30 @@ enum Got {
 }
 
 /// A failed attempt: its error, and the HTTP answer it came with, if any.
-type Failed = (Error, Option<(u16, HeaderMap, Bytes)>);
+type Failed = (Error, Option<Answer>);
+
+/// The HTTP answer of a failed attempt, as the side sent it.
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+    /// The status of the error the answer stands for: its own, or, for a 2xx event stream
+    /// whose first event is an error, that error's.
+    error_status: u16,
+}
+
+impl Answer {
+    /// A non-2xx answer, the error it stands for.
+    fn http((e, answer): (Error, Option<(u16, HeaderMap, Bytes)>)) -> Failed {
+        let answer = answer.map(|(status, headers, body)| Self {
+            status,
+            headers,
+            body,
+            error_status: status,
+        });
+        (e, answer)
+    }
+}
 
 impl Engine {
     /// Runs a pass-through request. An HTTP answer turnout gives up on comes back as `Ok`,
@@ -114,12 +138,15 @@ impl Engine {
                     else {
                         continue;
                     };
-                    // The side's own answer, when the error is that answer.
+                    // The side's own answer, when the error is that answer: the SDK raises from
+                    // it as it would without turnout.
                     return match answer {
-                        Some((status, headers, bytes)) if e.status() == Some(status) => {
+                        Some(a) if e.status() == Some(a.error_status) => {
                             let route = self.route_info(&mut cur, started);
-                            let body = RawBody::Full(bytes);
-                            Ok(RawResponse::answered(status, &headers, body, route, true))
+                            let body = RawBody::Full(a.body);
+                            Ok(RawResponse::answered(
+                                a.status, &a.headers, body, route, true,
+                            ))
                         }
                         _ => Err(e),
                     };
@@ -147,7 +174,9 @@ impl Engine {
         let left = timeout.saturating_sub(sent.elapsed());
         let status = resp.status().as_u16();
         if !resp.status().is_success() {
-            return Err(self.transport.read_error(side, resp, left).await);
+            return Err(Answer::http(
+                self.transport.read_error(side, resp, left).await,
+            ));
         }
         // Answers that have no body whatever their type says (RFC 9110 §6.4.1): nothing to
         // check or read, and not an event stream.
@@ -177,6 +206,8 @@ impl Engine {
                 ended_cleanly: false,
                 needs_end_event: events && ENDS_WITH_EVENT.contains(&path),
                 error: None,
+                error_first: false,
+                seen: 0,
                 created: None,
             };
             let first = match self.config.stream_first_event_timeout {
@@ -191,7 +222,21 @@ impl Engine {
                     })?,
                 None => open(reader).await,
             };
-            let (reader, first) = first.map_err(|e| (e, None))?;
+            let (reader, first) = match first {
+                Ok(opened) => opened,
+                Err(Unopened::Failed(e)) => return Err((e, None)),
+                // What the side sent stays at hand, should turnout give up on this error.
+                Err(Unopened::ErrorFirst(e, body)) => {
+                    let error_status = e.status().unwrap_or(500);
+                    let answer = Answer {
+                        status,
+                        headers,
+                        body,
+                        error_status,
+                    };
+                    return Err((e, Some(answer)));
+                }
+            };
             return Ok(Got::Stream(status, headers, Box::new(reader), first));
         }
         let bytes = self
@@ -237,6 +282,10 @@ struct RawReader {
     needs_end_event: bool,
     /// An error event the side sent inside the stream.
     error: Option<Error>,
+    /// Whether that error event was the stream's first event.
+    error_first: bool,
+    /// Events seen so far.
+    seen: u64,
     /// The id of the object the stream creates (`response.created`), once seen.
     created: Option<String>,
 }
@@ -267,7 +316,8 @@ impl RawReader {
                         Err(e) => return Some(Err(self.decode_error(e.to_string()))),
                     }
                 }
-                if self.ended_cleanly || !self.needs_end_event {
+                // After an error event the side's close is its end, not a cut.
+                if self.ended_cleanly || self.error.is_some() || !self.needs_end_event {
                     return None;
                 }
                 Some(Err(Error::Interrupted {
@@ -299,7 +349,9 @@ impl RawReader {
         }
         if self.error.is_none() {
             self.error = error_in_event(event, self.side);
+            self.error_first = self.error.is_some() && self.seen == 0;
         }
+        self.seen += 1;
     }
 
     fn decode_error(&self, message: String) -> Error {
@@ -311,28 +363,41 @@ impl RawReader {
     }
 }
 
+/// Why a stream was not committed.
+enum Unopened {
+    /// No answer to hand back: a timeout, a cut, an end before any event.
+    Failed(Error),
+    /// The side's first event is an error: the error, and the bytes read up to it.
+    ErrorFirst(Error, Bytes),
+}
+
 /// Reads a stream up to its first event (another body: its first bytes), keeping the bytes
-/// read; an error event first, or an event stream's end before any event, fails the attempt
-/// (it may still be retried).
-async fn open(mut reader: RawReader) -> Result<(RawReader, Bytes)> {
+/// read. An error as the first event, or an event stream's end before any event, fails the
+/// attempt (it may still be retried); an error after another event (`response.created`) is
+/// the committed stream's, passed on as sent and recorded at its end.
+async fn open(mut reader: RawReader) -> std::result::Result<(RawReader, Bytes), Unopened> {
     let mut head = bytes::BytesMut::new();
     loop {
-        match reader.next_chunk().await {
-            Some(Ok((bytes, events))) => {
-                head.extend_from_slice(&bytes);
-                if let Some(e) = reader.error.take() {
-                    return Err(e);
-                }
-                if events > 0 {
-                    return Ok((reader, head.freeze()));
-                }
-            }
-            Some(Err(e)) => return Err(e),
+        let next = reader.next_chunk().await;
+        if let Some(Ok((bytes, _))) = &next {
+            head.extend_from_slice(bytes);
+        }
+        // Also at the end: the last event may be an error without its closing blank line.
+        if !matches!(next, Some(Err(_)))
+            && reader.error_first
+            && let Some(e) = reader.error.take()
+        {
+            return Err(Unopened::ErrorFirst(e, head.freeze()));
+        }
+        match next {
+            Some(Ok((_, events))) if events > 0 => return Ok((reader, head.freeze())),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(Unopened::Failed(e)),
             None if head.is_empty() && reader.events => {
-                return Err(Error::Interrupted {
+                return Err(Unopened::Failed(Error::Interrupted {
                     environment: reader.side,
                     message: "the stream ended before its first event".to_string(),
-                });
+                }));
             }
             None => return Ok((reader, head.freeze())),
         }
