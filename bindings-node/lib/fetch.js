@@ -8,7 +8,11 @@
 // answer comes back as it was sent — status, headers, bytes, or a stream of bytes — plus the
 // `x-turnout-*` headers. Failures without an HTTP answer come back as the core's synthetic
 // 400/502/503/504 answer with `x-should-retry: false`, so the SDK raises its own error at once.
-// No routing logic lives here.
+// The SDK's timeout bounds the call until the answer is handed over: the core reads it from
+// the SDK's `X-Stainless-Timeout` header (a per-request `timeout`), else takes the one given
+// here (`fetchTimeoutMs`, `createFetch({ timeoutMs })`: the SDK client's, which it does not
+// send), less the time spent here first; turnout answers, a 504 at worst, before the SDK would
+// abort and retry. No routing logic lives here.
 
 const { abortError, cancellable } = require('./abort.js')
 const { fromNative, ConfigError } = require('./errors.js')
@@ -29,6 +33,15 @@ function normalizeBasePath(basePath) {
   const path = /^[a-z][a-z0-9+.-]*:\/\//i.test(basePath) ? new URL(basePath).pathname : basePath
   const trimmed = path.replace(/^\/+|\/+$/g, '')
   return trimmed === '' ? '' : '/' + trimmed
+}
+
+/** The SDK's timeout in milliseconds, as given (`undefined` when none is). */
+function checkTimeout(timeoutMs) {
+  if (timeoutMs == null) return undefined
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+    throw new ConfigError(`the fetch timeout must be the SDK's timeout in milliseconds (a positive number), got ${timeoutMs}`)
+  }
+  return timeoutMs
 }
 
 /**
@@ -195,10 +208,14 @@ async function requestParts(input, init) {
 /**
  * Builds the `fetch` of one native client. `basePath` is the path of the SDK's `baseURL`
  * (`'/v1'` for `http://turnout/v1`): what follows it is the path sent under each side's base URL.
+ * `timeoutMs` is the SDK client's `timeout`, if known.
  */
-function createFetch(nativeClient, basePath) {
+function createFetch(nativeClient, basePath, timeoutMs) {
   const base = normalizeBasePath(basePath)
+  const sdkTimeout = checkTimeout(timeoutMs)
   async function fetch(input, init) {
+    // The SDK's timer started as it called fetch.
+    const started = performance.now()
     const { url, method, headers, body, signal } = await requestParts(input, init ?? {})
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       // `data:` and the like (the SDK probes its fetch with one) are not requests to route.
@@ -211,7 +228,7 @@ function createFetch(nativeClient, basePath) {
     let answer
     try {
       answer = await cancellable(signal, (token) =>
-        nativeClient.sendRaw(method, routedPath(url, base), pairs, bytes, undefined, token),
+        nativeClient.sendRaw(method, routedPath(url, base), pairs, bytes, undefined, token, sdkTimeout, performance.now() - started),
       )
     } catch (err) {
       // Only an abort (its reason, as is) or a bug (a mapped native error) gets here.
@@ -225,4 +242,4 @@ function createFetch(nativeClient, basePath) {
   return fetch
 }
 
-module.exports = { createFetch, normalizeBasePath, routedPath, DEFAULT_BASE_PATH }
+module.exports = { createFetch, checkTimeout, normalizeBasePath, routedPath, DEFAULT_BASE_PATH }

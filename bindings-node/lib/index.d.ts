@@ -193,6 +193,13 @@ export interface ClientOptions {
    * [`'/v1'`]; a whole URL gives its path. Only the JS layer reads it (no config-file key).
    */
   fetchBasePath?: string
+  /**
+   * The official SDK client's `timeout` (ms) for {@link Client.fetch}: turnout then answers
+   * before it — retrying and failing over within it, a 504 (`x-should-retry: false`) at worst
+   * — so the SDK neither aborts nor retries. openai-node does not send it (only a
+   * per-request `timeout`, which wins). Only the JS layer reads it (no config-file key).
+   */
+  fetchTimeoutMs?: number
   /** Where the traffic state lives: shared by processes (`file`) or a fleet (`redis`). */
   state?: { backend?: 'memory' | 'file' | 'redis'; path?: string; url?: string; namespace?: string }
   /** Append every event as a JSON line to this file. */
@@ -624,15 +631,18 @@ export declare class Client {
    * `x-turnout-attempts`, `x-turnout-model` and `x-turnout-label`. Answers turnout gave up on,
    * and the synthetic 400/502/503/504 standing for failures without an answer, carry
    * `x-should-retry: false`: the SDK raises at once. Headers `x-turnout-routing-key`,
-   * `x-turnout-environment` and `x-turnout-metadata` (JSON) set the routing options.
+   * `x-turnout-environment` and `x-turnout-metadata` (JSON) set the routing options. The
+   * SDK's timeout (a per-request `timeout`, which the SDK sends, else `fetchTimeoutMs`) bounds
+   * the call until the answer is handed over: turnout answers before it, a 504 at worst.
    */
   readonly fetch: Fetch
 
   /**
    * Another routed `fetch`, for an SDK `baseURL` whose path is not `/v1`: `basePath` is that
-   * path (`'/openai/v1'`) or the `baseURL` itself.
+   * path (`'/openai/v1'`) or the `baseURL` itself; or for an SDK whose `timeout` is another
+   * than `fetchTimeoutMs`: `timeoutMs`.
    */
-  createFetch(options?: { basePath?: string }): Fetch
+  createFetch(options?: { basePath?: string; timeoutMs?: number }): Fetch
 
   /**
    * Sends any request (`path` under the base URL, e.g. `/responses`), routed like the others.

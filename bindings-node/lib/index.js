@@ -5,7 +5,7 @@
 
 const native = require('../native/index.js')
 const errors = require('./errors.js')
-const { createFetch, normalizeBasePath } = require('./fetch.js')
+const { createFetch, checkTimeout, normalizeBasePath } = require('./fetch.js')
 const { abortError, cancellable } = require('./abort.js')
 
 const { fromNative, ConfigError } = errors
@@ -212,16 +212,18 @@ class Client {
    */
   constructor(options, nativeClient) {
     let fetchBasePath
+    let fetchTimeoutMs
     if (options === INTERNAL) {
       this.#native = nativeClient
     } else {
       if (options === null || typeof options !== 'object') {
         throw new ConfigError('new Client(options) expects an object, e.g. { blue: { baseUrl, apiKey }, green: { baseUrl, apiKey } }')
       }
-      // The one option of the JS layer alone: the core never sees it.
+      // The options of the JS layer alone (its fetch's): the core's config never sees them.
       let core
-      ;({ fetchBasePath, ...core } = options)
+      ;({ fetchBasePath, fetchTimeoutMs, ...core } = options)
       normalizeBasePath(fetchBasePath)
+      checkTimeout(fetchTimeoutMs)
       this.#native = sync(() => new native.NativeClient(core))
     }
     const n = this.#native
@@ -255,15 +257,16 @@ class Client {
       retrieve: async (model, options) => send(n, 'GET', `/models/${encodeURIComponent(model)}`, undefined, options),
     })
     /** A WHATWG `fetch` routed by this client, for `new OpenAI({ fetch: client.fetch })`. */
-    this.fetch = createFetch(n, fetchBasePath)
+    this.fetch = createFetch(n, fetchBasePath, fetchTimeoutMs)
   }
 
   /**
    * Another routed `fetch`, for an SDK whose `baseURL` has another path than `/v1`:
-   * `basePath` is that path (`'/openai/v1'`) or the `baseURL` itself.
+   * `basePath` is that path (`'/openai/v1'`) or the `baseURL` itself; or whose `timeout` is
+   * another: `timeoutMs`.
    */
-  createFetch({ basePath } = {}) {
-    return createFetch(this.#native, basePath)
+  createFetch({ basePath, timeoutMs } = {}) {
+    return createFetch(this.#native, basePath, timeoutMs)
   }
 
   /**

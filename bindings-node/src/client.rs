@@ -275,7 +275,10 @@ impl NativeClient {
     /// ByteStrings sent one byte per character as fetch sends them, body bytes) and
     /// resolves to the side's answer as it was sent. A failure without an HTTP answer resolves
     /// too, to the synthetic 400/502/503/504 answer an SDK raises at once; only an abort
-    /// rejects.
+    /// rejects. The answer comes before the SDK's own timeout — its `X-Stainless-Timeout`
+    /// header, else `sdkTimeoutMs` — less `spentMs`, the time fetch spent on the request
+    /// before this call, would make it give up
+    /// ([`turnout::RawRequest::answer_within_sdk_timeout`]).
     #[napi(ts_return_type = "Promise<RawAnswer>")]
     // One positional argument per part of the request, as the other request methods take them.
     #[allow(clippy::too_many_arguments)]
@@ -288,9 +291,20 @@ impl NativeClient {
         body: Option<Buffer>,
         options: Option<CallOptions>,
         cancel: Option<&CancelToken>,
+        sdk_timeout_ms: Option<f64>,
+        spent_ms: Option<f64>,
     ) -> napi::Result<PromiseRaw<'env, RawAnswer>> {
         let method = parse_method(&method)?;
         let options = options.unwrap_or_default().into_core()?;
+        let sdk_timeout = sdk_timeout_ms
+            .map(|ms| {
+                Duration::try_from_secs_f64(ms / 1000.0)
+                    .map_err(|_| config(format!("sdkTimeoutMs must be a duration, got {ms}")))
+            })
+            .transpose()?;
+        // NaN, negative or endless: nothing spent.
+        let spent =
+            Duration::try_from_secs_f64(spent_ms.unwrap_or(0.0) / 1000.0).unwrap_or_default();
         let mut request = turnout::RawRequest::new(method, path).with_options(options);
         if let Some(body) = body {
             request = request.body(body.to_vec());
@@ -308,7 +322,8 @@ impl NativeClient {
                 _ => Err(turnout::Error::Config(
                     "headers must be [name, value] pairs".into(),
                 )),
-            });
+            })
+            .map(|request| request.answer_within_sdk_timeout(sdk_timeout, spent));
         let client = self.inner.clone();
         let cancel = cancel.map(|c| c.tx.subscribe());
         env.spawn_future(guarded(async move {

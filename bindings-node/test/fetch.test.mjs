@@ -118,6 +118,87 @@ test('the SDK timeout aborts the routed request', async () => {
   assert.equal((await pair.blue.stats()).total, before, 'the timeout did not wait for the answer')
 })
 
+/**
+ * A client routed through turnout, and the official SDK on its fetch with its default
+ * `maxRetries` (2) and `sdkOptions`, counting the SDK's fetches (one per try of the SDK).
+ */
+function underSdkTimeout(options, sdkOptions) {
+  const routed = new Client(pairOptions(pair, { canaryWeight: 0, ...options }))
+  const counts = { fetches: 0 }
+  const counting = (url, init) => {
+    if (String(url).startsWith('http')) counts.fetches++
+    return routed.fetch(url, init)
+  }
+  const sdk = new OpenAI({ apiKey: 'unused', baseURL: 'http://turnout/v1', fetch: counting, ...sdkOptions })
+  return { routed, sdk, counts }
+}
+
+/** The 504 turnout answers with once the SDK's time is (nearly) up. */
+function turnoutTimedOut(e) {
+  assert.ok(e instanceof OpenAI.InternalServerError, e.stack)
+  assert.equal(e.status, 504)
+  assert.equal(e.headers.get('x-should-retry'), 'false')
+  assert.equal(e.code, 'timeout')
+  return true
+}
+
+test('a hung side: turnout answers a 504 before the SDK timeout, which neither aborts nor retries', async () => {
+  await pair.blue.setFaults({ latency_ms: 5000 })
+  // turnout's own timeout (10 s) outlasts the SDK's: without the SDK's, turnout would wait.
+  // The SDK client's timeout, told to turnout (the SDK does not send it).
+  const told = underSdkTimeout({ fetchTimeoutMs: 1500 }, { timeout: 1500 })
+  // A request's own timeout, which the SDK sends (`X-Stainless-Timeout: 1`).
+  const sent = underSdkTimeout({}, {})
+  try {
+    await assert.rejects(told.sdk.chat.completions.create(hello()), turnoutTimedOut)
+    await assert.rejects(sent.sdk.chat.completions.create(hello(), { timeout: 1500 }), turnoutTimedOut)
+    for (const { routed, counts } of [told, sent]) {
+      assert.equal(counts.fetches, 1, 'the SDK retried')
+      // One attempt reached an upstream (a simulator logs a request once it has answered
+      // it, which a cut one never is: turnout's own count says it), cut by the SDK's time:
+      // the caller's (cancelled), not a failure of blue.
+      const { blue, green } = routed.status().environments
+      assert.deepEqual([blue.window.cancelled, blue.window.requests], [1, 0])
+      assert.deepEqual([green.window.cancelled, green.window.requests], [0, 0])
+    }
+  } finally {
+    told.routed.close()
+    sent.routed.close()
+  }
+})
+
+test('within the SDK timeout a hung side fails over, and the last attempt gets only what is left', async () => {
+  // turnout's 1.5 s timeout leaves time, in the SDK's 2.5 s, for the other side.
+  const { routed, sdk, counts } = underSdkTimeout({ timeoutMs: 1500, fetchTimeoutMs: 2500 }, { timeout: 2500 })
+  try {
+    await pair.blue.setFaults({ latency_ms: 10_000 })
+    const { data, response } = await sdk.chat.completions.create(hello('failed over')).withResponse()
+    assert.equal(data.system_fingerprint, 'fp_green')
+    assert.equal(response.headers.get('x-turnout-attempts'), '2')
+    assert.equal(counts.fetches, 1)
+
+    // Both hang: blue times out at 1.5 s, green's attempt is cut at the SDK's 2.5 s less the
+    // margin (250 ms), and neither turnout's third attempt nor the SDK's retries follow.
+    await pair.green.setFaults({ latency_ms: 10_000 })
+    await assert.rejects(sdk.chat.completions.create(hello()), turnoutTimedOut)
+    assert.equal(counts.fetches, 2, 'the SDK retried')
+    const { blue, green } = routed.status().environments
+    // Blue: two timeouts of its own. Green: the answer, then the attempt cut by the SDK's time.
+    assert.deepEqual([blue.window.failures, blue.window.cancelled], [2, 0])
+    assert.deepEqual([green.window.successes, green.window.cancelled, green.window.failures], [1, 1, 0])
+  } finally {
+    routed.close()
+  }
+})
+
+test('the SDK timeout option of the fetch is checked', async () => {
+  const { ConfigError } = await import('../lib/index.mjs')
+  for (const bad of [0, -1, Number.NaN, Infinity, '1500']) {
+    assert.throws(() => new Client(pairOptions(pair, { fetchTimeoutMs: bad })), ConfigError, String(bad))
+    assert.throws(() => client.createFetch({ timeoutMs: bad }), ConfigError, String(bad))
+  }
+})
+
 test('fetch is a plain WHATWG fetch', async () => {
   const res = await client.fetch('http://turnout/v1/models')
   assert.equal(res.status, 200)

@@ -7,6 +7,7 @@ mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -255,6 +256,153 @@ async fn the_callers_timeout_bounds_each_attempt_and_a_shorter_configured_one_wi
         Err(turnout::Error::Timeout { after, .. }) => assert_eq!(after, TIMEOUT),
         other => panic!("expected blue's timeout, got {other:?}"),
     }
+}
+
+/// An upstream whose `/v1/audio/speech` never answers; counts the requests it got.
+async fn hung(hits: Arc<AtomicUsize>) -> String {
+    serve(Router::new().route(
+        "/v1/audio/speech",
+        post(move || {
+            hits.fetch_add(1, Ordering::SeqCst);
+            std::future::pending::<&'static str>()
+        }),
+    ))
+    .await
+}
+
+/// A client whose own timeout (30 s) is far longer than the callers' below.
+fn patient(blue: &str, green: &str, max_attempts: u32, timeout: Duration) -> Client {
+    fast(
+        Client::builder()
+            .blue(env(blue, BLUE_KEY))
+            .green(env(green, GREEN_KEY)),
+    )
+    .timeout(timeout)
+    .circuit_breaker(no_circuit())
+    .retry(RetryPolicy {
+        max_attempts,
+        ..fast_retry()
+    })
+    .build()
+    .expect("client")
+}
+
+#[tokio::test]
+async fn a_caller_that_gives_up_gets_a_504_before_it_does_not_a_hang() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let url = hung(Arc::clone(&hits)).await;
+    // turnout's own timeout (30 s) would outlast the caller's 2 s many times over.
+    let client = patient(&url, &url, 3, Duration::from_secs(30));
+    let limit = Duration::from_secs(2);
+    let started = Instant::now();
+    let req = RawRequest::new(Method::POST, "/audio/speech")
+        .body("{}")
+        .answer_within(limit);
+    let err = client.send_raw(req).await.expect_err("nothing answers");
+    let took = started.elapsed();
+    // The caller's limit less the margin (a tenth, at most 250 ms) is what bounded the call.
+    assert!(
+        matches!(err, turnout::Error::Timeout { after, .. } if after == Duration::from_millis(1800)),
+        "{err:?}"
+    );
+    assert!(took < limit, "answered after the caller gave up: {took:?}");
+    let answer = RawResponse::from_error(&err);
+    assert_eq!(answer.status, 504);
+    assert_eq!(answer.headers["x-should-retry"], "false");
+    // The one attempt had all the time: no second one started with none left.
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn within_the_callers_time_a_hung_side_fails_over_and_no_attempt_outlasts_it() {
+    let (blue_hits, green_hits) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let blue = hung(Arc::clone(&blue_hits)).await;
+    let seen = Seen::default();
+    let healthy = upstream(Arc::clone(&seen)).await;
+    // turnout's own 1 s timeout leaves room, in the caller's 3 s, for the other side.
+    let client = patient(&blue, &healthy, 3, TIMEOUT);
+    let speech = || {
+        RawRequest::new(Method::POST, "/audio/speech")
+            .body("{}")
+            .answer_within(Duration::from_secs(3))
+    };
+    let answer = client.send_raw(speech()).await.expect("green answers");
+    assert_eq!(side_of(&answer), "green");
+    assert_eq!(answer.headers["x-turnout-attempts"], "2");
+    assert_eq!(blue_hits.load(Ordering::SeqCst), 1);
+
+    // Both sides hang: blue's attempt times out at 1 s, green's gets what is left of the
+    // caller's 2 s (less 200 ms), and no third attempt is made.
+    let green = hung(Arc::clone(&green_hits)).await;
+    let client = patient(&blue, &green, 3, TIMEOUT);
+    let req = RawRequest::new(Method::POST, "/audio/speech")
+        .body("{}")
+        .answer_within(Duration::from_secs(2));
+    let started = Instant::now();
+    let err = client.send_raw(req).await.expect_err("nothing answers");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        matches!(err, turnout::Error::Timeout { after, .. } if after == Duration::from_millis(1800)),
+        "{err:?}"
+    );
+    assert_eq!(RawResponse::from_error(&err).status, 504);
+    assert_eq!(blue_hits.load(Ordering::SeqCst), 2);
+    assert_eq!(green_hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_stream_handed_over_outlives_the_callers_time() {
+    // The first event at once, the rest after 600 ms: past the caller's 300 ms.
+    let app = Router::new().route(
+        "/v1/responses",
+        post(|| async {
+            let (head, tail) = RESPONSES_SSE.split_at(RESPONSES_SSE.find("\n\n").unwrap_or(0) + 2);
+            let first = futures_util::stream::once(async move {
+                Ok::<_, std::io::Error>(Bytes::from_static(head.as_bytes()))
+            });
+            let rest = futures_util::stream::once(async move {
+                tokio::time::sleep(Duration::from_millis(600)).await;
+                Ok::<_, std::io::Error>(Bytes::from_static(tail.as_bytes()))
+            });
+            Response::builder()
+                .header(header::CONTENT_TYPE, "text/event-stream")
+                .body(axum::body::Body::from_stream(first.chain(rest)))
+                .unwrap_or_default()
+        }),
+    );
+    let url = serve(app).await;
+    let client = client(&url, &url, 2);
+    let req = RawRequest::new(Method::POST, "/responses")
+        .header("content-type", "application/json")
+        .expect("header")
+        .body(r#"{"model":"gpt-4.1","input":"hi","stream":true}"#)
+        .answer_within(Duration::from_millis(300));
+    let answer = client.send_raw(req).await.expect("answer");
+    let RawBody::Stream(mut stream) = answer.body else {
+        panic!("an event stream");
+    };
+    let mut got = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        got.extend_from_slice(&chunk.expect("the stream is not cut"));
+    }
+    assert_eq!(String::from_utf8_lossy(&got), RESPONSES_SSE);
+}
+
+#[test]
+fn the_sdk_timeout_header_is_read_in_seconds() {
+    let with = |value: &str| {
+        RawRequest::new(Method::GET, "/models")
+            .header("X-Stainless-Timeout", value)
+            .map(|r| r.sdk_timeout())
+            .expect("header")
+    };
+    assert_eq!(with("5"), Some(Duration::from_secs(5)));
+    assert_eq!(with("1.5"), Some(Duration::from_millis(1500)));
+    // openai-node truncates a timeout under a second to 0: unknown, not "at once".
+    assert_eq!(with("0"), None);
+    assert_eq!(with("-1"), None);
+    assert_eq!(with("soon"), None);
+    assert_eq!(RawRequest::new(Method::GET, "/models").sdk_timeout(), None);
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use super::call_kind::CallKind;
-use super::deadline::Deadline;
+use super::deadline::{AnswerBy, Deadline};
 use super::engine::Engine;
 use super::observe::{Admission, Ticket};
 use super::options::RequestOptions;
@@ -46,6 +46,9 @@ pub(crate) struct Call {
     /// The caller's own timeout, which bounds every attempt's (see
     /// [`super::raw::RawRequest::timeout_at_most`]).
     pub timeout_cap: Option<Duration>,
+    /// When the caller must have its answer (see
+    /// [`super::raw::RawRequest::answer_within`]).
+    pub answer_by: Option<AnswerBy>,
 }
 
 /// A request body already encoded, with the fields routing reads from it.
@@ -70,6 +73,7 @@ impl Call {
             options,
             headers: None,
             timeout_cap: None,
+            answer_by: None,
         }
     }
 
@@ -408,7 +412,8 @@ impl Engine {
             failed_over: false,
             body: None,
             pass: Pass::CLOSED,
-            deadline: Deadline::new(call.options.deadline.or(self.config.deadline)),
+            deadline: Deadline::new(call.options.deadline.or(self.config.deadline))
+                .answer_by(call.answer_by),
             kind: CallKind::of(&call.method, &call.path),
             idempotency,
             reason,
@@ -449,14 +454,19 @@ impl Engine {
     /// The side of the next attempt, its timeout, and whether the call's deadline is what
     /// bounds that timeout.
     pub(super) fn attempt_target(&self, call: &Call, cur: &Cursor) -> (Side, Duration, bool) {
+        let (timeout, by_deadline) = cur.deadline.clip(self.attempt_timeout(call, cur.side));
+        (cur.side, timeout, by_deadline)
+    }
+
+    /// The timeout of an attempt on `side`, before the call's deadline shortens it: the
+    /// request's, else the side's, else the client's, capped by the caller's.
+    pub(super) fn attempt_timeout(&self, call: &Call, side: Side) -> Duration {
         let timeout = call
             .options
             .timeout
-            .or(self.side(cur.side).endpoint.timeout)
+            .or(self.side(side).endpoint.timeout)
             .unwrap_or(self.config.timeout);
-        let timeout = call.timeout_cap.map_or(timeout, |cap| timeout.min(cap));
-        let (timeout, by_deadline) = cur.deadline.clip(timeout);
-        (cur.side, timeout, by_deadline)
+        call.timeout_cap.map_or(timeout, |cap| timeout.min(cap))
     }
 
     /// Counts an attempt and returns the serialised body for the cursor's model as the

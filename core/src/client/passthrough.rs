@@ -80,6 +80,13 @@ impl Engine {
                 return Err(self.gave_up(&ticket, cur.side, cur.model(), cur.attempts, e));
             }
             let (side, timeout, by_deadline) = self.attempt_target(&call, &cur);
+            // A stream waits for each chunk as long as the attempt's own timeout says: the
+            // caller's time (`answer_within`) bounds it only until it is handed over.
+            let idle_timeout = cur
+                .deadline
+                .handed_over()
+                .clip(self.attempt_timeout(&call, side))
+                .0;
             let body = self.body_for(&call, &mut cur)?;
             let sent = Instant::now();
             let span = ticket.attempt_span(side, cur.model(), cur.attempts);
@@ -88,6 +95,7 @@ impl Engine {
                     side,
                     call.exchange(body, timeout, cur.idempotency.as_deref()),
                     cur.deadline,
+                    idle_timeout,
                 )
                 .instrument(span)
                 .await;
@@ -155,12 +163,14 @@ impl Engine {
         }
     }
 
-    /// One exchange of a pass-through request.
+    /// One exchange of a pass-through request; a stream then waits up to `idle_timeout` for
+    /// each chunk, within `deadline`.
     async fn raw_attempt(
         &self,
         side: Side,
         exchange: Exchange<'_>,
         deadline: Deadline,
+        idle_timeout: Duration,
     ) -> std::result::Result<Got, Failed> {
         let (path, timeout) = (exchange.path, exchange.timeout);
         let head = exchange.method == Method::HEAD;
@@ -199,7 +209,7 @@ impl Engine {
                     usize::try_from(self.config.bounds.sse_event_bytes).unwrap_or(usize::MAX),
                 ),
                 events,
-                idle_timeout: timeout,
+                idle_timeout,
                 deadline,
                 deadline_hit: false,
                 usage: None,
@@ -415,7 +425,10 @@ struct Live {
 /// Hands a committed stream to the caller: its first bytes, then the rest as they arrive.
 /// The stream's outcome is recorded at its end: an error event the side sent counts as that
 /// error, a cut as a failure, a drop by the caller as cancelled.
-fn committed(reader: RawReader, first: Bytes, finish: Finish) -> RawStream {
+fn committed(mut reader: RawReader, first: Bytes, finish: Finish) -> RawStream {
+    // The caller has its answer: its own timeout no longer bounds the stream (an SDK's stops
+    // when its fetch resolves), the call's deadline still does.
+    reader.deadline = reader.deadline.handed_over();
     let live = Live {
         reader,
         first: Some(first),

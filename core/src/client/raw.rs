@@ -14,6 +14,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use super::attempt::{Call, Encoded};
+use super::deadline::AnswerBy;
 use super::options::RequestOptions;
 use super::route::RouteInfo;
 use crate::environment::Side;
@@ -25,6 +26,10 @@ pub const ROUTING_KEY_HEADER: &str = "x-turnout-routing-key";
 pub const ENVIRONMENT_HEADER: &str = "x-turnout-environment";
 /// Metadata for rules and the cost tag, as a JSON object of strings.
 pub const METADATA_HEADER: &str = "x-turnout-metadata";
+/// An official SDK's own timeout for the request, in seconds (openai-node sends it, in whole
+/// seconds, truncated, only for a request given a timeout of its own); read by
+/// [`RawRequest::answer_within_sdk_timeout`].
+const SDK_TIMEOUT_HEADER: &str = "x-stainless-timeout";
 
 /// Request headers that are never forwarded: the caller's credentials (the side's replace
 /// them), what the HTTP client sets itself, hop-by-hop headers, and turnout's own.
@@ -75,6 +80,7 @@ pub struct RawRequest {
     body: Bytes,
     options: RequestOptions,
     timeout_cap: Option<Duration>,
+    answer_within: Option<Duration>,
 }
 
 impl RawRequest {
@@ -87,6 +93,7 @@ impl RawRequest {
             body: Bytes::new(),
             options: RequestOptions::default(),
             timeout_cap: None,
+            answer_within: None,
         }
     }
 
@@ -132,6 +139,72 @@ impl RawRequest {
     pub fn timeout_at_most(mut self, cap: Duration) -> Self {
         self.timeout_cap = Some(cap);
         self
+    }
+
+    /// Says that the caller gives up on this request `limit` after it is sent (from the
+    /// call to [`crate::Client::send_raw`]) and then retries it itself, as an official SDK
+    /// does when its own timeout aborts a request. turnout then hands over an answer before:
+    /// every attempt, backoff, `Retry-After` sleep and limiter wait fits within `limit` less
+    /// a margin (a tenth of `limit`, at most 250 ms), each attempt's timeout shortened to the
+    /// time left, so a side that hangs times out there and then, and a configured timeout
+    /// shorter than `limit` leaves time to retry or fail over. When that time is up without
+    /// an answer the call fails with [`Error::Timeout`], which
+    /// [`RawResponse::from_error`] makes a 504 with `x-should-retry: false`: the caller
+    /// raises at once instead of aborting, and its retries do not come on top of turnout's.
+    ///
+    /// It bounds the call until the answer is handed over, not after: a committed stream
+    /// (an event stream, audio) runs to its end, bounded by turnout's own timeouts and
+    /// `deadline` only, as an SDK's timeout stops once its `fetch` has resolved. An attempt
+    /// cut short by it is the caller's, not counted against the side, as the deadline's are.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use turnout::{Method, RawRequest};
+    /// // The SDK's `timeout: 5000`: the answer comes within 4.75 s, a 504 at worst.
+    /// let req = RawRequest::new(Method::GET, "/models").answer_within(Duration::from_secs(5));
+    /// ```
+    pub fn answer_within(mut self, limit: Duration) -> Self {
+        self.answer_within = Some(limit);
+        self
+    }
+
+    /// [`RawRequest::answer_within`] an official SDK's own timeout for this request, less
+    /// `elapsed`, the time the caller has spent on it since the SDK's timer started (reading
+    /// its body, say). The SDK's timeout is its `X-Stainless-Timeout` header when there is
+    /// one, else `timeout`, the SDK client's timeout as the caller knows it: openai-node sends
+    /// the header only for a request given a `timeout` of its own, in whole seconds
+    /// (truncated: a shorter bound than the SDK's, never a longer one). A header of `0` (a
+    /// timeout under a second) or one that is not a number of seconds says the SDK's timeout
+    /// is not known: the request is left as it is, as it is without either.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use turnout::{Method, RawRequest};
+    /// let req = RawRequest::new(Method::POST, "/chat/completions")
+    ///     .header("X-Stainless-Timeout", "5")?
+    ///     .answer_within_sdk_timeout(Some(Duration::from_secs(600)), Duration::from_millis(20));
+    /// assert_eq!(req.sdk_timeout(), Some(Duration::from_secs(5)));
+    /// # Ok::<(), turnout::Error>(())
+    /// ```
+    pub fn answer_within_sdk_timeout(self, timeout: Option<Duration>, elapsed: Duration) -> Self {
+        let limit = match self.headers.get(SDK_TIMEOUT_HEADER) {
+            Some(_) => self.sdk_timeout(),
+            None => timeout,
+        };
+        match limit {
+            Some(limit) => self.answer_within(limit.saturating_sub(elapsed)),
+            None => self,
+        }
+    }
+
+    /// The timeout of the `X-Stainless-Timeout` header, when it is a positive number of
+    /// seconds.
+    pub fn sdk_timeout(&self) -> Option<Duration> {
+        let text = self.headers.get(SDK_TIMEOUT_HEADER)?.to_str().ok()?;
+        let seconds = text.trim().parse::<f64>().ok()?;
+        Duration::try_from_secs_f64(seconds)
+            .ok()
+            .filter(|d| !d.is_zero())
     }
 
     /// The routing options: those set with [`RawRequest::with_options`], overridden by the
@@ -190,6 +263,7 @@ impl RawRequest {
         call.body = json;
         call.headers = Some(forwarded);
         call.timeout_cap = self.timeout_cap;
+        call.answer_by = self.answer_within.map(AnswerBy::from_now);
         Ok(call)
     }
 }
@@ -498,6 +572,27 @@ mod tests {
             let parsed: Value = serde_json::from_slice(&body).unwrap_or_default();
             assert!(parsed["error"]["message"].as_str().is_some(), "{error}");
         }
+    }
+
+    #[test]
+    fn the_sdk_timeout_is_its_header_else_the_one_given_less_the_time_spent() {
+        let secs = Duration::from_secs;
+        let ms = Duration::from_millis;
+        let within = |header: Option<&str>, given: Option<Duration>| {
+            let mut req = RawRequest::new(Method::GET, "/models");
+            if let Some(value) = header {
+                req = req.header("X-Stainless-Timeout", value).ok()?;
+            }
+            req.answer_within_sdk_timeout(given, ms(30)).answer_within
+        };
+        // A request's own timeout (the header, whole seconds) wins over the client's.
+        assert_eq!(within(Some("2"), Some(secs(600))), Some(ms(1970)));
+        assert_eq!(within(None, Some(ms(1500))), Some(ms(1470)));
+        assert_eq!(within(None, None), None);
+        // Under a second, unknown: neither a 0 nor the client's longer timeout.
+        assert_eq!(within(Some("0"), Some(secs(600))), None);
+        assert_eq!(within(Some("soon"), Some(secs(600))), None);
+        assert_eq!(within(None, Some(ms(10))), Some(Duration::ZERO));
     }
 
     #[test]
