@@ -217,7 +217,7 @@ impl Engine {
                 needs_end_event: events && ENDS_WITH_EVENT.contains(&path),
                 error: None,
                 error_first: false,
-                seen: 0,
+                seen_event: false,
                 created: None,
             };
             let first = match self.config.stream_first_event_timeout {
@@ -294,8 +294,8 @@ struct RawReader {
     error: Option<Error>,
     /// Whether that error event was the stream's first event.
     error_first: bool,
-    /// Events seen so far.
-    seen: u64,
+    /// Whether an event was seen before.
+    seen_event: bool,
     /// The id of the object the stream creates (`response.created`), once seen.
     created: Option<String>,
 }
@@ -359,9 +359,9 @@ impl RawReader {
         }
         if self.error.is_none() {
             self.error = error_in_event(event, self.side);
-            self.error_first = self.error.is_some() && self.seen == 0;
+            self.error_first = self.error.is_some() && !self.seen_event;
         }
-        self.seen += 1;
+        self.seen_event = true;
     }
 
     fn decode_error(&self, message: String) -> Error {

@@ -645,11 +645,17 @@ mod tests {
 
     use super::*;
 
-    fn client() -> Client {
+    /// A client of two unreachable sides, without probes, sharing its state through `state`.
+    fn client_with(state: StateConfig) -> Client {
         let side = |key: &str| Environment::new("http://127.0.0.1:9/v1", ApiKey::new(key));
         let mut config = crate::Config::new(side("sk-blue-000000"), side("sk-green-00000"));
         config.health_check.enabled = false;
+        config.state = state;
         Client::from_config(config).expect("client")
+    }
+
+    fn client() -> Client {
+        client_with(StateConfig::default())
     }
 
     #[tokio::test]
@@ -659,15 +665,11 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let blocker = dir.join("not-a-dir");
         std::fs::write(&blocker, "").expect("file");
-        let side = |key: &str| Environment::new("http://127.0.0.1:9/v1", ApiKey::new(key));
-        let mut config = crate::Config::new(side("sk-blue-000000"), side("sk-green-00000"));
-        config.health_check.enabled = false;
-        config.state = StateConfig {
+        let client = client_with(StateConfig {
             backend: StateBackend::File,
             path: Some(blocker.join("traffic.json")),
             ..Default::default()
-        };
-        let client = Client::from_config(config).expect("client");
+        });
         let engine = &client.engine;
         assert!(!engine.shared.is_connected());
         let plan = crate::rollout::RolloutPlan::new(vec![

@@ -407,3 +407,39 @@ pub(crate) fn recorded(op: &Operation, old: &TrafficState, outcome: &Outcome) ->
     }
     e
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Outcome;
+
+    #[tokio::test]
+    async fn a_window_is_read_over_its_last_day_at_most() {
+        let store = Store::open(&StateConfig::default()).expect("memory store");
+        let now = unix_ms() / 1000;
+        let one = |second: u64| {
+            let mut counts = FleetCounts::default();
+            counts.record(Outcome::Success, Duration::from_millis(5), None);
+            SecondCounts {
+                second,
+                side: Side::Green,
+                counts,
+            }
+        };
+        let keep = Duration::from_secs(3 * MAX_WINDOW_SECONDS);
+        let old = now - 2 * MAX_WINDOW_SECONDS;
+        store
+            .flush("b", vec![one(old), one(now - 10)], keep)
+            .await
+            .expect("flush");
+        // Bounds from a stored record reaching back to 1970: the last day only.
+        let all = store.window(Side::Green, 0, now).await.expect("window");
+        assert_eq!(all.successes, 1);
+        // The older second, within the last day of a range that ends near it.
+        let then = store
+            .window(Side::Green, 0, old + 10)
+            .await
+            .expect("window");
+        assert_eq!(then.successes, 1);
+    }
+}
